@@ -1,0 +1,70 @@
+"""Typed exceptions. Library code raises these; only the CLI turns them into messages."""
+
+from __future__ import annotations
+
+
+class GeneratorError(Exception):
+    """Base of every error gns3lab reports to a user (exit code 2, no traceback)."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def lines(self) -> list[str]:
+        """The message lines the CLI prints."""
+        out = [self.message]
+        if self.hint:
+            out.append(f"hint: {self.hint}")
+        return out
+
+
+class BlueprintError(GeneratorError):
+    """One or more problems in a blueprint, each with file, line and path."""
+
+    def __init__(self, problems: list["Problem"]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(p.render() for p in problems))
+
+    def lines(self) -> list[str]:
+        return [p.render() for p in self.problems]
+
+
+class Problem:
+    """One blueprint problem: where it is, what is wrong, how to fix it."""
+
+    def __init__(self, file: str, line: int | None, path: str, message: str,
+                 fix: str | None = None) -> None:
+        self.file, self.line, self.path, self.message, self.fix = file, line, path, message, fix
+
+    def render(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        if self.fix:
+            text += f" (fix: {self.fix})"
+        return text
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"Problem({self.render()!r})"
+
+
+class ToolError(GeneratorError):
+    """An external program is missing or failed."""
+
+
+class ImageError(GeneratorError):
+    """A base image is missing, or does not match its appliance."""
+
+
+class InjectionError(GeneratorError):
+    """Writing files into a guest disk failed."""
+
+
+class ArchiveError(GeneratorError):
+    """An archive could not be written or read."""
+
+
+class ServerError(GeneratorError):
+    """A GNS3 server refused a request or could not be reached."""
