@@ -1,0 +1,1 @@
+"""Real GNS3 server fixtures (filled in by the harness work)."""
