@@ -1,0 +1,448 @@
+"""Load a blueprint: YAML with line numbers, shape and type checks, the as-written records.
+
+A blueprint is a folder holding ``lab.yaml`` (plus the files it references) or a single YAML
+file. This module knows the *written* form only; :mod:`generator.resolve` turns it into the
+frozen lab model. Every problem found here is collected with its file, line and path, and
+raised together as one :class:`BlueprintError`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
+                      field_validator)
+
+from .errors import BlueprintError, Problem
+
+BLUEPRINT_VERSION = 1
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+
+
+class Strict(BaseModel):
+    """Base of every blueprint record: unknown keys are errors, records are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Size = Annotated[str | int, Field(description="Size: bytes as an int, or '512M', '20G', '1T'.")]
+
+
+def parse_size(value: str | int) -> int:
+    """Turn ``20G``/``512M``/an int of bytes into bytes (binary units)."""
+    if isinstance(value, int):
+        return value
+    m = SIZE_RE.match(value)
+    if not m:
+        raise ValueError(f"not a size: {value!r} (write e.g. 512M, 20G)")
+    number, unit = float(m.group(1)), (m.group(2) or "B").upper().rstrip("B").rstrip("I")
+    return int(number * 1024 ** " KMGT".index(unit or " "))
+
+
+class Users(Strict):
+    """A guest user made by cloud-init."""
+
+    name: str
+    sudo: bool = True
+    shell: str = "/bin/bash"
+    ssh_keys: list[str] = Field(default_factory=list, description="Authorized public keys.")
+    password: str | None = Field(None, description="Console password (plain text, lab use).")
+    groups: list[str] = Field(default_factory=list)
+
+
+class WriteFile(Strict):
+    """A file cloud-init writes at first boot."""
+
+    path: str
+    content: str
+    permissions: str = "0644"
+    owner: str = "root:root"
+
+
+class CloudInit(Strict):
+    """Per-node cloud-init settings; lists from node, group and defaults are concatenated."""
+
+    users: list[Users] | None = None
+    ssh_keys: list[str] | None = Field(None, description="Extra keys for the default user.")
+    packages: list[str] | None = None
+    write_files: list[WriteFile] | None = None
+    bootcmd: list[str | list[str]] | None = None
+    runcmd: list[str | list[str]] | None = None
+    user_data: dict[str, Any] | None = Field(
+        None, description="Raw #cloud-config keys merged over the generated document.")
+
+
+class Inject(Strict):
+    """A file, directory or symlink written into the node's overlay with libguestfs."""
+
+    path: str = Field(description="Absolute path in the guest.")
+    content: str | None = None
+    source: str | None = Field(None, description="File or folder in the blueprint folder.")
+    mode: str | None = Field(None, description="Octal mode, e.g. '0755'.")
+    owner: str = "root"
+    group: str = "root"
+    symlink: str | None = Field(None, description="Make `path` a symlink to this target.")
+    enable: bool = Field(False, description="A systemd unit to enable for first boot.")
+
+
+class Bond(Strict):
+    """An 802.3ad (or other) bond of physical interfaces."""
+
+    interfaces: list[str]
+    mode: str = "802.3ad"
+    lacp_rate: str | None = "fast"
+    hash_policy: str | None = "layer3+4"
+    mii_monitor: int = 100
+
+
+class Vlan(Strict):
+    id: int = Field(ge=1, le=4094)
+    link: str
+
+
+class Bridge(Strict):
+    interfaces: list[str] = Field(default_factory=list)
+    stp: bool = False
+
+
+class Interface(Strict):
+    """One guest interface: a NIC (named after its GNS3 port), a bond, a VLAN or a bridge."""
+
+    bond: Bond | list[str] | None = None
+    vlan: Vlan | None = None
+    bridge: Bridge | list[str] | None = None
+    network: str | None = Field(None, description="Name of a network from `networks`.")
+    address: str | int | None = Field(
+        None, description="IP (prefix from the network), host number in the network, or 'auto'.")
+    dhcp: bool = False
+    gateway: bool | str | None = Field(
+        None, description="true: the network's gateway is the default route; or an IP.")
+    dns: list[str] | None = None
+    mtu: int | None = None
+    routes: list[dict[str, str]] | None = None
+
+
+class Disk(Strict):
+    size: Size
+    interface: Literal["virtio", "ide", "sata", "scsi"] = "virtio"
+
+
+class Position(Strict):
+    x: int
+    y: int
+
+
+class NodeSettings(Strict):
+    """Settings shared by nodes, groups and defaults (node > group > appliance > defaults)."""
+
+    appliance: str | None = None
+    version: str | None = Field(None, description="Appliance version (name or image version).")
+    ram: int | None = Field(None, ge=32, description="RAM in MB.")
+    cpus: int | None = Field(None, ge=1, le=255)
+    disk: Size | None = Field(None, description="Size of the system disk overlay.")
+    nics: int | Literal["auto"] | None = Field(None, description="NIC count or 'auto'.")
+    console: Literal["telnet", "vnc", "spice", "none"] | None = None
+    role: str | None = None
+    tier: int | None = Field(None, ge=0, le=9, description="Row on the canvas (0 = top).")
+    adapter_type: str | None = None
+    disk_interface: Literal["virtio", "ide", "sata", "scsi"] | None = None
+    port_name_format: str | None = None
+    first_port_name: str | None = None
+    options: str | None = Field(None, description="Extra QEMU options (GNS3 `options`).")
+    disks: list[Disk] | None = Field(None, description="Extra blank data disks.")
+    interfaces: dict[str, Interface] | None = None
+    cloud_init: CloudInit | None = None
+    inject: list[Inject] | None = None
+    symbol: str | None = None
+
+
+class Group(NodeSettings):
+    pass
+
+
+class Node(NodeSettings):
+    """A node as written. `type` picks a GNS3 built-in; otherwise it is a QEMU VM."""
+
+    type: Literal["qemu", "cloud", "nat", "ethernet_switch"] = "qemu"
+    group: str | list[str] | None = None
+    mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$",
+                            description="Base MAC (adapter 0); adapter N is base + N.")
+    position: Position | None = None
+    ports: list[str] | None = Field(None, description="cloud: host interfaces to expose.")
+    vlans: dict[str, int | str] | None = Field(
+        None, description="ethernet_switch: port -> access VLAN, or 'trunk'.")
+
+
+class LinkSpec(Strict):
+    """A link between two interfaces, with optional GNS3 link filters."""
+
+    a: str
+    b: str
+    delay: int | None = Field(None, ge=0, description="Latency in ms.")
+    jitter: int | None = Field(None, ge=0)
+    loss: float | None = Field(None, ge=0, le=100, description="Packet loss in percent.")
+    corrupt: float | None = Field(None, ge=0, le=100)
+
+
+class LinkEach(Strict):
+    """Generated links: one set of link templates per member of a group or list.
+
+    Templates use ``{node}``, ``{i}`` (0-based), ``{n}`` (1-based) and ``{num}`` (the number
+    at the end of the node's name), with ``+K``/``-K`` allowed, e.g. ``swp{n+20}``.
+    """
+
+    each: str | list[str]
+    links: list[str | LinkSpec]
+
+
+def _link_kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "each" if "each" in value else "spec"
+    return "text" if isinstance(value, str) else "spec"
+
+
+LinkItem = Annotated[
+    Annotated[str, Tag("text")] | Annotated[LinkSpec, Tag("spec")] | Annotated[LinkEach, Tag("each")],
+    Discriminator(_link_kind),
+]
+
+
+class Network(Strict):
+    cidr: str
+    vlan: int | None = Field(None, ge=1, le=4094)
+    gateway: str | None = None
+    dns: list[str] | None = None
+    pool: str | None = Field(None, description="First-last host numbers for 'auto', e.g. 100-199.")
+    domain: str | None = None
+
+
+class Controller(Strict):
+    """The node that bootstraps the lab (DHCP, DNS, NAT, Ansible)."""
+
+    node: str
+    uplink: str | None = Field(None, description="Interface used for NAT to the outside.")
+    dhcp: list[str] = Field(default_factory=list, description="Networks it serves by DHCP.")
+    playbooks: list[str] = Field(default_factory=list)
+    stages: list[dict[str, Any]] = Field(default_factory=list)
+    timeout: int = Field(1800, description="Seconds a stage waits for its hosts.")
+
+
+class Blueprint(Strict):
+    """The whole blueprint file (version 1)."""
+
+    version: Literal[1] = 1
+    name: str = Field(pattern=NAME_RE)
+    description: str = ""
+    gns3: Literal["2.2", "3.0"] = "2.2"
+    domain: str = "lab.internal"
+    defaults: NodeSettings = Field(default_factory=NodeSettings)
+    groups: dict[str, Group] = Field(default_factory=dict)
+    networks: dict[str, Network] = Field(default_factory=dict)
+    nodes: dict[str, Node]
+    links: list[LinkItem] = Field(default_factory=list)
+    controller: Controller | None = None
+    ssh_key: str | None = Field(None, description="Private key file for the lab (else generated).")
+    extra: dict[str, Any] = Field(default_factory=dict,
+                                  description="Free data for playbooks and renderers.")
+
+    @field_validator("nodes")
+    @classmethod
+    def _nonempty(cls, v: dict[str, Node]) -> dict[str, Node]:
+        if not v:
+            raise ValueError("a lab needs at least one node")
+        return v
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of blueprint files, for editors (``gns3lab schema``)."""
+    schema = Blueprint.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "gns3lab blueprint"
+    return schema
+
+
+# --------------------------------------------------------------------------- YAML with lines
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that also records the line of every mapping key and sequence item."""
+
+
+def _record_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1, path)
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, path + (key,), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = item.start_mark.line + 1
+            _record_lines(item, path + (i,), lines)
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: Any, line: int, path: tuple) -> None:
+        self.key, self.line, self.path = key, line, path
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a blueprint came from: its file, its folder, and the line of every path."""
+
+    file: Path
+    folder: Path
+    lines: dict[tuple, int]
+
+    def line(self, path: tuple) -> int | None:
+        """The line of ``path``, or of its closest recorded parent."""
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), None)
+
+    def problem(self, path: tuple, message: str, fix: str | None = None) -> Problem:
+        return Problem(self.display, self.line(path), format_path(path), message, fix)
+
+    @property
+    def display(self) -> str:
+        return str(self.file)
+
+
+def format_path(path: tuple) -> str:
+    """``('links', 3, 'b')`` -> ``links[3].b``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def closest(word: str, choices: list[str] | set[str]) -> str:
+    """A 'did you mean' hint naming the closest choice, or the known ones."""
+    known = sorted(str(c) for c in choices)
+    match = difflib.get_close_matches(word, known, n=1)
+    if match:
+        return f"did you mean '{match[0]}'?"
+    listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    return f"known: {listed}" if known else "none are defined"
+
+
+def locate(path: Path) -> Path:
+    """The YAML file of a blueprint given as a folder or a file."""
+    if path.is_dir():
+        for name in ("lab.yaml", "lab.yml"):
+            if (path / name).is_file():
+                return path / name
+        raise BlueprintError([Problem(str(path), None, "", "no lab.yaml in this folder",
+                                      "create lab.yaml, or pass the YAML file itself")])
+    if not path.is_file():
+        raise BlueprintError([Problem(str(path), None, "", "no such file or folder",
+                                      "check the path")])
+    return path
+
+
+def load_blueprint(path: Path) -> tuple[Blueprint, Source]:
+    """Read and check a blueprint. Raises BlueprintError listing every problem."""
+    file = locate(Path(path))
+    text = file.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=_LineLoader)
+        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        raise BlueprintError([Problem(str(file), line, "", f"malformed YAML: {exc.problem}",
+                                      "fix the YAML syntax at that line")]) from None
+    lines: dict[tuple, int] = {}
+    if root is not None:
+        try:
+            _record_lines(root, (), lines)
+        except _DuplicateKey as dup:
+            raise BlueprintError([Problem(str(file), dup.line, format_path(dup.path + (dup.key,)),
+                                          f"duplicate key '{dup.key}'",
+                                          "each name may appear once; rename or merge them")]
+                                 ) from None
+    source = Source(file=file, folder=file.parent, lines=lines)
+    if not isinstance(data, dict):
+        raise BlueprintError([source.problem((), "a blueprint must be a YAML mapping",
+                                             "start with 'name: mylab' and 'nodes:'")])
+    try:
+        return Blueprint.model_validate(data), source
+    except ValidationError as exc:
+        problems = {}
+        for err in exc.errors():
+            p = _problem_from(source, err)
+            problems.setdefault(p.render(), p)
+        raise BlueprintError(sorted(problems.values(), key=lambda p: p.line or 0)) from None
+
+
+def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
+    """Turn one pydantic error into a Problem with a line and a fix."""
+    loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        key = loc[-1]
+        allowed = _allowed_keys(loc[:-1])
+        return source.problem(loc, f"unknown key '{key}'",
+                              f"remove it; {closest(str(key), allowed)}" if allowed else "remove it")
+    if kind == "missing":
+        return source.problem(loc, f"missing required key '{loc[-1]}'", f"add '{loc[-1]}:'")
+    if kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+        return source.problem(loc, "lab name must be a lowercase hostname ([a-z0-9-])",
+                              "e.g. name: my-lab")
+    return source.problem(loc, msg[0].lower() + msg[1:], None)
+
+
+def _is_union_tag(part: Any) -> bool:
+    """Pydantic puts union member names (``str``, ``LinkSpec``…) into error locations."""
+    return isinstance(part, str) and (part[:1].isupper() or part in UNION_TAGS
+                                      or part.startswith(("literal[", "list[", "dict[")))
+
+
+UNION_TAGS = {"str", "int", "float", "bool", "text", "spec", "each"}
+
+
+def _allowed_keys(loc: tuple) -> set[str]:
+    """The keys allowed at a location, for 'did you mean' hints."""
+    annotation: Any = Blueprint
+    for part in loc:
+        annotation = _step(annotation, part)
+        if annotation is None:
+            return set()
+    model = _pick(annotation, lambda a: isinstance(a, type) and issubclass(a, BaseModel))
+    return set(model.model_fields) if model is not None else set()
+
+
+def _pick(annotation: Any, test: Any) -> Any:
+    """The first member of a (possibly union) annotation that passes ``test``."""
+    if test(annotation):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        if getattr(arg, "__origin__", None) is None and test(arg):
+            return arg
+        if test(arg):
+            return arg
+    return None
+
+
+def _step(annotation: Any, part: Any) -> Any:
+    """The annotation one path part below ``annotation``."""
+    if isinstance(part, int):
+        seq = _pick(annotation, lambda a: getattr(a, "__origin__", None) is list)
+        return seq.__args__[0] if seq is not None else None
+    model = _pick(annotation, lambda a: isinstance(a, type) and issubclass(a, BaseModel))
+    if model is not None and part in model.model_fields:
+        return model.model_fields[part].annotation
+    mapping = _pick(annotation, lambda a: getattr(a, "__origin__", None) is dict)
+    return mapping.__args__[1] if mapping is not None else None
