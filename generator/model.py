@@ -1,0 +1,243 @@
+"""The resolved lab: frozen records every stage after resolution reads (never the raw YAML)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+NodeType = Literal["qemu", "cloud", "nat", "ethernet_switch"]
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    cidr: ipaddress.IPv4Network
+    vlan: int | None
+    gateway: ipaddress.IPv4Address | None
+    dns: tuple[str, ...]
+    domain: str
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A QEMU adapter: its number, GNS3 port name (also the guest's name) and MAC."""
+
+    adapter: int
+    name: str
+    mac: str
+
+
+@dataclass(frozen=True)
+class GuestInterface:
+    """A guest interface for network-config: ethernet, bond, vlan or bridge."""
+
+    name: str
+    kind: Literal["ethernet", "bond", "vlan", "bridge"]
+    mac: str | None = None
+    members: tuple[str, ...] = ()
+    vlan_id: int | None = None
+    link: str | None = None
+    network: str | None = None
+    addresses: tuple[ipaddress.IPv4Interface, ...] = ()
+    dhcp: bool = False
+    gateway: ipaddress.IPv4Address | None = None
+    dns: tuple[str, ...] = ()
+    mtu: int | None = None
+    routes: tuple[tuple[str, str], ...] = ()
+    bond_mode: str | None = None
+    bond_lacp_rate: str | None = None
+    bond_hash_policy: str | None = None
+    bond_mii_monitor: int | None = None
+    stp: bool = False
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """The base image of a QEMU node, as its appliance names it."""
+
+    appliance: str
+    appliance_version: str
+    filename: str
+    md5sum: str
+    filesize: int
+    virtual_size: int
+    format: str = "qcow2"
+    download_url: str | None = None
+    path: Path | None = None  # set once the image is found and checked
+
+
+@dataclass(frozen=True)
+class DataDisk:
+    slot: str  # hdb, hdd, …
+    size: int
+    interface: str
+    filename: str
+
+
+@dataclass(frozen=True)
+class CloudInitUser:
+    name: str
+    sudo: bool
+    shell: str
+    ssh_keys: tuple[str, ...]
+    password: str | None
+    groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CloudInitSpec:
+    users: tuple[CloudInitUser, ...]
+    packages: tuple[str, ...]
+    write_files: tuple[tuple[str, str, str, str], ...]  # path, content, permissions, owner
+    bootcmd: tuple[Any, ...]
+    runcmd: tuple[Any, ...]
+    user_data: tuple[tuple[str, Any], ...]  # raw keys merged over the document
+
+
+@dataclass(frozen=True)
+class InjectSpec:
+    """A file, folder or symlink to write into the node's overlay."""
+
+    path: str
+    content: bytes | None = None
+    source: Path | None = None
+    mode: int | None = None
+    owner: str = "root"
+    group: str = "root"
+    symlink: str | None = None
+    enable: bool = False
+
+
+@dataclass(frozen=True)
+class SwitchPort:
+    name: str
+    port: int
+    type: Literal["access", "dot1q"]
+    vlan: int
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    node_id: str
+    type: NodeType
+    role: str
+    groups: tuple[str, ...]
+    tier: int
+    x: int
+    y: int
+    symbol: str
+    console_type: str
+    pinned: bool = False  # position given in the blueprint
+    # QEMU nodes
+    image: BaseImage | None = None
+    ram: int = 0
+    cpus: int = 1
+    adapters: int = 0
+    adapter_type: str = "virtio-net-pci"
+    disk_interface: str = "virtio"
+    disk_size: int = 0
+    options: str = ""
+    port_name_format: str = "Ethernet{0}"
+    first_port_name: str | None = None
+    nics: tuple[Nic, ...] = ()
+    data_disks: tuple[DataDisk, ...] = ()
+    interfaces: tuple[GuestInterface, ...] = ()
+    cloud_init: CloudInitSpec | None = None
+    injects: tuple[InjectSpec, ...] = ()
+    # built-ins
+    ports: tuple[SwitchPort, ...] = ()
+
+    @property
+    def is_vm(self) -> bool:
+        return self.type == "qemu"
+
+    @property
+    def seed_name(self) -> str:
+        """Unique basename of the node's seed ISO (GNS3 2.2 searches the whole project)."""
+        return f"{self.name}-seed.iso"
+
+    def nic(self, name: str) -> Nic | None:
+        return next((n for n in self.nics if n.name == name), None)
+
+    def addresses(self) -> list[tuple[str, ipaddress.IPv4Interface]]:
+        """(interface, address) for every static address of the node."""
+        return [(i.name, a) for i in self.interfaces for a in i.addresses]
+
+    def address_on(self, network: str) -> ipaddress.IPv4Interface | None:
+        return next((a for i in self.interfaces if i.network == network for a in i.addresses),
+                    None)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    node: str
+    adapter: int
+    port: int
+    port_name: str
+
+
+@dataclass(frozen=True)
+class Link:
+    link_id: str
+    a: Endpoint
+    b: Endpoint
+    filters: tuple[tuple[str, tuple[int | float, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
+class Controller:
+    node: str
+    uplink: str | None
+    dhcp: tuple[str, ...]
+    playbooks: tuple[Path, ...]
+    stages: tuple[dict[str, Any], ...]
+    timeout: int
+
+
+@dataclass(frozen=True)
+class Lab:
+    """The resolved lab. Same blueprint in, equal Lab out."""
+
+    name: str
+    description: str
+    project_id: str
+    gns3: str
+    domain: str
+    nodes: tuple[Node, ...]
+    links: tuple[Link, ...]
+    networks: tuple[Network, ...]
+    controller: Controller | None
+    blueprint_file: Path
+    blueprint_folder: Path
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+    def network(self, name: str) -> Network:
+        return next(n for n in self.networks if n.name == name)
+
+    @property
+    def vms(self) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes if n.is_vm)
+
+    def links_of(self, node: str) -> list[tuple[Endpoint, Endpoint]]:
+        """(local end, remote end) of every link touching ``node``."""
+        out = []
+        for link in self.links:
+            if link.a.node == node:
+                out.append((link.a, link.b))
+            if link.b.node == node:
+                out.append((link.b, link.a))
+        return out
+
+    def totals(self) -> dict[str, int]:
+        """Total RAM (MB), vCPUs and worst-case disk (bytes) of the lab's VMs."""
+        return {
+            "ram_mb": sum(n.ram for n in self.vms),
+            "vcpus": sum(n.cpus for n in self.vms),
+            "disk_bytes": sum(n.disk_size + sum(d.size for d in n.data_disks) for n in self.vms),
+        }
