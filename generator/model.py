@@ -212,6 +212,7 @@ class Lab:
     controller: Controller | None
     blueprint_file: Path
     blueprint_folder: Path
+    ssh_key: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
 
     def node(self, name: str) -> Node:

@@ -146,6 +146,7 @@ class Resolver:
             domain=self.bp.domain, nodes=tuple(place_nodes(nodes)), links=tuple(links),
             networks=tuple(networks.values()), controller=controller,
             blueprint_file=self.src.file, blueprint_folder=self.src.folder,
+            ssh_key=self.src.folder / self.bp.ssh_key if self.bp.ssh_key else None,
             extra=dict(self.bp.extra))
 
     # -- names, groups, settings ---------------------------------------------------------

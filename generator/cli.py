@@ -1,0 +1,189 @@
+"""The ``gns3lab`` command. Turns GeneratorError into a message and exit code 2; no logic."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import GeneratorError
+
+BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
+
+
+def _progress() -> Any:
+    start = time.monotonic()
+
+    def say(message: str) -> None:
+        click.echo(f"[{time.monotonic() - start:6.1f}s] {message}", err=True)
+
+    return say
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GeneratorError as exc:
+            for i, line in enumerate(exc.lines()):
+                click.echo(("error: " if i == 0 else "       ") + line, err=True)
+            if exc.hint and not exc.lines()[-1].startswith("hint:"):
+                click.echo(f"hint: {exc.hint}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="gns3lab")
+def main() -> None:
+    """Build labs written as code into self-building GNS3 portable projects."""
+
+
+@main.command()
+@BLUEPRINT
+@click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path))
+def validate(blueprint: Path, images_dirs: tuple[Path, ...]) -> None:
+    """Check a blueprint and report every problem."""
+    from .build import load_lab
+
+    lab = load_lab(blueprint, images_dirs)
+    click.echo(f"{lab.name}: ok ({len(lab.nodes)} nodes, {len(lab.links)} links)")
+
+
+@main.command()
+@BLUEPRINT
+@click.option("-o", "--output", "out_dir", default="dist", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for the archive.")
+@click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="Folder with base images (repeatable).")
+@click.option("--include-images", is_flag=True, help="Put the base images into the archive.")
+@click.option("--no-images", is_flag=True,
+              help="Do not look for base images: size overlays from the appliance, no injection.")
+def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...], include_images: bool,
+          no_images: bool) -> None:
+    """Build BLUEPRINT into OUTPUT/<lab>.gns3project."""
+    from .build import BuildOptions, build_lab
+    from .hostcheck import resource_warnings
+
+    if include_images and no_images:
+        raise click.UsageError("--include-images and --no-images exclude each other")
+    options = BuildOptions(out_dir=out_dir, images_dirs=images_dirs,
+                           include_images=include_images, no_images=no_images)
+    result = build_lab(blueprint, options, _progress())
+    totals = result.lab.totals()
+    click.echo(f"built {result.archive} ({result.archive.stat().st_size} bytes): "
+               f"{len(result.lab.nodes)} nodes, {len(result.lab.links)} links")
+    click.echo(f"lab totals: {totals['ram_mb']} MB RAM, {totals['vcpus']} vCPUs, "
+               f"{totals['disk_bytes'] / 2**30:.1f} GiB worst-case disk")
+    for warning in resource_warnings(totals):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"lab SSH key: {result.key_path}")
+
+
+@main.command()
+@BLUEPRINT
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path))
+def show(blueprint: Path, fmt: str, images_dirs: tuple[Path, ...]) -> None:
+    """Print the resolved lab model."""
+    from .build import load_lab
+
+    data = _plain(load_lab(blueprint, images_dirs))
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        from .seeds import dump_yaml
+
+        click.echo(dump_yaml(data), nl=False)
+
+
+@main.command()
+def schema() -> None:
+    """Print the blueprint JSON Schema (for editors)."""
+    from .blueprint import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("archive", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+def inspect(archive: Path, as_json: bool) -> None:
+    """Describe a built archive: nodes, links, images needed, sizes."""
+    from .hostcheck import resource_warnings
+    from .verify import inspect_archive
+
+    info = inspect_archive(archive)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    click.echo(f"{info['name']} (project revision {info['revision']}), "
+               f"{info['archive_bytes']} bytes packed, {info['unpacked_bytes']} unpacked")
+    click.echo(f"nodes ({len(info['nodes'])}):")
+    for n in info["nodes"]:
+        extra = f" ram={n['ram']}MB cpus={n['cpus']} nics={n['adapters']} image={n['image']}" \
+            if n["type"] == "qemu" else ""
+        seed = f" seed={n['seed']}" if n["seed"] else ""
+        click.echo(f"  {n['name']:<12} {n['type']:<16}{extra}{seed}")
+    click.echo(f"links ({len(info['links'])}):")
+    for link in info["links"]:
+        click.echo(f"  {link}")
+    click.echo("images needed: " + (", ".join(info["images_needed"]) or "none"))
+    if info["images_included"]:
+        click.echo("images included: " + ", ".join(info["images_included"]))
+    if info["totals"]:
+        t = info["totals"]
+        click.echo(f"lab totals: {t['ram_mb']} MB RAM, {t['vcpus']} vCPUs, "
+                   f"{t['disk_bytes'] / 2**30:.1f} GiB worst-case disk")
+        for warning in resource_warnings(t):
+            click.echo(f"warning: {warning}", err=True)
+    if info["manifest_ok"] is False:
+        raise GeneratorError("manifest check failed: " + "; ".join(info["manifest_mismatches"]))
+    if info["manifest_ok"]:
+        click.echo("manifest: every member matches its sha256")
+
+
+@main.group()
+def images() -> None:
+    """Build and list base images."""
+
+
+@images.command("build")
+@click.argument("name")
+@click.option("--images-dir", type=click.Path(path_type=Path), default=None,
+              help="Where to write it (default: $GNS3LAB_IMAGES or ~/GNS3/images/QEMU).")
+@click.option("--force", is_flag=True, help="Rebuild even if the cached image exists.")
+def images_build(name: str, images_dir: Path | None, force: bool) -> None:
+    """Build a base image (e.g. debian-12) from Debian packages, cached by recipe."""
+    from .imagebuild import build_image
+    from .images import ENV_IMAGES
+
+    target = images_dir or Path(os.environ.get(ENV_IMAGES, "").split(os.pathsep)[0]
+                                or Path.home() / "GNS3" / "images" / "QEMU")
+    built = build_image(name, target, force=force, progress=_progress())
+    state = "cached" if built.cached else "built"
+    click.echo(f"{state} {built.path} ({built.size} bytes, md5 {built.md5})")
+    click.echo(f"appliance: {built.appliance_path}")
+
+
+def _plain(value: Any) -> Any:
+    """Model records as plain data for YAML/JSON output."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""The lab model -> ``project.gns3`` as data (pure).
+
+Revision 9 in the GNS3 2.2 dialect, which 2.2 opens as is and 3.x upgrades on load. Only keys
+that GNS3 itself writes when it saves a project appear (2.2 rejects any other key, and some
+allowed keys crash its loader: see the formats spec, section 8).
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from .model import Lab, Link, Node
+
+REVISION = 9
+VERSION = "2.2.59"
+LABEL_STYLE = ("font-family: TypeWriter;font-size: 10.0;font-weight: bold;fill: #000000;"
+               "fill-opacity: 1.0;")
+NODE_LABEL_STYLE = "font-family: TypeWriter;font-size: 10.0;font-weight: bold;fill: #000000;" \
+                   "fill-opacity: 1.0;"
+DISK_SLOTS = ("hda", "hdb", "hdc", "hdd")
+
+
+def render_project(lab: Lab) -> dict[str, Any]:
+    """The whole project file as a dict."""
+    nodes = {n.name: n for n in lab.nodes}
+    return {
+        "auto_close": True,
+        "auto_open": False,
+        "auto_start": False,
+        "drawing_grid_size": 25,
+        "grid_size": 75,
+        "name": lab.name,
+        "project_id": lab.project_id,
+        "revision": REVISION,
+        "scene_height": 1000,
+        "scene_width": 2000,
+        "show_grid": False,
+        "show_interface_labels": True,
+        "show_layers": False,
+        "snap_to_grid": False,
+        "supplier": None,
+        "topology": {
+            "computes": [],
+            "drawings": [render_title(lab)],
+            "links": [render_link(link, nodes) for link in lab.links],
+            "nodes": [render_node(node) for node in lab.nodes],
+        },
+        "type": "topology",
+        "variables": None,
+        "version": VERSION,
+        "zoom": 100,
+    }
+
+
+def dump_project(project: dict[str, Any]) -> bytes:
+    """Serialise as GNS3 does: indent 4, sorted keys, UTF-8."""
+    return (json.dumps(project, indent=4, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def render_node(node: Node) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "compute_id": "local",
+        "console": None,
+        "console_auto_start": False,
+        "console_type": node.console_type,
+        "custom_adapters": [],
+        "first_port_name": node.first_port_name,
+        "label": {"rotation": 0, "style": NODE_LABEL_STYLE, "text": node.name, "x": None,
+                  "y": -25},
+        "locked": False,
+        "name": node.name,
+        "node_id": node.node_id,
+        "node_type": node.type,
+        "port_name_format": node.port_name_format if node.is_vm else "Ethernet{0}",
+        "port_segment_size": 0,
+        "properties": render_properties(node),
+        "symbol": node.symbol,
+        "template_id": None,
+        "x": node.x,
+        "y": node.y,
+        "z": 1,
+    }
+    return out
+
+
+def render_properties(node: Node) -> dict[str, Any]:
+    if node.type == "qemu":
+        return render_qemu(node)
+    if node.type == "cloud":
+        return {"ports_mapping": [{"interface": p.name, "name": p.name, "port_number": p.port,
+                                   "type": "ethernet"} for p in node.ports]}
+    if node.type == "nat":
+        return {"ports_mapping": [{"interface": "virbr0", "name": "nat0", "port_number": 0,
+                                   "type": "ethernet"}]}
+    return {"ports_mapping": [{"name": p.name, "port_number": p.port, "type": p.type,
+                               "vlan": p.vlan} for p in node.ports]}
+
+
+def render_qemu(node: Node) -> dict[str, Any]:
+    assert node.image is not None
+    props: dict[str, Any] = {
+        "adapter_type": node.adapter_type,
+        "adapters": node.adapters,
+        "bios_image": "",
+        "boot_priority": "c",
+        "cdrom_image": node.seed_name if node.cloud_init else "",
+        "console_type": node.console_type,
+        "cpu_throttling": 0,
+        "cpus": node.cpus,
+        "create_config_disk": False,
+        "initrd": "",
+        "kernel_command_line": "",
+        "kernel_image": "",
+        "linked_clone": True,
+        "mac_address": node.nics[0].mac if node.nics else None,
+        "on_close": "power_off",
+        "options": node.options,
+        "platform": "x86_64",
+        "process_priority": "normal",
+        "ram": node.ram,
+        "replicate_network_connection_state": True,
+        "usage": "",
+    }
+    disks = {"hda": (node.image.filename, node.disk_interface)}
+    disks.update({d.slot: (d.filename, d.interface) for d in node.data_disks})
+    for slot in DISK_SLOTS:
+        image, interface = disks.get(slot, ("", "none"))
+        props[f"{slot}_disk_image"] = image
+        props[f"{slot}_disk_interface"] = interface
+    if props["mac_address"] is None:
+        del props["mac_address"]
+    return props
+
+
+def render_link(link: Link, nodes: dict[str, Node]) -> dict[str, Any]:
+    ends = []
+    for end, other in ((link.a, link.b), (link.b, link.a)):
+        me, them = nodes[end.node], nodes[other.node]
+        ends.append({
+            "adapter_number": end.adapter,
+            "label": _end_label(end.port_name, me, them),
+            "node_id": me.node_id,
+            "port_number": end.port,
+        })
+    return {
+        "filters": {kind: list(values) for kind, values in link.filters},
+        "link_id": link.link_id,
+        "link_style": {},
+        "nodes": ends,
+        "suspend": False,
+    }
+
+
+def _end_label(text: str, me: Node, them: Node) -> dict[str, Any]:
+    """A port label placed a little way along the link, on the side of its own node."""
+    dx, dy = them.x - me.x, them.y - me.y
+    length = max((dx * dx + dy * dy) ** 0.5, 1.0)
+    x = int(round(20 + 45 * dx / length))
+    y = int(round(20 + 45 * dy / length))
+    return {"rotation": 0, "style": LABEL_STYLE, "text": text, "x": x, "y": y}
+
+
+def render_title(lab: Lab) -> dict[str, Any]:
+    """A text drawing above the lab: its name and description."""
+    top = min((n.y for n in lab.nodes), default=0) - 110
+    left = min((n.x for n in lab.nodes), default=0)
+    text = escape(lab.name + (f" — {lab.description}" if lab.description else ""))
+    svg = (f'<svg height="24" width="{max(120, 8 * len(text))}"><text font-family="TypeWriter" '
+           f'font-size="12.0" font-weight="bold" fill="#000000">{text}</text></svg>')
+    return {"drawing_id": _title_id(lab), "locked": False, "rotation": 0, "svg": svg,
+            "x": left, "y": top, "z": 2}
+
+
+def _title_id(lab: Lab) -> str:
+    from .resolve import derive_id
+
+    return derive_id(lab.name, "drawing", "title")

@@ -1,0 +1,82 @@
+"""The build stages that write guest-facing content: seed ISOs and libguestfs injection.
+
+The documents themselves are rendered by pure modules (:mod:`seeds`, :mod:`bootstrap`); this
+module only decides what goes where and writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .disks import GuestFile, Injection, inject_all
+from .iso import write_seed_iso
+from .keys import LabKey
+from .layout import Layout
+from .model import BaseImage, InjectSpec, Lab, Node
+from .seeds import render_seed
+
+
+def write_seeds(lab: Lab, layout: Layout, key: LabKey) -> None:
+    """One NoCloud seed ISO per cloud-init VM, in the node's folder."""
+    for node in lab.vms:
+        if node.cloud_init is not None:
+            write_seed_iso(layout.seed(node), render_seed(node, lab, key.public))
+
+
+def guest_files(specs: tuple[InjectSpec, ...]) -> tuple[GuestFile, ...]:
+    """Blueprint ``inject:`` entries as guest files (a source folder becomes its tree)."""
+    out: list[GuestFile] = []
+    for spec in specs:
+        if spec.symlink is not None:
+            out.append(GuestFile(spec.path, kind="symlink", target=spec.symlink,
+                                 owner=spec.owner, group=spec.group))
+        elif spec.source is not None and spec.source.is_dir():
+            out += _tree(spec)
+        else:
+            out.append(GuestFile(spec.path, content=spec.content, source=spec.source,
+                                 mode=spec.mode if spec.mode is not None else 0o644,
+                                 owner=spec.owner, group=spec.group))
+    return tuple(out)
+
+
+def _tree(spec: InjectSpec) -> list[GuestFile]:
+    assert spec.source is not None
+    out = [GuestFile(spec.path, kind="dir", mode=spec.mode or 0o755, owner=spec.owner,
+                     group=spec.group)]
+    for path in sorted(spec.source.rglob("*")):
+        guest = spec.path.rstrip("/") + "/" + path.relative_to(spec.source).as_posix()
+        if path.is_dir():
+            out.append(GuestFile(guest, kind="dir", mode=0o755, owner=spec.owner,
+                                 group=spec.group))
+        elif path.is_file():
+            mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+            out.append(GuestFile(guest, source=path, mode=mode, owner=spec.owner,
+                                 group=spec.group))
+    return out
+
+
+def node_injection(node: Node, layout: Layout, extra: tuple[GuestFile, ...] = (),
+                   units: tuple[str, ...] = (), keys: tuple[tuple[str, str], ...] = (),
+                   hostname: bool = False) -> Injection:
+    files = guest_files(node.injects) + extra
+    enable = tuple(Path(s.path).name for s in node.injects if s.enable) + units
+    return Injection(node=node.name, disk=layout.overlay(node), files=files,
+                     enable_units=tuple(dict.fromkeys(enable)),
+                     hostname=node.name if hostname else None, authorized_keys=keys)
+
+
+def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, BaseImage] | None,
+                    progress: Callable[[str], None]) -> tuple[str, ...]:
+    """Inject every node's files (one libguestfs launch); returns the injected node names."""
+    injections = [node_injection(n, layout) for n in lab.vms if n.injects]
+    injections = [i for i in injections if i.files or i.enable_units]
+    if not injections:
+        return ()
+    if images is None:
+        progress(f"skipping injection into {len(injections)} overlays (--no-images: the base "
+                 "images are not there to write through)")
+        return ()
+    progress(f"injecting files into {len(injections)} overlays (one libguestfs launch)")
+    inject_all(injections, progress=progress)
+    return tuple(i.node for i in injections)
