@@ -70,6 +70,9 @@ def _interface_body(node: Node, iface: GuestInterface, domain: str) -> dict[str,
         body["interfaces"] = list(iface.members)
         body["parameters"] = {"stp": iface.stp}
     body["dhcp4"] = iface.dhcp
+    if iface.dhcp:
+        # A planned address on a DHCP interface is the controller's reservation, not static.
+        return body
     if iface.addresses:
         body["addresses"] = [str(a) for a in iface.addresses]
     if iface.mtu:
