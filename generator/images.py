@@ -102,10 +102,8 @@ def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -
         assert node.image is not None
         base = images.get(node.image.filename) if images is not None else None
         fmt = base.format if base else node.image.format
-        size = max(node.disk_size, base.virtual_size if base else 0)
+        size = max(node.disk_size, (base or node.image).virtual_size)
         tools.create_overlay(layout.overlay(node), node.image.filename, fmt,
                              size=size, backing_path=base.path if base else None)
-        if base and node.disk_size > base.virtual_size:
-            tools.qemu_img("resize", "-q", layout.overlay(node), str(node.disk_size))
         for disk in node.data_disks:
             tools.create_blank_disk(layout.data_disk(node, disk), disk.size)

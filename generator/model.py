@@ -138,7 +138,7 @@ class Node:
     adapters: int = 0
     adapter_type: str = "virtio-net-pci"
     disk_interface: str = "virtio"
-    disk_size: int = 0
+    disk_size: int = 0  # requested system disk size; 0 = the base image's size
     options: str = ""
     port_name_format: str = "Ethernet{0}"
     first_port_name: str | None = None
@@ -240,5 +240,6 @@ class Lab:
         return {
             "ram_mb": sum(n.ram for n in self.vms),
             "vcpus": sum(n.cpus for n in self.vms),
-            "disk_bytes": sum(n.disk_size + sum(d.size for d in n.data_disks) for n in self.vms),
+            "disk_bytes": sum(max(n.disk_size, n.image.virtual_size if n.image else 0)
+                              + sum(d.size for d in n.data_disks) for n in self.vms),
         }

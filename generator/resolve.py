@@ -561,14 +561,9 @@ class Resolver:
         nics = tuple(m.Nic(i, d.adapter_names[i], mac_add(d.base_mac, i))
                      for i in range(d.adapters))
         image = self.base_image(d, app)
-        disk_size = image.virtual_size
+        disk_size = 0  # 0: as large as the base image
         if s.get("disk") is not None:
-            wanted = self.size(d.path + ("disk",), s["disk"])
-            if wanted and wanted < image.virtual_size and image.virtual_size != \
-                    DEFAULT_VIRTUAL_SIZE:
-                self.problem(d.path + ("disk",), f"disk {s['disk']} is smaller than the base "
-                             f"image ({image.virtual_size >> 20} MiB)", "grow it or drop 'disk'")
-            disk_size = max(wanted or 0, image.virtual_size)
+            disk_size = self.size(d.path + ("disk",), s["disk"]) or 0
         qemu = app.qemu
 
         def pick(key: str, appliance_value: Any, fallback: Any) -> Any:

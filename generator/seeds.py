@@ -25,7 +25,7 @@ def dump_yaml(data: Any) -> str:
             return True
 
     return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False,
-                     width=100, allow_unicode=True)
+                     width=4096, allow_unicode=True)
 
 
 def render_network_config(node: Node, domain: str) -> dict[str, Any]:

@@ -8,6 +8,7 @@ the command, the exit code and the tail of its stderr.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -16,6 +17,8 @@ from pathlib import Path
 import sh
 
 from .errors import ToolError
+
+logging.getLogger("sh").setLevel(logging.WARNING)  # sh logs every chunk at DEBUG
 
 #: Debian package that provides each program, for install hints.
 PACKAGES = {
@@ -85,15 +88,16 @@ def create_overlay(path: Path, backing_name: str, backing_format: str, size: int
                    backing_path: Path | None = None) -> None:
     """Create a qcow2 linked clone whose header names ``backing_name`` (a bare file name).
 
-    With ``backing_path`` the base is opened to check it (size, format); without it (``-u``) the
-    overlay is made from the known virtual ``size`` alone, for ``--no-images`` builds.
+    With ``backing_path`` the base is opened to check it (size, format) and ``size`` may grow the
+    disk; without it (``-u``) the overlay is made from the known virtual ``size`` alone, for
+    ``--no-images`` builds.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if backing_path is not None:
         # Create against the real file, then rewrite the header to the bare name: GNS3 rebases it
         # onto its own image directory before every start.
         qemu_img("create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing_path.resolve(),
-                 path)
+                 path, *([str(size)] if size else []))
         qemu_img("rebase", "-u", "-F", backing_format, "-b", backing_name, path)
     else:
         if size is None:

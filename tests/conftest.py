@@ -9,4 +9,10 @@ import os
 os.environ.setdefault("LIBGUESTFS_BACKEND", "direct")
 os.environ.setdefault("LIBGUESTFS_BACKEND_SETTINGS", "force_tcg")
 
-pytest_plugins = ["tests.support.gns3server"]
+pytest_plugins = ["tests.support.gns3server", "tests.support.images"]
+
+
+def pytest_addoption(parser):  # type: ignore[no-untyped-def]
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/data/golden and tests/data/errors expectations; "
+                          "review the diff before committing")

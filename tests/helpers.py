@@ -1,0 +1,42 @@
+"""Small helpers shared by tests (no fixtures here)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from generator import tools
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "tests" / "data"
+BLUEPRINTS = DATA / "blueprints"
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()  # noqa: S324
+
+
+def make_tiny_appliance(images_dir: Path, name: str, filename: str, size: str = "64M",
+                        port_name_format: str = "eth{0}") -> Path:
+    """A small blank qcow2 base image plus a .gns3a naming it with its real md5 and size."""
+    images_dir.mkdir(parents=True, exist_ok=True)
+    image = images_dir / filename
+    if not image.exists():
+        tools.qemu_img("create", "-q", "-f", "qcow2", image, size)
+    appliance = {
+        "appliance_id": "6b0c1f52-3a43-4d5e-9c1e-0a6a3c9e2b11", "name": name,
+        "category": "guest", "description": "test appliance", "vendor_name": "test",
+        "vendor_url": "https://example.org", "product_name": name, "registry_version": 4,
+        "status": "experimental", "maintainer": "gns3lab tests",
+        "maintainer_email": "tests@example.org", "port_name_format": port_name_format,
+        "qemu": {"adapter_type": "virtio-net-pci", "adapters": 1, "ram": 64,
+                 "hda_disk_interface": "virtio", "arch": "x86_64", "console_type": "telnet",
+                 "kvm": "allow"},
+        "images": [{"filename": filename, "version": "1", "md5sum": md5(image),
+                    "filesize": image.stat().st_size}],
+        "versions": [{"name": "1", "images": {"hda_disk_image": filename}}],
+    }
+    path = images_dir / f"{Path(filename).stem}.gns3a"
+    path.write_text(json.dumps(appliance, indent=4))
+    return path
