@@ -136,8 +136,11 @@ class Gns3Client:
 
     # -- projects --------------------------------------------------------------------------
 
-    def import_project(self, archive_path: Path | str, name: str) -> dict[str, Any]:
-        """Upload a ``.gns3project`` archive as a new, closed project named ``name``.
+    def import_project(self, archive_path: Path | str, name: str | None = None
+                       ) -> dict[str, Any]:
+        """Upload a ``.gns3project`` archive as a new, closed project named ``name`` (default:
+        the name inside the archive). If that name is taken, GNS3 appends ``-1``, ``-2``, …;
+        the answer's ``name`` is the final one.
 
         A fresh project id is used, never the one inside the archive: GNS3 2.2 would treat
         the upload as a snapshot restore of that project instead.
@@ -145,9 +148,8 @@ class Gns3Client:
         archive = Path(archive_path)
         if not archive.is_file():
             raise ServerError(f"archive not found: {archive}")
-        query = urllib.parse.urlencode({"name": name})
-        return self.request("POST", f"/projects/{uuid.uuid4()}/import?{query}",
-                            body_file=archive)
+        query = "?" + urllib.parse.urlencode({"name": name}) if name else ""
+        return self.request("POST", f"/projects/{uuid.uuid4()}/import{query}", body_file=archive)
 
     def projects(self) -> list[dict[str, Any]]:
         """Every project the server knows."""
@@ -188,8 +190,8 @@ class Gns3Client:
         self.request("POST", f"/projects/{pid}/nodes/stop")
 
     def start_node(self, pid: str, nid: str) -> Any:
-        """Start one node."""
-        return self.request("POST", f"/projects/{pid}/nodes/{nid}/start")
+        """Start one node (3.x wants a JSON body, even an empty one)."""
+        return self.request("POST", f"/projects/{pid}/nodes/{nid}/start", data={})
 
     def stop_node(self, pid: str, nid: str) -> Any:
         """Stop one node."""

@@ -467,10 +467,7 @@ class Resolver:
         return addr
 
     def freeze_nodes(self, nets: dict[str, m.Network]) -> list[m.Node]:
-        taken: dict[ipaddress.IPv4Address, str] = {}
-        for net in nets.values():
-            if net.gateway:
-                taken[net.gateway] = f"gateway of network '{net.name}'"
+        taken: dict[ipaddress.IPv4Address, str] = {}  # the router node may claim a gateway
         plans = {d.name: self.plan_interfaces(d, nets, taken) for d in self.drafts.values()}
         self.allocate_auto(plans, nets, taken)
         return [self.freeze(d, plans[d.name], nets) for d in self.drafts.values()]
@@ -539,7 +536,8 @@ class Resolver:
             lo, hi = int(first), int(last or first)
         for host in range(lo, hi + 1):
             ip = net.cidr.network_address + host
-            if ip in net.cidr and ip not in taken and ip != net.cidr.broadcast_address:
+            if ip in net.cidr and ip not in taken and ip not in (net.cidr.broadcast_address,
+                                                                 net.gateway):
                 return ip
         return None
 
