@@ -389,7 +389,8 @@ def load_blueprint(path: Path) -> tuple[Blueprint, Source]:
 
 def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
     """Turn one pydantic error into a Problem with a line and a fix."""
-    loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+    loc = tuple(p for i, p in enumerate(err["loc"])
+                if not (_is_union_tag(p) and (i == 0 or err["loc"][i - 1] not in FREE_KEYS)))
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
         key = loc[-1]
@@ -411,6 +412,8 @@ def _is_union_tag(part: Any) -> bool:
 
 
 UNION_TAGS = {"str", "int", "float", "bool", "text", "spec", "each"}
+#: Mappings whose keys are the user's names (a node called "each" is not a union tag).
+FREE_KEYS = {"nodes", "groups", "networks", "interfaces", "vlans", "extra"}
 
 
 def _allowed_keys(loc: tuple) -> set[str]:

@@ -30,7 +30,10 @@ def md5_of(path: Path, progress: Callable[[str], None] | None = None) -> str:
     """md5 of a file, cached GNS3-style in ``<file>.md5sum`` while the file is unchanged."""
     cache = path.with_name(path.name + ".md5sum")
     try:
-        if cache.stat().st_mtime >= path.stat().st_mtime:
+        # Trust the cache only if it was written after the image last changed (mtime and
+        # ctime: a copy with preserved times still gets a new ctime).
+        st = path.stat()
+        if cache.stat().st_mtime >= max(st.st_mtime, st.st_ctime):
             value = cache.read_text().strip()
             if len(value) == 32:
                 return value

@@ -502,8 +502,6 @@ class Resolver:
                         taken[ip] = f"{d.name}:{name}"
                         entry["addresses"].append(
                             ipaddress.IPv4Interface(f"{ip}/{net.cidr.prefixlen}"))
-            elif net is None and iface.network is None and address is None:
-                pass
             plan.append(entry)
         return plan
 
