@@ -88,6 +88,12 @@ def find_images(lab: Lab, dirs: list[Path],
         info = tools.image_info(path)
         found[filename] = replace(image, path=path, format=info["format"],
                                   virtual_size=int(info["virtual-size"]))
+    for node in lab.vms:
+        base = found.get(node.image.filename) if node.image else None
+        if base and 0 < node.disk_size < base.virtual_size:
+            problems.append(f"node '{node.name}' asks for a {node.disk_size >> 20} MiB disk, "
+                            f"smaller than its base image {base.filename} "
+                            f"({base.virtual_size >> 20} MiB): grow 'disk' or drop it")
     if problems:
         raise ImageError("\n".join(problems),
                          hint="put the images in --images-dir or $GNS3LAB_IMAGES, or build "

@@ -122,3 +122,15 @@ def test_checked_images_and_include_images(tmp_path: Path) -> None:
         info = zf.getinfo("images/QEMU/tiny-guest-build.qcow2")
         assert info.compress_type == zipfile.ZIP_STORED
         assert zf.read(info.filename) == (images / "tiny-guest-build.qcow2").read_bytes()
+
+
+def test_disk_smaller_than_base_is_refused(tmp_path: Path) -> None:
+    from generator.errors import ImageError
+
+    images = tmp_path / "images"
+    make_tiny_appliance(images, "Tiny Guest", "tiny-guest-small.qcow2", size="64M")
+    bp = tmp_path / "lab.yaml"
+    bp.write_text("name: small\nnodes:\n  vm1: {appliance: Tiny Guest, disk: 32M}\n")
+    with pytest.raises(ImageError, match="asks for a 32 MiB disk, smaller than its base"):
+        build_lab(bp, BuildOptions(out_dir=tmp_path / "dist", images_dirs=(images,)))
+    assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
