@@ -149,6 +149,61 @@ def inspect(archive: Path, as_json: bool) -> None:
         click.echo("manifest: every member matches its sha256")
 
 
+@main.command()
+@click.argument("archive", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--server", "server_url", required=True, metavar="URL",
+              help="GNS3 server, e.g. http://localhost:3080.")
+@click.option("--user", "username", default=None, help="GNS3 user (required by GNS3 3.x).")
+@click.option("--password", default=None, help="Password of --user.")
+@click.option("--name", default=None,
+              help="Project name (default: the archive's; GNS3 appends -1, -2 if taken).")
+@click.option("--start", is_flag=True, help="Start all nodes.")
+@click.option("--wait", is_flag=True,
+              help="Follow the consoles until the lab is ready (implies --start).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="Seconds --wait waits for 'lab ready'.")
+@click.option("--console-log", "console_dir", type=click.Path(path_type=Path), default=None,
+              help="With --wait: write each node's console transcript to DIR/<node>.log.")
+def push(archive: Path, server_url: str, username: str | None, password: str | None,
+         name: str | None, start: bool, wait: bool, timeout: float,
+         console_dir: Path | None) -> None:
+    """Import ARCHIVE into a GNS3 server, open it, and optionally start it and wait.
+
+    Exit code 0 when done (with --wait: the lab reported ready), 1 when a stage failed or
+    --wait timed out, 2 when the server refused or could not be reached.
+    """
+    from .push import push_archive
+
+    say = _progress()
+    result = push_archive(archive, server_url, username=username, password=password, name=name,
+                          start=start, wait=wait, timeout=timeout,
+                          progress=lambda event: say(str(event)))
+    click.echo(f"project {result.name!r} ({result.project_id}) on {server_url}: "
+               f"{len(result.nodes)} nodes" + (", started" if result.started else ""))
+    if not result.waited:
+        return
+    if console_dir is not None:
+        console_dir.mkdir(parents=True, exist_ok=True)
+        for node, text in result.transcripts.items():
+            (console_dir / f"{node}.log").write_text(text)
+    stages = ", ".join(f"{stage} {'ok' if ok else 'failed'}" for stage, ok in result.stages)
+    click.echo(f"stages: {stages or 'none seen'}")
+    failed = [c for c in result.checks if not c.ok]
+    click.echo(f"checks: {len(result.checks) - len(failed)}/{len(result.checks)} ok"
+               + "".join(f"; {c.node} {c.address} failed" for c in failed))
+    if result.ready:
+        click.echo("lab ready")
+        return
+    click.echo(f"lab not ready: {result.failure}", err=True)
+    for node, text in result.transcripts.items():
+        tail = text.splitlines()[-5:]
+        click.echo(f"last console lines of {node}:" if tail else f"{node}: no console output",
+                   err=True)
+        for line in tail:
+            click.echo(f"  | {line}", err=True)
+    sys.exit(1)
+
+
 @main.group()
 def images() -> None:
     """Build and list base images."""
