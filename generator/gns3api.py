@@ -9,10 +9,13 @@ carrying the HTTP status and the server's own message.
 from __future__ import annotations
 
 import base64
+import codecs
 import contextlib
 import json
+import queue
 import re
 import socket
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -20,12 +23,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .errors import ServerError
 
 #: API prefixes tried in order; GNS3 3.x answers the first, 2.2 only the second.
 API_PREFIXES = ("/v3", "/v2")
+#: Longest server message quoted in an error (2.2 can answer with pages of JSON).
+MAX_MESSAGE = 2000
 
 
 class Gns3Client:
@@ -120,19 +125,19 @@ class Gns3Client:
         elif data is not None:
             headers["Content-Type"] = "application/json"
             payload = json.dumps(data).encode()
-        try:
-            with open(body_file, "rb") if body_file else contextlib.nullcontext() as stream:
-                req = urllib.request.Request(self.url + path, method=method, headers=headers,
-                                             data=stream if body_file is not None else payload)
+        with open(body_file, "rb") if body_file else contextlib.nullcontext(payload) as body:
+            req = urllib.request.Request(self.url + path, data=body, method=method,
+                                         headers=headers)
+            try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
                     return resp.status, _decode(resp.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, _decode(exc.read())
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ServerError(f"cannot reach GNS3 server at {self.url}: {reason}",
-                              hint="is gns3server running, and are the host and port right?"
-                              ) from exc
+            except urllib.error.HTTPError as exc:
+                return exc.code, _decode(exc.read())
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise ServerError(f"cannot reach GNS3 server at {self.url}: {reason}",
+                                  hint="is gns3server running, and are the host and port right?"
+                                  ) from exc
 
     # -- projects --------------------------------------------------------------------------
 
@@ -222,14 +227,16 @@ def _decode(raw: bytes) -> Any:
 def _http_error(method: str, path: str, status: int, body: Any,
                 hint: str | None = None) -> ServerError:
     """A ServerError naming the request, the status and the server's message."""
-    message = body.get("message") if isinstance(body, dict) else body
-    if not message:
-        message = "(no message)"
+    message = str((body.get("message") if isinstance(body, dict) else body) or "(no message)")
+    # 2.2 appends the whole JSON schema to validation errors; the sentence before it is enough.
+    message = re.sub(r" in schema: \{.*", "", message, flags=re.DOTALL).strip()
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + " [...]"
     if status == 401:
         hint = hint or "check the user name and password"
     elif status == 500:
         hint = hint or "the server failed internally; its log has the details"
-    return ServerError(f"{method} {path}: HTTP {status}: {str(message).strip()}", hint=hint)
+    return ServerError(f"{method} {path}: HTTP {status}: {message}", hint=hint)
 
 
 # -- serial consoles ---------------------------------------------------------------------------
@@ -286,8 +293,24 @@ class TelnetFilter:
         return 2
 
 
+def clean_console_line(line: str) -> str:
+    """A console line as a person would read it: escape sequences removed, backspaces applied
+    (firmware draws spinners with them), other control characters dropped."""
+    out: list[str] = []
+    for char in _ANSI.sub("", line):
+        if char == "\b":
+            if out:
+                out.pop()
+        elif char == "\t" or char.isprintable():
+            out.append(char)
+    return "".join(out).rstrip()
+
+
 class ConsoleTail:
-    """Follow a node's telnet console (raw TCP), as decoded text lines.
+    """Follow a node's telnet console (raw TCP) and hand out its text.
+
+    A daemon thread reads from the moment of connection, answers telnet negotiation at once
+    and queues the decoded text, so nothing is lost while the caller is busy elsewhere.
 
     >>> with ConsoleTail("127.0.0.1", 5000) as tail:       # doctest: +SKIP
     ...     for line in tail.lines(timeout=60):
@@ -296,16 +319,19 @@ class ConsoleTail:
 
     def __init__(self, host: str, port: int, connect_timeout: float = 10) -> None:
         self.host, self.port = host, port
-        self._filter = TelnetFilter()
-        self._buffer = ""
         try:
             self._sock = socket.create_connection((host, port), timeout=connect_timeout)
         except OSError as exc:
             raise ServerError(f"cannot connect to console {host}:{port}: {exc}",
                               hint="is the node started, and is its console type telnet?") from exc
-        self.closed = False
+        self._sock.settimeout(None)
+        self._chunks: queue.Queue[str | None] = queue.Queue()
+        self._partial = ""
+        self.eof = False
+        self._thread = threading.Thread(target=self._pump, name=f"console-{port}", daemon=True)
+        self._thread.start()
 
-    def __enter__(self) -> ConsoleTail:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -313,36 +339,51 @@ class ConsoleTail:
 
     def close(self) -> None:
         """Disconnect from the console (the node keeps running)."""
+        with contextlib.suppress(OSError):  # already closed by the other end
+            self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
-        self.closed = True
+        self._thread.join(timeout=5)
+
+    def _pump(self) -> None:
+        """Reader thread: socket -> telnet filter -> UTF-8 text -> queue; None marks the end."""
+        telnet = TelnetFilter()
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        try:
+            while chunk := self._sock.recv(65536):
+                data, replies = telnet.feed(chunk)
+                if replies:
+                    self._sock.sendall(replies)
+                if text := decoder.decode(data):
+                    self._chunks.put(text)
+        except OSError:
+            pass
+        self._chunks.put(None)
 
     def read(self, timeout: float) -> str:
-        """Text received within ``timeout`` seconds of waiting (``""`` if none, or at EOF)."""
-        if self.closed:
+        """Raw text (escape sequences included) received so far, waiting up to ``timeout``
+        seconds for some; ``""`` when nothing came. Sets :attr:`eof` once the console closed."""
+        if self.eof:
             return ""
-        self._sock.settimeout(max(timeout, 0.001))
+        parts: list[str] = []
         try:
-            chunk = self._sock.recv(65536)
-        except TimeoutError:
-            return ""
-        except OSError as exc:
-            raise ServerError(f"console {self.host}:{self.port}: {exc}") from exc
-        if not chunk:
-            self.close()
-            return ""
-        data, replies = self._filter.feed(chunk)
-        if replies:
-            self._sock.sendall(replies)
-        return _ANSI.sub("", data.decode("utf-8", errors="replace"))
+            item = self._chunks.get(timeout=max(timeout, 0.001))
+            while item is not None:
+                parts.append(item)
+                item = self._chunks.get_nowait()
+            self.eof = True  # the reader thread's end marker
+        except queue.Empty:
+            pass
+        return "".join(parts)
 
     def lines(self, timeout: float) -> Iterator[str]:
-        """Yield non-empty lines (without line endings) until ``timeout`` seconds have passed
-        or the console closes; a last unterminated line is yielded at EOF."""
+        """Yield non-empty, cleaned lines (see :func:`clean_console_line`) until ``timeout``
+        seconds have passed or the console closes; a last unterminated line is yielded at
+        the end of the console."""
         deadline = time.monotonic() + timeout
-        while not self.closed and (remaining := deadline - time.monotonic()) > 0:
-            self._buffer += self.read(remaining)
-            *complete, self._buffer = re.split(r"\r?\n|\r(?!$)", self._buffer)
-            yield from (line for line in complete if line.strip("\r"))
-        if self.closed and self._buffer:
-            yield self._buffer.rstrip("\r")
-            self._buffer = ""
+        while not self.eof and (remaining := deadline - time.monotonic()) > 0:
+            self._partial += self.read(remaining)
+            *complete, self._partial = re.split(r"\r?\n|\r(?!$)", self._partial)
+            yield from filter(None, map(clean_console_line, complete))
+        if self.eof and (last := clean_console_line(self._partial)):
+            self._partial = ""
+            yield last

@@ -1,1 +1,278 @@
-"""Real GNS3 server fixtures (filled in by the harness work)."""
+"""Real GNS3 servers for integration tests: one per version per test session.
+
+Fixtures:
+
+- ``gns3_server_22``: gns3-server 2.2.61; ``gns3_server_30``: gns3-server 3.0.6.
+- ``gns3_server``: parametrized over both (test ids ``[2.2]`` and ``[3.0]``).
+
+Each yields a :class:`Gns3Server` (``url``, ``version``, ``client``, ``images_dir``, ``root``,
+``log_path``). A server runs isolated on loopback: its own directory tree, config, ``HOME``
+and port ranges, the project's uBridge stand-in (``tests/support/ubridge``), and hardware
+acceleration off (KVM hangs on this kind of machine; every QEMU runs under TCG).
+
+The servers live in venvs under ``.cache/gns3`` made by ``provision_gns3.sh``, which runs
+when they are missing. A server that cannot be provisioned or started FAILS the test: CI must be
+able to install everything. When a test using a server fails, or the server does not come up,
+its log is copied to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from generator.errors import ServerError
+from generator.gns3api import Gns3Client
+
+REPO = Path(__file__).resolve().parents[2]
+SUPPORT = Path(__file__).resolve().parent
+ARTIFACTS = REPO / "test-artifacts"
+UBRIDGE = SUPPORT / "ubridge"
+PROVISION = SUPPORT / "provision_gns3.sh"
+
+#: version -> (venv under .cache/gns3, environment variable that may point at another gns3server)
+VERSIONS = {"2.2": ("v22", "GNS3SERVER_22"), "3.0": ("v30", "GNS3SERVER_30")}
+#: The 3.0 admin account, created from [Controller] when the fresh database is made.
+ADMIN_USER, ADMIN_PASSWORD = "admin", "gns3lab-test"
+READY_TIMEOUT = 90.0
+STOP_TIMEOUT = 20.0
+SERVER_FIXTURES = ("gns3_server", "gns3_server_22", "gns3_server_30")
+
+
+@dataclass
+class Gns3Server:
+    """One running GNS3 server, as the fixtures hand it to tests."""
+
+    version: str  #: "2.2" or "3.0"
+    url: str  #: http://127.0.0.1:PORT
+    client: Gns3Client  #: authenticated client for this server
+    root: Path  #: the server's private directory tree (config, projects, images, home)
+    images_dir: Path  #: <root>/images/QEMU, where QEMU base images go
+    log_path: Path  #: <root>/server.log
+    process: subprocess.Popen = field(repr=False)
+    failed: bool = False  #: set when a test using this server failed; keeps the log
+
+    @property
+    def projects_dir(self) -> Path:
+        """Where the server keeps its projects."""
+        return self.root / "projects"
+
+
+def _gns3server_executable(version: str) -> Path:
+    """The gns3server of ``version`` (``$GNS3SERVER_22``/``_30`` override the venvs);
+    provision the venvs first when they are missing. Fails, never skips."""
+    venv, env_var = VERSIONS[version]
+    exe = Path(os.environ.get(env_var) or REPO / ".cache" / "gns3" / venv / "bin" / "gns3server")
+    if not exe.exists() and not os.environ.get(env_var):
+        _provision()
+    if not exe.exists():
+        pytest.fail(f"gns3server {version} not found at {exe}", pytrace=False)
+    return exe
+
+
+def _provision() -> None:
+    """Run provision_gns3.sh (it serialises concurrent runs itself)."""
+    try:
+        proc = subprocess.run([str(PROVISION)], capture_output=True, text=True, timeout=900,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{PROVISION} timed out after 900 s", pytrace=False)
+    if proc.returncode != 0:
+        pytest.fail(f"{PROVISION} failed (exit {proc.returncode}):\n"
+                    f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}", pytrace=False)
+
+
+def _free_tcp_port() -> int:
+    """A currently free loopback TCP port (the OS picks it)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _port_block(base: int, size: int = 200, blocks: int = 30) -> int:
+    """A random block start in [base, base + size*blocks): separate ranges for each server, so
+    two servers (or two test sessions) rarely compete. GNS3 skips ports that are taken anyway.
+    Kept below 32768, the start of Linux's ephemeral range."""
+    return base + size * random.randrange(blocks)
+
+
+def _write_config(root: Path, port: int) -> Path:
+    """The INI file both versions accept (each ignores the other's keys)."""
+    console, udp = _port_block(20000), _port_block(26000)
+    text = f"""\
+[Server]
+host = 127.0.0.1
+port = {port}
+local = true
+auth = false
+projects_path = {root}/projects
+images_path = {root}/images
+appliances_path = {root}/appliances
+symbols_path = {root}/symbols
+configs_path = {root}/configs
+resources_path = {root}/resources
+report_errors = false
+install_builtin_appliances = false
+enable_builtin_templates = false
+ubridge_path = {UBRIDGE}
+console_start_port_range = {console}
+console_end_port_range = {console + 199}
+udp_start_port_range = {udp}
+udp_end_port_range = {udp + 199}
+
+[Controller]
+default_admin_username = {ADMIN_USER}
+default_admin_password = {ADMIN_PASSWORD}
+
+[Qemu]
+enable_hardware_acceleration = false
+require_hardware_acceleration = false
+enable_kvm = false
+require_kvm = false
+"""
+    conf = root / "conf" / "gns3_server.conf"
+    conf.write_text(text)
+    return conf
+
+
+def _make_tree(root: Path) -> None:
+    for sub in ("conf", "projects", "images/QEMU", "appliances", "symbols", "configs",
+                "resources", "home"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+
+
+def _server_env(root: Path) -> dict[str, str]:
+    """The test environment with HOME and XDG dirs moved into ``root``."""
+    home = root / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+               XDG_DATA_HOME=str(home / ".local/share"), XDG_CACHE_HOME=str(home / ".cache"))
+    return env
+
+
+def _log_tail(server_root: Path, lines: int = 30) -> str:
+    texts = []
+    for name in ("server.log", "stdout.log"):
+        path = server_root / name
+        if path.exists():
+            texts.append(f"--- {path} (tail) ---\n" + "\n".join(
+                path.read_text(errors="replace").splitlines()[-lines:]))
+    return "\n".join(texts)
+
+
+def _keep_logs(version: str, root: Path) -> None:
+    """Copy the server's logs to test-artifacts/ (git-ignored) for a failed run."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("server.log", "stdout.log"):
+        if (root / name).exists():
+            shutil.copy(root / name, ARTIFACTS / f"gns3-{version}-{stamp}-{os.getpid()}-{name}")
+
+
+def _wait_ready(proc: subprocess.Popen, client: Gns3Client, root: Path, version: str) -> None:
+    """Poll ``/version`` until the server answers, then check the API version and login."""
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gns3server {version} exited with code {proc.returncode} "
+                               f"during start-up\n{_log_tail(root)}")
+        try:
+            answer = client.version()
+            break
+        except ServerError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gns3server {version} did not answer within "
+                                   f"{READY_TIMEOUT:.0f} s\n{_log_tail(root)}") from None
+            time.sleep(0.1)
+    if not str(answer.get("version", "")).startswith(version + "."):
+        raise RuntimeError(f"expected gns3server {version}.x, the server says {answer}")
+    client.projects()  # authenticates on 3.0, so bad credentials fail here, not in a test
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (the server stops its QEMUs and uBridges), then SIGKILL its process group."""
+    if proc.poll() is None:
+        proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=STOP_TIMEOUT)
+    with contextlib.suppress(ProcessLookupError):  # its own session only: stragglers, if any
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=STOP_TIMEOUT)
+
+
+def _run_server(version: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gns3Server]:
+    """Start, wait for, yield and stop one server."""
+    exe = _gns3server_executable(version)
+    root = tmp_path_factory.mktemp(f"gns3-{version.replace('.', '')}")
+    _make_tree(root)
+    port = _free_tcp_port()
+    conf = _write_config(root, port)
+    url = f"http://127.0.0.1:{port}"
+    argv = [str(exe), "--config", str(conf), "--local", "--host", "127.0.0.1",
+            "--port", str(port), "--log", str(root / "server.log")]
+    with open(root / "stdout.log", "wb") as out:
+        # cwd = root: on export GNS3 looks for relative image names in its cwd first.
+        proc = subprocess.Popen(argv, cwd=root, env=_server_env(root), stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+    client = Gns3Client(url, ADMIN_USER, ADMIN_PASSWORD) if version == "3.0" else Gns3Client(url)
+    error = None
+    try:
+        _wait_ready(proc, client, root, version)
+    except (RuntimeError, ServerError) as exc:
+        error = str(exc)
+    if error:  # failed outside the except block, so the report shows only the message
+        _stop(proc)
+        _keep_logs(version, root)
+        pytest.fail(error, pytrace=False)
+    server = Gns3Server(version=version, url=url, client=client, root=root,
+                        images_dir=root / "images" / "QEMU", log_path=root / "server.log",
+                        process=proc)
+    try:
+        yield server
+    finally:
+        _stop(proc)
+        if server.failed:
+            _keep_logs(version, root)
+
+
+@pytest.fixture(scope="session")
+def gns3_server_22(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gns3Server]:
+    """A gns3-server 2.2.61 for the whole session."""
+    yield from _run_server("2.2", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def gns3_server_30(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gns3Server]:
+    """A gns3-server 3.0.6 for the whole session (JWT login as the admin user)."""
+    yield from _run_server("3.0", tmp_path_factory)
+
+
+@pytest.fixture(scope="session", params=sorted(VERSIONS))
+def gns3_server(request: pytest.FixtureRequest) -> Gns3Server:
+    """Each server version in turn: tests using this run once per version."""
+    return request.getfixturevalue(f"gns3_server_{request.param.replace('.', '')}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
+                              ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Flag the servers a failing test used, so their logs are kept at teardown."""
+    report = yield
+    if report.failed:
+        for name in SERVER_FIXTURES:
+            server = getattr(item, "funcargs", {}).get(name)
+            if isinstance(server, Gns3Server):
+                server.failed = True
+    return report
