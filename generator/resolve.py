@@ -32,6 +32,8 @@ CATEGORY_SYMBOLS = {"multilayer_switch": ":/symbols/classic/multilayer_switch.sv
                     "router": ":/symbols/classic/router.svg"}
 SEED_SLOT = "hdc"  # the seed ISO is -cdrom, which takes hdc's place
 DATA_SLOTS = ("hdb", "hdd")
+#: A stage's ``generated:`` playbooks: written by add-ons under the controller's Ansible folder.
+GENERATED_RE = re.compile(r"^playbooks/[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
 
 
 def derive_id(lab: str, *parts: str) -> str:
@@ -775,9 +777,20 @@ class Resolver:
                 if not (self.src.folder / pb).is_file():
                     self.problem(path + ("stages", i, "playbooks"), f"playbook '{pb}' not found",
                                  "fix the path (relative to the blueprint folder)")
+            self.check_generated(path + ("stages", i), stage)
         return m.Controller(node=spec.node, uplink=spec.uplink, dhcp=tuple(spec.dhcp),
                             playbooks=tuple(playbooks), stages=tuple(spec.stages),
                             timeout=spec.timeout)
+
+    def check_generated(self, path: tuple, stage: dict[str, Any]) -> None:
+        """A stage's ``generated:`` names add-on playbooks (``playbooks/<addon>-*.yml``), which
+        exist only once the add-ons render; so only their form is checked here."""
+        books = stage.get("generated", [])
+        for j, book in enumerate(books if isinstance(books, list) else [books]):
+            if not isinstance(book, str) or not GENERATED_RE.match(book):
+                self.problem(path + ("generated", j), f"generated playbook '{book}' is not "
+                             "playbooks/<name>.yml", "name an add-on's playbook, e.g. "
+                             "generated: [playbooks/fabric.yml]")
 
 
 def closest_fix(word: str, choices: Iterable[str]) -> str:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .disks import GuestFile, Injection, inject_all
+from .fabric import injected_login
 from .iso import write_seed_iso
 from .keys import LabKey
 from .layout import Layout
@@ -66,11 +68,18 @@ def node_injection(node: Node, layout: Layout, extra: tuple[GuestFile, ...] = ()
                      hostname=node.name if hostname else None, authorized_keys=keys)
 
 
+def login_injection(node: Node, key: LabKey) -> dict[str, Any]:
+    """A node without cloud-init (Cumulus) gets its hostname and the lab key for its login
+    injected; ``node_injection`` keywords, empty for other nodes."""
+    user = injected_login(node)
+    return {"keys": ((user, key.public),), "hostname": True} if user else {}
+
+
 def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, BaseImage] | None,
                     progress: Callable[[str], None]) -> tuple[str, ...]:
     """Inject every node's files (one libguestfs launch); returns the injected node names."""
-    injections = [node_injection(n, layout) for n in lab.vms if n.injects]
-    injections = [i for i in injections if i.files or i.enable_units]
+    injections = [node_injection(n, layout, **login_injection(n, key)) for n in lab.vms]
+    injections = [i for i in injections if i.files or i.enable_units or i.authorized_keys]
     if not injections:
         return ()
     if images is None:

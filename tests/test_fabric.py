@@ -1,0 +1,219 @@
+"""The Cumulus fabric add-on, checked against the lab model: CLAG pairs, bonds, trunks, the
+rendered NCLU/NVUE commands, and the playbooks through ansible-playbook and ansible-lint."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from generator import fabric, tools
+from generator.build import load_lab
+from generator.fabric import FabricError, fabric_data
+from generator.model import Lab, Node
+from tests.helpers import BLUEPRINTS
+from tests.test_openstack_blueprint import BLUEPRINT, variant
+
+PROVIDER = set(range(101, 111))
+
+
+@pytest.fixture(scope="module")
+def lab() -> Lab:
+    return load_lab(BLUEPRINT)
+
+
+@pytest.fixture(scope="module")
+def data(lab: Lab) -> dict[str, Any]:
+    return fabric_data(lab)
+
+
+def oob_ip(node: Node) -> str:
+    eth0 = next(i for i in node.interfaces if i.name == "eth0")
+    return str(eth0.addresses[0].ip)
+
+
+def leaf_ports(lab: Lab, server: str, nics: tuple[str, ...], leaf: str) -> list[str]:
+    """The leaf ports the model links to these NICs of the server."""
+    return sorted((far.port_name for near, far in lab.links_of(server)
+                   if near.port_name in nics and far.node == leaf),
+                  key=lambda p: int(p[3:]))
+
+
+def expected_vids(node: Node, bond: str) -> set[int]:
+    """What the server sends on a bond: its VLAN interfaces, and the provider VLANs if the bond
+    is bridged untagged."""
+    vids = {i.vlan_id for i in node.interfaces if i.kind == "vlan" and i.link == bond}
+    if any(i.kind == "bridge" and bond in i.members for i in node.interfaces):
+        vids |= PROVIDER
+    return vids  # type: ignore[return-value]
+
+
+def test_pairs_peer_links_sys_macs_and_backup_ips(lab: Lab, data: dict[str, Any]) -> None:
+    assert data["pairs"] == [["leaf01", "leaf02"], ["spine01", "spine02"]]
+    members = {"leaf": ["swp44", "swp45"], "spine": ["swp14", "swp15"]}
+    macs = []
+    for a, b in data["pairs"]:
+        left, right = data["switches"][a]["peerlink"], data["switches"][b]["peerlink"]
+        assert (left["peer"], right["peer"]) == (b, a)
+        assert left["members"] == right["members"] == members[lab.node(a).role]
+        assert left["sys_mac"] == right["sys_mac"]
+        assert left["sys_mac"].startswith("44:38:39:ff:")
+        assert {left["priority"], right["priority"]} == {1000, 2000}
+        assert {left["role"], right["role"]} == {"primary", "secondary"}
+        assert left["backup_ip"] == oob_ip(lab.node(b))
+        assert right["backup_ip"] == oob_ip(lab.node(a))
+        macs.append(left["sys_mac"])
+    assert len(set(macs)) == len(macs), "each pair has its own sys-mac"
+
+
+def test_each_server_bond_is_one_clag_bond_on_both_leaves(lab: Lab, data: dict[str, Any]
+                                                          ) -> None:
+    leaves = {leaf: data["switches"][leaf]["bonds"] for leaf in ("leaf01", "leaf02")}
+    servers = [n for n in lab.vms if n.image and n.image.appliance != "Cumulus VX"]
+    seen = 0
+    for server in servers:
+        for bond in (i for i in server.interfaces if i.kind == "bond"):
+            found = {}
+            for leaf, bonds in leaves.items():
+                [entry] = [v for v in bonds.values()
+                           if v["remote"] == f"{server.name}:{bond.name}"]
+                assert entry["members"] == leaf_ports(lab, server.name, bond.members, leaf)
+                assert set(entry["vids"]) == expected_vids(server, bond.name)
+                found[leaf] = entry["clag_id"]
+            assert found["leaf01"] == found["leaf02"] is not None
+            seen += 1
+    assert seen == 9 * 2 + 1  # nine servers with bond0 and bond1, and mgmt01's fabric bond
+    for bonds in leaves.values():
+        ids = [b["clag_id"] for b in bonds.values()]
+        assert len(ids) == len(set(ids)), "clag-ids are unique on a switch"
+
+
+def test_trunks(data: dict[str, Any]) -> None:
+    leaf = data["switches"]["leaf01"]["bonds"]
+    assert set(leaf["infra1-bond0"]["vids"]) == {10, 20}
+    assert set(leaf["infra1-bond1"]["vids"]) == {30} | PROVIDER
+    assert leaf["mgmt01-bond0"]["vids"] == [10]
+    assert set(data["vlans"]) == {10, 20, 30} | PROVIDER
+    for name in ("leaf01", "leaf02", "spine01", "spine02"):
+        assert set(data["switches"][name]["vlans"]) == set(data["vlans"])
+
+
+def test_spine_leaf_uplinks_are_clag_bonds_on_both_pairs(data: dict[str, Any]) -> None:
+    def uplink(switch: str, far: str) -> dict[str, Any]:
+        [entry] = [b for b in data["switches"][switch]["bonds"].values() if b["remote"] == far]
+        return entry
+
+    for leaf in ("leaf01", "leaf02"):
+        assert uplink(leaf, "spine01")["members"] == ["swp46", "swp47"]
+    for spine in ("spine01", "spine02"):
+        assert uplink(spine, "leaf01")["members"] == ["swp1", "swp2"]
+        assert set(uplink(spine, "leaf01")["vids"]) == set(data["vlans"])
+    assert uplink("leaf01", "spine01")["clag_id"] == uplink("leaf02", "spine01")["clag_id"]
+    assert uplink("spine01", "leaf01")["clag_id"] == uplink("spine02", "leaf01")["clag_id"]
+
+
+def test_oob_switch_bridges_every_linked_port(lab: Lab, data: dict[str, Any]) -> None:
+    swmgmt = data["switches"]["swmgmt"]
+    linked = {near.port_name for near, _ in lab.links_of("swmgmt") if near.port_name != "eth0"}
+    assert swmgmt["mode"] == "access"
+    assert set(swmgmt["bridge_ports"]) == linked and len(linked) == 14
+    assert swmgmt["mgmt_address"] == "192.168.50.2"
+
+
+def test_nclu_commands_for_cumulus_4(lab: Lab) -> None:
+    files = fabric.render(lab)
+    leaf01 = yaml.safe_load(files["host_vars/leaf01.yml"])
+    assert (leaf01["ansible_user"], leaf01["fabric_cli"]) == ("cumulus", "net")
+    assert leaf01["fabric_commit"] == ["net commit"]
+    cmds = leaf01["fabric_commands"]
+    assert "add bridge bridge vids 10,20,30,101-110" in cmds
+    assert ("add clag peer sys-mac 44:38:39:ff:00:01 interface swp44-45 primary "
+            "backup-ip 192.168.50.6 vrf mgmt") in cmds
+    assert "add interface peerlink.4094 clag priority 1000" in cmds
+    assert "add clag port bond infra1-bond0 interface swp1 clag-id 1" in cmds
+    assert "add bond infra1-bond1 bridge vids 30,101-110" in cmds
+    assert "add clag port bond to-spine01 interface swp46-47 clag-id 46" in cmds
+    swmgmt = yaml.safe_load(files["host_vars/swmgmt.yml"])
+    assert swmgmt["fabric_commands"] == ["add bridge bridge ports swp1-8,swp10,swp12-13,swp18-20"]
+
+
+def test_nvue_commands_for_cumulus_5(tmp_path: Path) -> None:
+    lab5 = load_lab(variant(tmp_path, "version: 4.3.0", "version: 5.4.0"))
+    leaf01 = yaml.safe_load(fabric.render(lab5)["host_vars/leaf01.yml"])
+    assert (leaf01["fabric"]["cli"], leaf01["fabric_cli"]) == ("nvue", "nv")
+    assert leaf01["fabric_commit"] == ["nv config apply -y", "nv config save"]
+    cmds = leaf01["fabric_commands"]
+    for expected in ("set bridge domain br_default vlan 10,20,30,101-110",
+                     "set interface peerlink bond member swp44-45",
+                     "set mlag mac-address 44:38:39:ff:00:01", "set mlag peer-ip linklocal",
+                     "set mlag backup 192.168.50.6 vrf mgmt", "set mlag priority 1000",
+                     "set interface infra1-bond0 bond mlag id 1",
+                     "set interface infra1-bond0 bridge domain br_default vlan 10,20"):
+        assert expected in cmds
+    check_playbooks(fabric.render(lab5), tmp_path / "tree")
+
+
+def test_playbooks_pass_syntax_check_and_lint(lab: Lab, tmp_path: Path) -> None:
+    files = fabric.render(lab)
+    assert {p for p in files if p.startswith("playbooks/")} == {"playbooks/fabric.yml",
+                                                                "playbooks/fabric-oob.yml"}
+    assert yaml.safe_load(files["playbooks/fabric.yml"])[0]["hosts"] == \
+        "leaf01:leaf02:spine01:spine02"
+    assert yaml.safe_load(files["playbooks/fabric-oob.yml"])[0]["hosts"] == "swmgmt"
+    check_playbooks(files, tmp_path)
+
+
+def check_playbooks(files: dict[str, bytes], folder: Path) -> None:
+    """Write the tree, then run the real ansible-playbook --syntax-check and ansible-lint on
+    every playbook (host_vars and other files are checked as YAML by ansible-lint too)."""
+    for path, content in files.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_bytes(content)
+    books = sorted(p for p in files if p.startswith("playbooks/"))
+    for book in books:
+        tools.run(["ansible-playbook", "-i", "localhost,", "--syntax-check", book], cwd=folder)
+    tools.run(["ansible-lint", "--offline", "--nocolor", *sorted(files)], cwd=folder,
+              timeout=300)
+
+
+def test_render_is_deterministic(lab: Lab) -> None:
+    assert fabric.render(lab) == fabric.render(load_lab(BLUEPRINT))
+
+
+def test_small_fabric_without_oob_addresses() -> None:
+    small = load_lab(BLUEPRINTS / "fabric")
+    data = fabric_data(small)
+    assert data["pairs"] == [["leaf1", "leaf2"]]
+    assert data["switches"]["leaf1"]["peerlink"]["backup_ip"] is None
+    cmds = fabric.host_vars(data["switches"]["leaf1"])["fabric_commands"]
+    assert "add clag peer sys-mac 44:38:39:ff:00:01 interface swp10 primary" in cmds
+
+
+def _small_variant(tmp_path: Path, old: str, new: str) -> Path:
+    folder = tmp_path / "fabric"
+    shutil.copytree(BLUEPRINTS / "fabric", folder)
+    text = (folder / "lab.yaml").read_text()
+    assert text.count(old) == 1
+    (folder / "lab.yaml").write_text(text.replace(old, new))
+    return folder
+
+
+def test_unbonded_server_link_is_a_fabric_error(tmp_path: Path) -> None:
+    folder = _small_variant(tmp_path, "      bond0: {bond: [eth1, eth2]}\n",
+                            "      bond0: {bond: [eth1]}\n")
+    with pytest.raises(FabricError, match=r"link leaf2 -- server1:eth2: server1:eth2 is not "
+                                          r"in a bond"):
+        fabric_data(load_lab(folder))
+
+
+def test_three_peers_is_a_fabric_error(tmp_path: Path) -> None:
+    folder = _small_variant(tmp_path, "  leaf[1-2]: {group: switches}\n",
+                            "  leaf[1-3]: {group: switches}\n")
+    text = (folder / "lab.yaml").read_text() + '  - "leaf1:swp11 -- leaf3:swp11"\n' \
+        '  - "leaf2:swp11 -- leaf3:swp12"\n'
+    (folder / "lab.yaml").write_text(text)
+    with pytest.raises(FabricError, match="is linked to 2 switches of its role 'leaf'"):
+        fabric_data(load_lab(folder))
