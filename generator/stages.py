@@ -6,12 +6,13 @@ module only decides what goes where and writes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
 
+from . import tools
+from .bootstrap import KEY, BootstrapTree, render_bootstrap
 from .disks import GuestFile, Injection, inject_all
-from .fabric import injected_login
 from .iso import write_seed_iso
 from .keys import LabKey
 from .layout import Layout
@@ -68,17 +69,37 @@ def node_injection(node: Node, layout: Layout, extra: tuple[GuestFile, ...] = ()
                      hostname=node.name if hostname else None, authorized_keys=keys)
 
 
-def login_injection(node: Node, key: LabKey) -> dict[str, Any]:
-    """A node without cloud-init (Cumulus) gets its hostname and the lab key for its login
-    injected; ``node_injection`` keywords, empty for other nodes."""
-    user = injected_login(node)
-    return {"keys": ((user, key.public),), "hostname": True} if user else {}
+def write_tree(tree: BootstrapTree, folder: Path) -> None:
+    """Write the bootstrap tree under ``folder`` (guest paths made relative), with its modes."""
+    for guest, (data, mode) in sorted(tree.files.items()):
+        target = folder / guest.lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        target.chmod(mode)
+
+
+def controller_injection(node: Node, layout: Layout, tree: BootstrapTree, key: LabKey
+                         ) -> Injection:
+    """The controller's own injects, its bootstrap tree and the lab's private key."""
+    files = [GuestFile(str(PurePosixPath(KEY).parent), kind="dir", mode=0o700)]
+    files += [GuestFile(path, content=data, mode=mode) for path, (data, mode) in tree.files.items()]
+    files.append(GuestFile(KEY, content=key.private, mode=0o600))
+    return node_injection(node, layout, extra=tuple(files), units=tree.units)
 
 
 def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, BaseImage] | None,
                     progress: Callable[[str], None]) -> tuple[str, ...]:
-    """Inject every node's files (one libguestfs launch); returns the injected node names."""
-    injections = [node_injection(n, layout, **login_injection(n, key)) for n in lab.vms]
+    """Render the controller's bootstrap tree into the staging folder (for review, without the
+    private key), then inject every node's files (one libguestfs launch); returns the injected
+    node names."""
+    tree = None
+    if lab.controller is not None:
+        progress(f"rendering the bootstrap of controller {lab.controller.node}")
+        tree = render_bootstrap(lab, key.public)
+        write_tree(tree, layout.bootstrap_dir)
+    injections = [controller_injection(n, layout, tree, key)
+                  if tree is not None and lab.controller and n.name == lab.controller.node
+                  else node_injection(n, layout) for n in lab.vms]
     injections = [i for i in injections if i.files or i.enable_units or i.authorized_keys]
     if not injections:
         return ()
@@ -87,5 +108,27 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, Bas
                  "images are not there to write through)")
         return ()
     progress(f"injecting files into {len(injections)} overlays (one libguestfs launch)")
-    inject_all(injections, progress=progress)
+    with backed_by_path(lab, injections, images):
+        inject_all(injections, progress=progress)
     return tuple(i.node for i in injections)
+
+
+@contextmanager
+def backed_by_path(lab: Lab, injections: list[Injection], images: dict[str, BaseImage]
+                   ) -> Iterator[None]:
+    """Point each overlay's header at its checked base image for the injection, then back at the
+    bare file name GNS3 rebases onto its own image folder (``qemu-img rebase -u``: header only)."""
+    done: list[tuple[Path, BaseImage]] = []
+    try:
+        for inj in injections:
+            node_image = lab.node(inj.node).image
+            assert node_image is not None
+            image = images[node_image.filename]
+            assert image.path is not None
+            tools.qemu_img("rebase", "-u", "-F", image.format, "-b", image.path.resolve(),
+                           inj.disk)
+            done.append((inj.disk, image))
+        yield
+    finally:
+        for disk, image in done:
+            tools.qemu_img("rebase", "-u", "-F", image.format, "-b", image.filename, disk)

@@ -1,0 +1,158 @@
+"""The controller's bootstrap tree injected by ``build_lab`` into a real overlay (libguestfs).
+
+Three appliance launches (about 20 s each under TCG): one builds the small base image, one is the
+build's single injection (controller and another node together), one reads both overlays back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from generator import disks, tools
+from generator.bootstrap import render_bootstrap
+from generator.build import BuildOptions, build_lab, load_lab
+from generator.disks import read_back_many
+from generator.layout import Layout
+from tests.helpers import make_tiny_appliance
+
+pytestmark = pytest.mark.slow
+
+APPLIANCE = "gns3lab Debian 12"
+BASE = "gns3lab-debian-12-inject.qcow2"
+PASSWD = ("root:x:0:0:root:/root:/bin/bash\n"
+          "lab:x:1000:1000:Lab user:/home/lab:/bin/bash\n")
+GROUP = "root:x:0:\nlab:x:1000:\n"
+BLUEPRINT = """\
+name: inject
+defaults: {appliance: gns3lab Debian 12}
+networks:
+  lab: {cidr: 10.30.0.0/24}
+nodes:
+  ctl:
+    interfaces:
+      eth0: {network: lab, address: 1}
+  srv:
+    interfaces:
+      eth0: {network: lab, dhcp: true, address: 11}
+    inject:
+      - {path: /etc/gns3lab-srv, content: "srv\\n", mode: "0640"}
+links:
+  - "ctl:eth0 -- srv:eth0"
+controller:
+  node: ctl
+  dhcp: [lab]
+  stages:
+    - {name: srv, hosts: srv, playbooks: [playbooks/srv.yml]}
+"""
+PLAYBOOK = ("- name: srv\n  hosts: srv\n  gather_facts: false\n  tasks:\n"
+            "    - ansible.builtin.ping:\n")
+WANTS = "/etc/systemd/system/multi-user.target.wants"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def images_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small base qcow2 (whole-disk ext4 with accounts and a unit folder), built with one
+    libguestfs launch, and its .gns3a with the real md5 and size."""
+    import guestfs
+
+    folder = tmp_path_factory.mktemp("inject-images")
+    base = folder / BASE
+    tools.create_blank_disk(base, 64 << 20)
+    g = guestfs.GuestFS(python_return_dict=True)
+    try:
+        g.add_drive_opts(str(base), format="qcow2", readonly=False)
+        g.launch()
+        g.mkfs("ext4", "/dev/sda")
+        g.mount("/dev/sda", "/")
+        for d in ("/etc/systemd/system", "/lib/systemd/system", "/root", "/home/lab", "/var/log"):
+            g.mkdir_p(d)
+        for path, text in (("/etc/passwd", PASSWD), ("/etc/group", GROUP),
+                           ("/etc/hosts", "127.0.0.1\tlocalhost\n")):
+            g.write(path, text.encode())
+        g.chmod(0o700, "/root")
+        g.chown(1000, 1000, "/home/lab")
+        g.umount_all()
+        g.shutdown()
+    finally:
+        g.close()
+    make_tiny_appliance(folder, APPLIANCE, BASE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """build_lab on the blueprint (one injection launch), the overlays pulled out of the archive
+    next to a link to the base image, and both overlays read back (one launch)."""
+    folder = tmp_path_factory.mktemp("inject-bp")
+    (folder / "lab.yaml").write_text(BLUEPRINT)
+    (folder / "playbooks").mkdir()
+    (folder / "playbooks/srv.yml").write_text(PLAYBOOK)
+    base_sha = _sha256(images_dir / BASE)
+    launches = disks.launch_count()
+    result = build_lab(folder, BuildOptions(out_dir=folder / "dist", images_dirs=(images_dir,)))
+    build_launches = disks.launch_count() - launches
+    lab = load_lab(folder, (images_dir,))
+    layout = Layout(Path("."))
+    out = folder / "overlays"
+    out.mkdir()
+    (out / BASE).symlink_to(images_dir / BASE)
+    overlays = {}
+    with zipfile.ZipFile(result.archive) as zf:
+        staged = {n: zf.read(n) for n in zf.namelist() if n.startswith("gns3lab/bootstrap/")}
+        for node in lab.vms:
+            overlays[node.name] = out / f"{node.name}.qcow2"
+            overlays[node.name].write_bytes(zf.read(layout.rel(layout.overlay(node))))
+    backing = {name: tools.image_info(path)["backing-filename"] for name, path in overlays.items()}
+    tree = render_bootstrap(lab, result.key_path.with_name("id_ed25519.pub").read_text())
+    paths = [*tree.files, "/root/.ssh", "/root/.ssh/id_ed25519",
+             f"{WANTS}/gns3lab-bootstrap.service", f"{WANTS}/gns3lab-dnsmasq.service"]
+    stats = read_back_many({overlays["ctl"]: paths, overlays["srv"]: ["/etc/gns3lab-srv",
+                                                                      "/opt/gns3lab"]})
+    return {"result": result, "tree": tree, "staged": staged, "base_sha": base_sha,
+            "launches": build_launches, "backing": backing, "ctl": stats[overlays["ctl"]],
+            "srv": stats[overlays["srv"]], "base": images_dir / BASE}
+
+
+def test_one_launch_injects_the_controller_and_the_other_nodes(built) -> None:
+    assert built["launches"] == 1
+    assert built["result"].injected == ("ctl", "srv")
+    srv = built["srv"]["/etc/gns3lab-srv"]
+    assert (srv.content, srv.mode, srv.owner) == (b"srv\n", 0o640, "root")
+    assert "/opt/gns3lab" not in built["srv"]  # the tree goes to the controller only
+
+
+def test_controller_overlay_holds_the_bootstrap_tree(built) -> None:
+    stats = built["ctl"]
+    for path, (data, mode) in built["tree"].files.items():
+        st = stats[path]
+        assert (st.kind, st.mode, st.owner, st.group) == ("file", mode, "root", "root"), path
+        assert st.content == data, path
+        assert built["staged"][f"gns3lab/bootstrap{path}"] == data, path
+    assert stats["/opt/gns3lab/bootstrap.sh"].mode == 0o755
+
+
+def test_controller_has_the_private_key(built) -> None:
+    key = built["ctl"]["/root/.ssh/id_ed25519"]
+    assert (key.kind, key.mode, key.owner) == ("file", 0o600, "root")
+    assert key.content == built["result"].key_path.read_bytes()
+    assert built["ctl"]["/root/.ssh"].mode == 0o700
+    assert not any(name.endswith("/id_ed25519") for name in built["staged"])
+
+
+def test_units_are_enabled(built) -> None:
+    for unit in ("gns3lab-bootstrap.service", "gns3lab-dnsmasq.service"):
+        link = built["ctl"][f"{WANTS}/{unit}"]
+        assert link.kind == "symlink" and link.target == f"/etc/systemd/system/{unit}"
+
+
+def test_base_image_is_unchanged_and_overlays_name_it_bare(built) -> None:
+    assert _sha256(built["base"]) == built["base_sha"]
+    assert built["backing"] == {"ctl": BASE, "srv": BASE}  # what GNS3 rebases onto its folder
