@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from . import tools
 from .bootstrap import KEY, BootstrapTree, render_bootstrap
 from .disks import GuestFile, Injection, inject_all
+from .fabric import injected_login
 from .iso import write_seed_iso
 from .keys import LabKey
 from .layout import Layout
@@ -69,6 +71,13 @@ def node_injection(node: Node, layout: Layout, extra: tuple[GuestFile, ...] = ()
                      hostname=node.name if hostname else None, authorized_keys=keys)
 
 
+def login_injection(node: Node, key: LabKey) -> dict[str, Any]:
+    """A node without cloud-init (Cumulus) gets its hostname and the lab key for its login
+    injected; ``node_injection`` keywords, empty for other nodes."""
+    user = injected_login(node)
+    return {"keys": ((user, key.public),), "hostname": True} if user else {}
+
+
 def write_tree(tree: BootstrapTree, folder: Path) -> None:
     """Write the bootstrap tree under ``folder`` (guest paths made relative), with its modes."""
     for guest, (data, mode) in sorted(tree.files.items()):
@@ -99,7 +108,7 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, Bas
         write_tree(tree, layout.bootstrap_dir)
     injections = [controller_injection(n, layout, tree, key)
                   if tree is not None and lab.controller and n.name == lab.controller.node
-                  else node_injection(n, layout) for n in lab.vms]
+                  else node_injection(n, layout, **login_injection(n, key)) for n in lab.vms]
     injections = [i for i in injections if i.files or i.enable_units or i.authorized_keys]
     if not injections:
         return ()
