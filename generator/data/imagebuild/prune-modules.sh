@@ -7,7 +7,7 @@ R=$1
 KEEP="virtio virtio_ring virtio_pci virtio_blk virtio_net virtio_scsi virtio_console virtio_rng
 virtio_balloon ata_piix ata_generic sr_mod sd_mod cdrom isofs ext4 vfat nls_ascii nls_cp437
 nls_utf8 nls_iso8859_1 af_packet bonding 8021q garp mrp bridge br_netfilter stp llc veth tun
-dummy macvlan vxlan loop vmxnet3 crc32c_intel crc32c_generic sch_netem sch_htb sch_tbf
+dummy macvlan vxlan loop autofs4 binfmt_misc vmxnet3 crc32c_intel crc32c_generic sch_netem sch_htb sch_tbf
 nfnetlink ip_tables ip6_tables iptable_filter iptable_nat ip6table_filter ip6table_nat x_tables
 xt_MASQUERADE xt_conntrack xt_nat xt_tcpudp xt_addrtype"
 KEEP_GLOBS="nf_* nft_*"

@@ -1,0 +1,113 @@
+"""The cached lab test image, NoCloud seed ISOs, and one-VM boots under TCG.
+
+Fixture ``lab_image`` (session-scoped) builds ``debian-12`` with :func:`generator.imagebuild.
+build_image` into ``$GNS3LAB_IMAGES`` or ``<repo>/.cache/images`` (git-ignored), so it is built
+once and reused by later runs and later tests. Helpers: :func:`make_seed_iso`,
+:func:`make_overlay`, :func:`boot_vm`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pycdlib
+import pytest
+
+from generator import tools
+from generator.imagebuild import BuiltImage, build_image
+
+REPO = Path(__file__).resolve().parents[2]
+SEED_FILES = ("user-data", "meta-data", "network-config", "vendor-data")
+
+
+def images_dir() -> Path:
+    """Where the test image is cached: ``$GNS3LAB_IMAGES`` or ``<repo>/.cache/images``."""
+    return Path(os.environ.get("GNS3LAB_IMAGES") or REPO / ".cache" / "images")
+
+
+@pytest.fixture(scope="session")
+def lab_image() -> BuiltImage:
+    """The gns3lab Debian 12 image, built on first use and cached across runs."""
+    return build_image("debian-12", images_dir())
+
+
+def make_seed_iso(path: Path, files: dict[str, str]) -> Path:
+    """Write a NoCloud seed ISO (volume id ``cidata``) holding ``files`` (name -> text)."""
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident="cidata",
+            sys_ident="LINUX")
+    for name, text in files.items():
+        if name not in SEED_FILES:
+            raise ValueError(f"not a NoCloud seed file: {name}")
+        data = text.encode()
+        iso_name = "/" + name.replace("-", "").upper()[:8] + ".;1"
+        iso.add_fp(io.BytesIO(data), len(data), iso_name, rr_name=name, joliet_path="/" + name)
+    iso.write(str(path))
+    iso.close()
+    return path
+
+
+def make_overlay(base: Path, path: Path) -> Path:
+    """A throw-away qcow2 overlay on ``base`` (absolute backing path), so base stays untouched."""
+    tools.qemu_img("create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", base.resolve(), path)
+    return path
+
+
+@dataclass
+class BootResult:
+    """What one VM boot left: exit code (None if killed), serial log, qemu stderr, seconds."""
+
+    returncode: int | None
+    log: str
+    stderr: str
+    seconds: float
+
+
+def qemu_argv(disk: Path, seed: Path, serial_log: Path, *, nics: int = 1,
+              memory: int = 512) -> list[str]:
+    """qemu-system-x86_64 flags as GNS3 would give them: TCG, virtio disk/NICs, IDE cdrom.
+
+    Each NIC is a UDP socket pointed at a closed loopback port (a link with nobody on the far
+    end), so the guest sees ``eth0..``.
+    """
+    argv = ["qemu-system-x86_64", "-accel", "tcg,tb-size=256", "-m", str(memory), "-smp", "1",
+            "-display", "none", "-monitor", "none", "-no-reboot",
+            "-serial", f"file:{serial_log}",
+            "-drive", f"file={disk},if=virtio,format=qcow2",
+            "-cdrom", str(seed), "-nic", "none"]
+    base_port = 40000 + (os.getpid() % 1000) * 20
+    for i in range(nics):
+        remote, local = base_port + 2 * i, base_port + 2 * i + 1
+        netdev = f"socket,id=n{i},udp=127.0.0.1:{remote},localaddr=127.0.0.1:{local}"
+        argv += ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n{i}"]
+    return argv
+
+
+def boot_vm(argv: list[str], serial_log: Path, *, timeout: float = 400) -> BootResult:
+    """Run one VM until it powers off (``-no-reboot``) or ``timeout``; always kill it after."""
+    start = time.monotonic()
+    err_path = serial_log.with_name(serial_log.name + ".stderr")
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=err, start_new_session=True)
+    try:
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            code = None
+        else:
+            code = proc.returncode
+    log = serial_log.read_text(errors="replace") if serial_log.exists() else ""
+    return BootResult(returncode=code, log=log, stderr=err_path.read_text(errors="replace"),
+                      seconds=time.monotonic() - start)

@@ -1,0 +1,156 @@
+"""The gns3lab Debian 12 image: cache, qcow2 shape, appliance file, and one real boot (TCG)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from generator import imagebuild, tools
+from generator.errors import ImageError, ToolError
+from generator.imagebuild import BuiltImage, build_image
+from tests.support.images import boot_vm, make_overlay, make_seed_iso, qemu_argv
+
+pytestmark = [pytest.mark.slow, pytest.mark.boot]
+
+SCHEMA_REL = "shared/spec/registry-schemas/appliance_v4.json"
+#: shared/ sits beside the repository (work tree and CI clone alike).
+SCHEMAS = (Path(__file__).resolve().parents[2] / SCHEMA_REL, Path("/work") / SCHEMA_REL)
+
+USER_DATA = """#cloud-config
+write_files:
+  - path: /etc/lab/from-seed.txt
+    content: "seed-file ok\\n"
+runcmd:
+  - echo "LABTEST host=$(hostname) seedfile=$(cat /etc/lab/from-seed.txt)" > /dev/console
+  - echo "LABTEST ssh=$(ssh -V 2>&1)" > /dev/console
+  - >-
+    echo "LABTEST hostkey=$(ls /etc/ssh/ssh_host_ed25519_key.pub 2>&1)
+    sshd=$(systemctl is-active ssh)" > /dev/console
+  - echo "LABTEST ansible=$(ansible --version | head -1)" > /dev/console
+  - ip -o link | sed 's/^/LABTEST link /' > /dev/console
+  - echo "LABTEST dnsmasq=$(systemctl is-active dnsmasq 2>&1)" > /dev/console
+  - |
+    for m in bonding 8021q bridge br_netfilter veth tun dummy af_packet nft_masq nft_chain_nat \
+             ata_piix sr_mod isofs; do
+      modprobe $m || echo "LABTEST modfail $m" > /dev/console
+    done
+    echo "LABTEST modules checked" > /dev/console
+  - |
+    nft add table ip nat &&
+    nft 'add chain ip nat post { type nat hook postrouting priority 100 ; }' &&
+    nft add rule ip nat post oifname eth0 masquerade &&
+    echo "LABTEST nat=ok" > /dev/console
+  - >-
+    python3 -c "import json; d = json.load(open('/run/cloud-init/status.json'))['v1'];
+    print('LABTEST ci-errors=%d' % sum(len(d[s]['errors']) for s in
+    ('init-local', 'init', 'modules-config') if d.get(s)))" > /dev/console
+  - sync
+power_state: {mode: poweroff, delay: now}
+"""
+META_DATA = "instance-id: imagebuild-{stamp}\nlocal-hostname: imgtest1\n"
+NETWORK_CONFIG = "version: 2\nethernets:\n  eth0:\n    addresses: [10.99.0.1/24]\n"
+
+
+def _schema() -> dict:
+    for path in SCHEMAS:
+        if path.is_file():
+            return json.loads(path.read_text())
+    pytest.fail(f"appliance_v4.json schema not found in {[str(p) for p in SCHEMAS]}")
+
+
+def test_cache_hit_is_instant(lab_image: BuiltImage) -> None:
+    start = time.monotonic()
+    again = build_image("debian-12", lab_image.path.parent)
+    elapsed = time.monotonic() - start
+    assert again.cached
+    assert elapsed < 1.0, f"cache hit took {elapsed:.2f}s"
+    assert (again.path, again.md5, again.size, again.key) == (
+        lab_image.path, lab_image.md5, lab_image.size, lab_image.key)
+    assert again.path.name == f"gns3lab-debian-12-{again.key}.qcow2"
+    assert not list(again.path.parent.glob(".gns3lab-build-*")), "build temp dir left behind"
+
+
+def test_qcow2_shape(lab_image: BuiltImage) -> None:
+    info = tools.image_info(lab_image.path)
+    assert info["format"] == "qcow2"
+    assert "backing-filename" not in info
+    assert 2 * 1024**3 <= info["virtual-size"] <= 4 * 1024**3
+    assert info["virtual-size"] == lab_image.virtual_size
+    assert lab_image.size == lab_image.path.stat().st_size < 500 * 1024**2
+    assert imagebuild.md5sum(lab_image.path) == lab_image.md5
+
+
+def test_appliance_file(lab_image: BuiltImage) -> None:
+    data = json.loads(lab_image.appliance_path.read_text())
+    jsonschema.validate(data, _schema())
+    assert lab_image.appliance_path.name == "gns3lab-debian-12.gns3a"
+    assert data["name"] == "gns3lab Debian 12"
+    assert data["registry_version"] == 4 and data["category"] == "guest"
+    qemu = data["qemu"]
+    assert qemu["adapter_type"] == "virtio-net-pci" and qemu["hda_disk_interface"] == "virtio"
+    assert (qemu["adapters"], qemu["ram"], qemu["arch"]) == (1, 512, "x86_64")
+    assert (qemu["console_type"], qemu["kvm"], qemu["boot_priority"]) == ("telnet", "allow", "c")
+    assert data["images"] == [{"filename": lab_image.path.name, "version": lab_image.key,
+                               "md5sum": lab_image.md5, "filesize": lab_image.size}]
+    assert data["versions"] == [{"name": f"12-{lab_image.key}",
+                                 "images": {"hda_disk_image": lab_image.path.name}}]
+
+
+def test_unknown_recipe_is_an_image_error(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="unknown image recipe"):
+        build_image("plan9", tmp_path)
+
+
+def test_failed_build_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_mmdebstrap(recipe: imagebuild.Recipe, rootfs: Path) -> None:
+        (rootfs / "etc").mkdir(parents=True)
+        raise ToolError("command failed (exit 1): mmdebstrap")
+
+    stages: list[str] = []
+    monkeypatch.setattr(imagebuild, "run_mmdebstrap", broken_mmdebstrap)
+    with pytest.raises(ToolError, match="mmdebstrap"):
+        build_image("debian-12", tmp_path / "images", progress=stages.append)
+    assert stages == ["mmdebstrap"]
+    assert list((tmp_path / "images").iterdir()) == []
+
+
+def test_key_covers_helper_files() -> None:
+    recipe = imagebuild.RECIPES["debian-12"]
+    key = imagebuild.recipe_key(recipe)
+    assert re.fullmatch(r"[0-9a-f]{12}", key)
+    other = imagebuild.Recipe(**{**recipe.__dict__, "packages": (*recipe.packages, "less")})
+    assert imagebuild.recipe_key(other) != key
+
+
+def test_boot_from_own_disk(lab_image: BuiltImage, tmp_path: Path) -> None:
+    overlay = make_overlay(lab_image.path, tmp_path / "node.qcow2")
+    seed = make_seed_iso(tmp_path / "seed.iso", {
+        "user-data": USER_DATA,
+        "meta-data": META_DATA.format(stamp=int(time.time())),
+        "network-config": NETWORK_CONFIG,
+    })
+    serial = tmp_path / "serial.log"
+    before = imagebuild.md5sum(lab_image.path)
+    result = boot_vm(qemu_argv(overlay, seed, serial), serial, timeout=480)
+    log = result.log
+    context = f"after {result.seconds:.0f}s, exit {result.returncode}\n{log[-4000:]}\n" \
+              f"{result.stderr[-2000:]}"
+    assert result.returncode == 0, f"VM did not power off by itself {context}"
+    assert re.search(r"Cloud-init v\. \S+ finished at .*DataSourceNoCloud", log), context
+    assert "LABTEST host=imgtest1 seedfile=seed-file ok" in log, context
+    assert re.search(r"LABTEST ssh=OpenSSH_9", log), context
+    assert re.search(r"LABTEST hostkey=/etc/ssh/ssh_host_ed25519_key.pub sshd=active", log), \
+        context
+    assert re.search(r"LABTEST ansible=ansible \[core 2\.\d+", log), context
+    assert re.search(r"LABTEST link \d+: eth0:", log), context
+    assert "LABTEST dnsmasq=active" not in log, context
+    assert "LABTEST modules checked" in log and "LABTEST modfail" not in log, context
+    assert "LABTEST nat=ok" in log, context
+    assert "LABTEST ci-errors=0" in log, context
+    assert imagebuild.md5sum(lab_image.path) == before, "the cached image was modified"
+    print(f"boot to poweroff: {result.seconds:.0f}s")
