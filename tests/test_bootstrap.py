@@ -587,9 +587,8 @@ def test_stage_naming_an_unknown_group_is_a_blueprint_error(tmp_path: Path,
 def test_controller_settings_the_bootstrap_cannot_serve(tmp_path: Path, images_dir: Path,
                                                         change: tuple[str, str],
                                                         message: str) -> None:
-    lab = small_lab(tmp_path, images_dir, SMALL.replace(*change))
-    with pytest.raises(BlueprintError) as exc:
-        render_bootstrap(lab, PUB)
+    with pytest.raises(BlueprintError) as exc:  # load_lab runs the controller checks
+        small_lab(tmp_path, images_dir, SMALL.replace(*change))
     assert re.search(r"lab.yaml:\d+: " + message, _problems(exc)), _problems(exc)
 
 
@@ -599,9 +598,8 @@ def test_stage_of_unaddressed_nodes_and_outside_playbooks(tmp_path: Path,
     bad = SMALL.replace("  db:\n    interfaces:\n      eth0: {network: lab, address: 20}\n",
                         "  db: {}\n").replace("playbooks/db.yml", "../outside.yml")
     bad = bad.replace("hosts: [db, frontend]", "hosts: [db]")
-    lab = small_lab(tmp_path, images_dir, bad)
     with pytest.raises(BlueprintError) as exc:
-        render_bootstrap(lab, PUB)
+        small_lab(tmp_path, images_dir, bad)
     problems = _problems(exc)
     assert "stage 'data' names no node the controller can reach" in problems
     assert "playbook '../outside.yml' is outside the blueprint folder" in problems
