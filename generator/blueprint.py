@@ -241,7 +241,7 @@ class Blueprint(Strict):
     description: str = ""
     gns3: Literal["2.2", "3.0"] = "2.2"
     domain: str = "lab.internal"
-    defaults: NodeSettings = Field(default_factory=NodeSettings)
+    defaults: NodeSettings = Field(default_factory=lambda: NodeSettings())
     groups: dict[str, Group] = Field(default_factory=dict)
     networks: dict[str, Network] = Field(default_factory=dict)
     nodes: dict[str, Node]
@@ -380,9 +380,9 @@ def load_blueprint(path: Path) -> tuple[Blueprint, Source]:
     try:
         return Blueprint.model_validate(data), source
     except ValidationError as exc:
-        problems = {}
+        problems: dict[str, Problem] = {}
         for err in exc.errors():
-            p = _problem_from(source, err)
+            p = _problem_from(source, dict(err))
             problems.setdefault(p.render(), p)
         raise BlueprintError(sorted(problems.values(), key=lambda p: p.line or 0)) from None
 

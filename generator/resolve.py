@@ -76,16 +76,16 @@ def expand_name(name: str) -> list[str]:
 def fill_template(text: str, node: str, index: int) -> str:
     """Fill ``{node}``, ``{i}``, ``{n}``, ``{num}`` (with ``+K``/``-K``) for one member."""
     num_match = re.search(r"(\d+)$", node)
-    values = {"node": node, "i": index, "n": index + 1,
-              "num": int(num_match.group(1)) if num_match else index + 1}
+    numbers = {"i": index, "n": index + 1,
+               "num": int(num_match.group(1)) if num_match else index + 1}
 
     def repl(match: re.Match[str]) -> str:
-        value = values[match.group(1)]
-        if match.group(2):
-            if isinstance(value, str):
-                raise ValueError(f"cannot add to {{{match.group(1)}}}")
-            value = value + int(match.group(2))
-        return str(value)
+        name, offset = match.group(1), match.group(2)
+        if name == "node":
+            if offset:
+                raise ValueError("cannot add to {node}")
+            return node
+        return str(numbers[name] + int(offset or 0))
 
     return TEMPLATE_RE.sub(repl, text)
 
@@ -292,7 +292,7 @@ class Resolver:
             self.problem(path, f"cannot read link '{text}'",
                          "write 'node:interface -- node:interface'")
             return None
-        return bp.LinkSpec(a=parts[0], b=parts[1])
+        return bp.LinkSpec.model_validate({"a": parts[0], "b": parts[1]})
 
     def resolve_link(self, path: tuple, spec: bp.LinkSpec) -> m.Link | None:
         ends = [self.resolve_end(path + (side,), text, spec)
@@ -309,7 +309,7 @@ class Resolver:
             self.problem(path, "GNS3 cannot link a cloud or NAT node to another cloud or NAT",
                          "put a VM or switch between them")
             return None
-        filters = []
+        filters: list[tuple[str, tuple[int | float, ...]]] = []
         if spec.delay is not None or spec.jitter is not None:
             filters.append(("delay", (spec.delay or 0, spec.jitter or 0)))
         if spec.loss is not None:
@@ -762,8 +762,8 @@ class Resolver:
                 self.problem(path + ("playbooks", i), f"playbook '{pb}' not found in "
                              f"{self.src.folder}", "fix the path (relative to the blueprint)")
             playbooks.append(file)
-        known_hosts = {"all"} | set(self.bp.groups) | set(self.drafts) | {
-            d.settings.get("role") for d in self.drafts.values() if d.settings.get("role")}
+        known_hosts: set[str] = {"all"} | set(self.bp.groups) | set(self.drafts) | {
+            str(d.settings["role"]) for d in self.drafts.values() if d.settings.get("role")}
         for i, stage in enumerate(spec.stages):
             if "name" not in stage:
                 self.problem(path + ("stages", i), "stage has no name", "add 'name: <stage>'")
