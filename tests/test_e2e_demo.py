@@ -1,0 +1,101 @@
+"""The mission, end to end: blueprints/demo builds itself in a real GNS3 2.2.61 server.
+
+Build the demo with the real image (one libguestfs launch injects the controller's bootstrap),
+import it into gns3-server 2.2.61 on 127.0.0.1 (TCG; the uBridge stand-in forwards the links),
+then ``gns3lab push --start --wait``: every stage must report ok on the controller's serial
+console, and the check playbook must see every node at its planned address. Consoles and the
+server log are kept in ``test-artifacts/`` when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from generator import disks
+from generator.build import BuildOptions, BuildResult, build_lab
+from generator.push import PushEvent, push_archive
+from tests.helpers import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.boot]
+
+WAIT = 1800  # seconds; four TCG guests on two cores boot in 3-6 minutes, Ansible adds a few
+
+
+def save_transcripts(name: str, transcripts: dict[str, str]) -> Path:
+    folder = REPO / "test-artifacts" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for node, text in transcripts.items():
+        (folder / f"{node}.log").write_text(text)
+    return folder
+
+
+def link_image(image: Path, folder: Path) -> None:
+    target = folder / image.name
+    if not target.exists():
+        try:
+            os.link(image, target)
+        except OSError:
+            shutil.copy(image, target)
+
+
+@pytest.fixture(scope="module")
+def demo(lab_image, tmp_path_factory: pytest.TempPathFactory) -> BuildResult:  # type: ignore[no-untyped-def]
+    """The demo built with the real image: every injected overlay in ONE libguestfs launch."""
+    before = disks.launch_count()
+    result = build_lab(REPO / "blueprints" / "demo",
+                       BuildOptions(out_dir=tmp_path_factory.mktemp("dist"),
+                                    images_dirs=(lab_image.path.parent,)))
+    assert disks.launch_count() - before == 1
+    assert set(result.injected) == {"mgmt", "srv1", "srv2"}
+    return result
+
+
+def test_demo_imports_and_opens(demo: BuildResult, lab_image, gns3_server) -> None:  # type: ignore[no-untyped-def]
+    """The injected archive still imports and opens in 2.2.61 and 3.0.6."""
+    link_image(lab_image.path, gns3_server.images_dir)
+    client = gns3_server.client
+    project = client.import_project(demo.archive, name=f"demo-open-{gns3_server.version}")
+    pid = project["project_id"]
+    try:
+        client.open_project(pid)
+        nodes = {n["name"]: n for n in client.nodes(pid)}
+        assert set(nodes) == {n.name for n in demo.lab.nodes}
+        for node in demo.lab.vms:
+            props = nodes[node.name]["properties"]
+            assert props["mac_address"] == node.nics[0].mac
+            assert props["hda_disk_image"] == lab_image.path.name
+        assert len(client.links(pid)) == len(demo.lab.links)
+    finally:
+        client.close_project(pid)
+        client.delete_project(pid)
+
+
+def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) -> None:  # type: ignore[no-untyped-def]
+    result, lab = demo, demo.lab
+    link_image(lab_image.path, gns3_server_22.images_dir)
+    events: list[PushEvent] = []
+    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True,
+                        timeout=WAIT, progress=events.append)
+    try:
+        assert push.ready, f"lab not ready: {push.failure}"
+        assert [name for name, _ in push.stages] == ["servers", "check"]
+        assert all(ok for _, ok in push.stages), push.stages
+        planned = {n.name: str(n.address_on("lab").ip) for n in lab.vms}
+        seen = {c.node: (c.address, c.ok) for c in push.checks}
+        assert seen == {name: (addr, True) for name, addr in planned.items()}
+        controller = push.transcripts["mgmt"]
+        assert "gns3lab: stage servers ok" in controller
+        assert "gns3lab: lab ready" in controller
+    except AssertionError:
+        folder = save_transcripts("e2e-demo", push.transcripts)
+        gns3_server_22.failed = True
+        raise AssertionError(f"consoles saved in {folder}") from None
+    finally:
+        client = gns3_server_22.client
+        client.stop_all(push.project_id)
+        client.close_project(push.project_id)
+        client.delete_project(push.project_id)
