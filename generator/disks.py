@@ -1,12 +1,9 @@
 """Write files into guest disks with libguestfs: one appliance launch per build.
 
-Every node's qcow2 overlay is added to ONE guestfs handle (in batches of ``batch_size`` if there
-are more), the appliance is launched once, and each disk is then mounted, written and unmounted in
-turn. A launch costs about 20 s under TCG, so the number of launches is what matters; the
-module-level :data:`LAUNCHES` counter (see :func:`launch_count`) lets tests prove it.
-
-The library never sets ``LIBGUESTFS_BACKEND``: where KVM works libguestfs' defaults are right,
-and where it does not the caller's environment chooses (tests use direct + force_tcg).
+Every overlay is added to ONE guestfs handle (per ``batch_size`` disks), the appliance is launched
+once (about 20 s under TCG), then each disk is mounted, written and unmounted in turn.
+:func:`launch_count` lets tests prove it. ``LIBGUESTFS_BACKEND`` is never set here: where KVM
+works libguestfs' defaults are right; elsewhere the caller's environment chooses.
 """
 
 from __future__ import annotations
@@ -24,14 +21,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import tools
-from .errors import GeneratorError, InjectionError
+from .errors import InjectionError
 
-#: Appliance launches since import; :func:`inject_all` and :func:`read_back_many` add one each batch.
+#: Appliance launches since import (one per batch of inject_all and read_back_many).
 LAUNCHES = 0
 #: Where ``systemctl enable`` looks for unit files, in its order of precedence.
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 _MAX_DRIVES = 255  # libguestfs' limit with virtio-scsi
-_BIG = 2 << 20  # contents larger than this go through upload(), not one protocol message
+_BIG = 2 << 20  # write() sends one protocol message (2-4 MB at most); bigger goes by upload()
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 _UNIT = re.compile(r"^[A-Za-z0-9:_.@\\-]+\.[a-z]+$")
 
@@ -43,9 +40,8 @@ class GuestFile:
     Files take ``content`` or a host ``source`` file; symlinks take ``target``. ``owner``/``group``
     are names looked up in the guest's /etc/passwd and /etc/group, or numeric ids. For directories
     every read bit of ``mode`` implies the matching search bit (like ``chmod +X``), so the default
-    0o644 gives 0o755. ``mode`` is ignored for symlinks.
+    0o644 gives 0o755. ``mode`` is ignored for symlinks. Missing parents become root 0755.
     """
-
     path: str
     content: bytes | None = None
     source: Path | None = None
@@ -59,7 +55,6 @@ class GuestFile:
 @dataclass(frozen=True)
 class Injection:
     """Everything to write into one node's overlay; ``authorized_keys`` are (user, key line)."""
-
     node: str
     disk: Path
     files: tuple[GuestFile, ...] = ()
@@ -71,7 +66,6 @@ class Injection:
 @dataclass(frozen=True)
 class DiskReport:
     """What was done to one disk: the root device, the extra mounts and the paths written."""
-
     node: str
     disk: Path
     root: str
@@ -82,7 +76,6 @@ class DiskReport:
 @dataclass(frozen=True)
 class InjectionReport:
     """Result of :func:`inject_all`."""
-
     disks: tuple[DiskReport, ...]
     launches: int
     seconds: float
@@ -91,7 +84,6 @@ class InjectionReport:
 @dataclass(frozen=True)
 class GuestStat:
     """One guest path as read back: kind, mode bits, ids and names, content or link target."""
-
     path: str
     kind: Literal["file", "dir", "symlink", "other"]
     mode: int
@@ -117,8 +109,7 @@ def _fail(inj: Injection, message: str, hint: str) -> InjectionError:
 def _normalise(inj: Injection, path: str) -> str:
     """Absolute, ``..``-free form of a guest path; refuse relative paths and escapes."""
     if not path.startswith("/"):
-        raise _fail(inj, f"guest path {path!r} is not absolute", "write it from the guest root, "
-                    "e.g. /etc/lab/bootstrap.sh")
+        raise _fail(inj, f"guest path {path!r} is not absolute", "start it with /")
     parts: list[str] = []
     for part in path.split("/"):
         if part == "..":
@@ -140,6 +131,8 @@ def _check_file(inj: Injection, f: GuestFile) -> GuestFile:
         raise _fail(inj, f"{what}: unknown kind", "use kind 'file', 'dir' or 'symlink'")
     if f.kind == "file" and (f.content is None) == (f.source is None):
         raise _fail(inj, f"{what}: needs exactly one of content and source", "give one of them")
+    if f.content is not None and not isinstance(f.content, bytes):
+        raise _fail(inj, f"{what}: content must be bytes", "encode text, e.g. text.encode()")
     if f.kind == "file" and f.source is not None and not Path(f.source).is_file():
         raise _fail(inj, f"{what}: source file {f.source} does not exist",
                     "check the path, relative to the directory gns3lab runs in")
@@ -157,17 +150,12 @@ def _check_disk(inj: Injection) -> None:
         raise _fail(inj, "disk does not exist", "create the overlay before injecting")
     if not os.access(disk, os.W_OK) or not disk.stat().st_mode & 0o222:
         raise _fail(inj, "disk is read-only on the host", f"chmod u+w {disk}")
-    try:
-        info = tools.image_info(disk)
-    except GeneratorError as exc:
-        raise _fail(inj, f"cannot read the image header: {exc.message}", "is it a disk image?")
+    info = tools.image_info(disk)
     if info.get("format") != "qcow2" or not info.get("backing-filename"):
         raise _fail(inj, f"disk is not a qcow2 overlay with a backing file "
                     f"(format {info.get('format')})", "inject into a per-node overlay "
                     "(tools.create_overlay), never into a base image")
-    backing = Path(info.get("full-backing-filename") or info["backing-filename"])
-    if not backing.is_absolute():
-        backing = disk.parent / backing
+    backing = disk.parent / info.get("full-backing-filename", info["backing-filename"])
     if not backing.exists():
         raise _fail(inj, f"backing file {backing} not found", "put the base image next to the "
                     "overlay, or rebase the overlay onto its path (qemu-img rebase -u)")
@@ -212,9 +200,9 @@ def _appliance(disks: Sequence[tuple[Path, str]], *, readonly: bool) -> Iterator
             g.launch()
         except RuntimeError as exc:
             raise InjectionError(f"libguestfs appliance did not start: {exc}",
-                                 hint="run libguestfs-test-tool; without KVM set "
-                                 "LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg"
-                                 ) from exc
+                                 hint="is a VM still using one of the disks? Else run "
+                                 "libguestfs-test-tool; without KVM set LIBGUESTFS_BACKEND=direct "
+                                 "LIBGUESTFS_BACKEND_SETTINGS=force_tcg") from exc
         yield g
         try:
             g.shutdown()  # flushes the disks: an error here means lost writes
@@ -231,98 +219,122 @@ def _guarded(g: Any, inj: Injection, doing: str) -> Iterator[None]:
     try:
         yield
     except RuntimeError as exc:
-        if g.last_errno() == errno.ENOSPC or "No space left" in str(exc):
+        if getattr(exc, "errno", None) == errno.ENOSPC or os.strerror(errno.ENOSPC) in str(exc):
             raise _fail(inj, f"no space left in the guest filesystem while {doing}",
                         "grow the base image (qemu-img resize, resize2fs) or inject less") from exc
         raise _fail(inj, f"libguestfs failed while {doing}: {exc}",
                     "inspect the disk with: virt-ls -la -a DISK /") from exc
 
 
-def _disk_of(g: Any, dev: str, devices: Sequence[str]) -> str | None:
-    """The whole-disk device holding ``dev`` (itself for a whole-disk filesystem)."""
-    if dev in devices:
-        return dev
-    try:
-        return g.part_to_dev(dev)
-    except RuntimeError:
-        return None  # LVM or other non-partition device
+def _on_disk(dev: str, disk: str) -> bool:
+    """Whether ``dev`` is ``disk`` itself or one of its partitions (/dev/sda vs /dev/sdaa1)."""
+    rest = dev[len(disk):] if dev.startswith(disk) else "x"
+    return rest == "" or rest.lstrip("p").isdigit()
 
 
-def _inspect_roots(g: Any, devices: Sequence[str]) -> dict[str, str]:
-    """Map each disk device to the root filesystem inspect_os() found on it."""
-    try:
-        roots = g.inspect_os()
-    except RuntimeError:
-        return {}
-    found: dict[str, str] = {}
-    for root in roots:
-        disk = _disk_of(g, root, devices)
-        if disk is not None:
-            found.setdefault(disk, root)
-    return found
+@dataclass(frozen=True)
+class _Devices:
+    """The launched handle's disks and partitions, and (with inspection) each disk's root."""
+    disks: list[str]
+    partitions: list[str]
+    roots: dict[str, str]
+
+    @classmethod
+    def scan(cls, g: Any, inspect: bool) -> _Devices:
+        disks = g.list_devices()
+        roots: dict[str, str] = {}
+        try:
+            found = g.inspect_os() if inspect else []
+        except RuntimeError:
+            found = []
+        for root in found:
+            disk = next((d for d in disks if _on_disk(root, d)), None)
+            if disk is not None:  # None: LVM and the like, left to the /etc probe
+                roots.setdefault(disk, root)
+        return cls(disks, g.list_partitions(), roots)
+
+    def candidates(self, disk: str) -> list[str]:
+        """Where a filesystem may be: the partitions, or the whole disk if it has none."""
+        return [p for p in self.partitions if _on_disk(p, disk)] or [disk]
 
 
-def _local_fs(g: Any, disk: str, devices: Sequence[str]) -> list[str]:
-    """Mountable filesystems on one disk."""
-    return [dev for dev, fstype in g.list_filesystems().items()
-            if fstype not in ("swap", "unknown", "") and _disk_of(g, dev, devices) == disk]
-
-
-def _localise(g: Any, dev: str, disk: str, devices: Sequence[str]) -> str | None:
-    """Map an fstab device to this disk: overlays of one base share UUIDs, so inspection may
-    resolve ``UUID=`` (or ``/dev/vda1``) to another disk. Match by UUID, then partition number."""
-    if _disk_of(g, dev, devices) == disk:
-        return dev
-    local = _local_fs(g, disk, devices)
-    try:
-        uuid = g.vfs_uuid(dev)
-        hits = [d for d in local if uuid and g.vfs_uuid(d) == uuid]
-        if hits:
-            return hits[0]
-        num = g.part_to_partnum(dev)
-        return next((d for d in local if d != disk and g.part_to_partnum(d) == num), None)
-    except RuntimeError:
-        return None
-
-
-def _mount(g: Any, inj: Injection, disk: str, devices: Sequence[str], root: str | None,
-           *, readonly: bool) -> tuple[str, tuple[str, ...]]:
-    """Mount the guest root of one disk (and its fstab mounts); return root and extra mounts."""
-    mount = g.mount_ro if readonly else g.mount
-    if root is None:
-        root = _find_etc(g, inj, disk, devices)
-        with _guarded(g, inj, f"mounting {root}"):
-            mount(root, "/")
-        return root, ()
-    with _guarded(g, inj, f"mounting {root}"):
-        mount(root, "/")
-    extra = []
-    points = g.inspect_get_mountpoints(root)
-    for point in sorted(points, key=lambda p: p.count("/") + (p != "/")):
-        dev = _localise(g, points[point], disk, devices) if point != "/" else None
-        if dev is not None:
-            with _guarded(g, inj, f"mounting {dev} on {point}"):
-                mount(dev, point)
-            extra.append(point)
-    return root, tuple(extra)
-
-
-def _find_etc(g: Any, inj: Injection, disk: str, devices: Sequence[str]) -> str:
-    """Fallback when inspection finds no OS: the first filesystem on the disk holding /etc."""
-    for dev in _local_fs(g, disk, devices):
+def _probe_root(g: Any, inj: Injection, candidates: Sequence[str]) -> str:
+    """The filesystem that holds /etc; with several, prefer one with os-release and fstab."""
+    scores: dict[str, int] = {}
+    for dev in candidates:
         try:
             g.mount_ro(dev, "/")
             if g.is_dir("/etc"):
-                return dev
+                scores[dev] = 1 + g.exists("/etc/os-release") + g.exists("/etc/fstab")
         except RuntimeError:
-            pass
+            pass  # swap, extended partition, no filesystem
         finally:
             g.umount_all()
-    raise _fail(inj, "guest filesystem not found: no filesystem on the disk contains /etc",
-                "is the base image right? list it with: virt-filesystems --all -a DISK")
+    if not scores:
+        raise _fail(inj, "guest filesystem not found: no filesystem on the disk contains /etc",
+                    "is the base image right? list it with: virt-filesystems --all -a DISK")
+    return max(scores, key=lambda dev: scores[dev])
+
+
+def _resolve(g: Any, spec: str, parts: Sequence[str]) -> str | None:
+    """The partition of THIS disk an fstab device names. Overlays of one base share UUIDs and
+    labels, so names are never resolved across disks."""
+    key, _, value = spec.partition("=")
+    for prefix, kind in (("/dev/disk/by-uuid/", "UUID"), ("/dev/disk/by-label/", "LABEL")):
+        if spec.startswith(prefix):
+            key, value = kind, spec[len(prefix):]
+    if key in ("UUID", "LABEL"):
+        read = g.vfs_uuid if key == "UUID" else g.vfs_label
+        for part in parts:
+            try:
+                if read(part).lower() == value.strip('"').lower():
+                    return part
+            except RuntimeError:
+                continue
+        return None
+    num = re.fullmatch(r"/dev/(?:[shv]|xv)d[a-z](\d+)", spec)  # the guest's own disk is vda
+    return next((p for p in parts if num and re.search(r"\d+$", p)[0] == num[1]), None)
+
+
+def _fstab_mounts(g: Any, parts: Sequence[str]) -> list[tuple[str, str]]:
+    """(mount point, device) for the fstab lines of the mounted root that live on this disk."""
+    if not parts or not g.exists("/etc/fstab"):
+        return []
+    mounts = []
+    for fields in (ln.split() for ln in g.read_file("/etc/fstab").decode(errors="replace")
+                   .splitlines()):
+        if len(fields) < 2 or fields[0].startswith("#") or fields[1] in ("/", "none", "swap"):
+            continue
+        if len(fields) > 3 and "noauto" in fields[3].split(","):
+            continue
+        dev = _resolve(g, fields[0], parts)
+        if dev is not None and fields[1].startswith("/"):
+            mounts.append((fields[1], dev))
+    return sorted(mounts, key=lambda m: m[0].rstrip("/").count("/"))
+
+
+def _mount(g: Any, inj: Injection, devs: _Devices, disk: str,
+           *, readonly: bool) -> tuple[str, tuple[str, ...]]:
+    """Mount one disk's guest root and its fstab mounts; return the root and the mount points."""
+    mount = g.mount_ro if readonly else g.mount
+    parts = [p for p in devs.candidates(disk) if p != disk]
+    root = devs.roots.get(disk) or _probe_root(g, inj, devs.candidates(disk))
+    with _guarded(g, inj, f"mounting {root} and the filesystems in its /etc/fstab"):
+        mount(root, "/")
+        extra = [(point, dev) for point, dev in _fstab_mounts(g, parts) if dev != root]
+        for point, dev in extra:
+            mount(dev, point)
+    return root, tuple(point for point, _ in extra)
 
 
 # ---------------------------------------------------------------- guest accounts
+
+def _read_text(g: Any, path: str) -> str:
+    """A guest text file (symlinks followed), or "" if there is none."""
+    if not g.is_file(path, followsymlinks=True):
+        return ""
+    return g.read_file(path).decode(errors="replace")
+
 
 @dataclass(frozen=True)
 class _Accounts:
@@ -332,10 +344,7 @@ class _Accounts:
     @classmethod
     def read(cls, g: Any) -> _Accounts:
         def rows(path: str) -> list[list[str]]:
-            if not g.is_file(path):
-                return []
-            text = g.read_file(path).decode(errors="replace")
-            return [ln.split(":") for ln in text.splitlines() if ln.count(":") >= 2]
+            return [ln.split(":") for ln in _read_text(g, path).splitlines() if ln.count(":") > 1]
         users = {r[0]: (int(r[2]), int(r[3]), r[5]) for r in rows("/etc/passwd")
                  if len(r) >= 6 and r[2].isdigit() and r[3].isdigit()}
         return cls(users, {r[0]: int(r[2]) for r in rows("/etc/group") if r[2].isdigit()})
@@ -380,29 +389,23 @@ def _write_file(g: Any, f: GuestFile, uid: int, gid: int) -> None:
         g.ln_s(f.target, f.path)
         g.lchown(uid, gid, f.path)
         return
-    if f.source is not None or len(f.content or b"") > _BIG:
-        _upload(g, f)
-    else:
-        g.write(f.path, f.content)
-    g.chmod(f.mode, f.path)
-    g.chown(uid, gid, f.path)
-
-
-def _upload(g: Any, f: GuestFile) -> None:
     if f.source is not None:
         g.upload(str(f.source), f.path)
-        return
-    with tempfile.NamedTemporaryFile() as tmp:
-        tmp.write(f.content or b"")
-        tmp.flush()
-        g.upload(tmp.name, f.path)
+    elif len(f.content or b"") <= _BIG:
+        g.write(f.path, f.content)
+    else:
+        with tempfile.NamedTemporaryFile() as tmp:
+            tmp.write(f.content or b"")
+            tmp.flush()
+            g.upload(tmp.name, f.path)
+    g.chmod(f.mode, f.path)
+    g.chown(uid, gid, f.path)
 
 
 def _set_hostname(g: Any, name: str) -> None:
     """Write /etc/hostname and point the (first) 127.0.1.1 line of /etc/hosts at ``name``."""
     g.write("/etc/hostname", f"{name}\n".encode())
-    hosts = (g.read_file("/etc/hosts").decode(errors="replace") if g.is_file("/etc/hosts")
-             else "127.0.0.1\tlocalhost\n")
+    hosts = (_read_text(g, "/etc/hosts") or "127.0.0.1\tlocalhost\n")
     short = name.split(".")[0]
     entry = f"127.0.1.1\t{name}" + (f"\t{short}" if short != name else "")
     lines: list[str] = []
@@ -430,7 +433,7 @@ def _add_key(g: Any, inj: Injection, acc: _Accounts, user: str, key: str) -> str
         g.mkdir(ssh)
     g.chmod(0o700, ssh)
     g.chown(uid, gid, ssh)
-    old = g.read_file(path).decode(errors="replace") if g.is_file(path) else ""
+    old = _read_text(g, path)
     if key.strip() not in (ln.strip() for ln in old.splitlines()):
         sep = "\n" if old and not old.endswith("\n") else ""
         g.write(path, f"{old}{sep}{key.strip()}\n".encode())
@@ -456,7 +459,7 @@ def _enable_unit(g: Any, inj: Injection, unit: str) -> list[str]:
     """Do what ``systemctl enable`` does: symlink the unit into each <target>.wants/."""
     template = re.sub(r"@[^@]+(\.[a-z]+)$", r"@\1", unit)
     found = next((f"{d}/{n}" for d in UNIT_DIRS for n in dict.fromkeys((unit, template))
-                  if g.is_file(f"{d}/{n}")), None)
+                  if g.is_file(f"{d}/{n}", followsymlinks=True)), None)
     if found is None:
         raise _fail(inj, f"cannot enable {unit}: no unit file in {', '.join(UNIT_DIRS)}",
                     "inject the unit file too (files=), or install it in the base image")
@@ -473,10 +476,9 @@ def _enable_unit(g: Any, inj: Injection, unit: str) -> list[str]:
     return links
 
 
-def _inject_one(g: Any, inj: Injection, disk: str, devices: Sequence[str],
-                root: str | None) -> DiskReport:
+def _inject_one(g: Any, inj: Injection, devs: _Devices, disk: str) -> DiskReport:
     """Mount one disk, write everything for it, and report (the caller unmounts)."""
-    root, mounts = _mount(g, inj, disk, devices, root, readonly=False)
+    root, mounts = _mount(g, inj, devs, disk, readonly=False)
     with _guarded(g, inj, "reading /etc/passwd and /etc/group"):
         acc = _Accounts.read(g)
     owners = [(acc.ident(inj, f.owner, False), acc.ident(inj, f.group, True)) for f in inj.files]
@@ -485,7 +487,7 @@ def _inject_one(g: Any, inj: Injection, disk: str, devices: Sequence[str],
         with _guarded(g, inj, "setting the hostname"):
             _set_hostname(g, inj.hostname)
         written += ["/etc/hostname", "/etc/hosts"]
-    for f, (uid, gid) in zip(inj.files, owners):
+    for f, (uid, gid) in zip(inj.files, owners, strict=True):
         with _guarded(g, inj, f"writing {f.path}"):
             _write_file(g, f, uid, gid)
         written.append(f.path)
@@ -499,6 +501,7 @@ def _inject_one(g: Any, inj: Injection, disk: str, devices: Sequence[str],
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    """Slices of at most ``size`` items (one appliance each)."""
     if not 1 <= size <= _MAX_DRIVES:
         raise InjectionError(f"batch_size {size} out of range", hint=f"use 1..{_MAX_DRIVES}")
     for start in range(0, len(items), size):
@@ -506,6 +509,7 @@ def _batches(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _combine(errors: list[InjectionError]) -> InjectionError:
+    """One error for all failed disks (the only one, if just one failed)."""
     if len(errors) == 1:
         return errors[0]
     hints = "; ".join(dict.fromkeys(e.hint for e in errors if e.hint))
@@ -514,11 +518,14 @@ def _combine(errors: list[InjectionError]) -> InjectionError:
 
 
 def inject_all(injections: Sequence[Injection], *, batch_size: int = 64,
-               progress: Callable[[str], None] | None = None) -> InjectionReport:
+               progress: Callable[[str], None] | None = None,
+               inspect: bool = False) -> InjectionReport:
     """Write every injection into its overlay with one appliance launch per ``batch_size`` disks.
 
     All checks that need no appliance run first. A failure on one disk does not stop the
-    others; afterwards one InjectionError lists every failed disk.
+    others; afterwards one InjectionError lists every failed disk. The guest root is the
+    filesystem holding /etc (``inspect=True`` asks libguestfs' inspect_os() first, which costs
+    about as much as a second launch); the root's /etc/fstab mounts on the same disk follow.
     """
     say = progress or (lambda _msg: None)
     plans = [_validate(inj) for inj in injections]
@@ -526,7 +533,8 @@ def inject_all(injections: Sequence[Injection], *, batch_size: int = 64,
     for inj in plans:
         other = seen.setdefault(inj.disk.resolve(), inj.node)
         if other != inj.node:
-            raise _fail(inj, f"disk is also used by node {other}", "give every node its own overlay")
+            raise _fail(inj, f"disk is also used by node {other}",
+                        "give every node its own overlay")
     plans = [p for p in plans if p.files or p.enable_units or p.hostname or p.authorized_keys]
     start, launches = time.monotonic(), 0
     reports: list[DiskReport] = []
@@ -535,12 +543,11 @@ def inject_all(injections: Sequence[Injection], *, batch_size: int = 64,
         say(f"starting libguestfs for {len(batch)} disk(s)")
         with _appliance([(p.disk, "qcow2") for p in batch], readonly=False) as g:
             launches += 1
-            devices = g.list_devices()
-            roots = _inspect_roots(g, devices)
-            for inj, dev in zip(batch, devices):
+            devs = _Devices.scan(g, inspect)
+            for inj, disk in zip(batch, devs.disks, strict=True):
                 say(f"injecting into {inj.node} ({inj.disk.name})")
                 try:
-                    reports.append(_inject_one(g, inj, dev, devices, roots.get(dev)))
+                    reports.append(_inject_one(g, inj, devs, disk))
                 except InjectionError as exc:
                     errors.append(exc)
                 finally:
@@ -553,6 +560,7 @@ def inject_all(injections: Sequence[Injection], *, batch_size: int = 64,
 # ---------------------------------------------------------------- reading back
 
 def _stat(g: Any, path: str, acc: _Accounts) -> GuestStat | None:
+    """One path's GuestStat, or None if it does not exist (read_file streams: no size limit)."""
     try:
         st = g.lstatns(path)
     except RuntimeError:
@@ -560,20 +568,14 @@ def _stat(g: Any, path: str, acc: _Accounts) -> GuestStat | None:
     mode = st["st_mode"]
     kind = ("dir" if stat.S_ISDIR(mode) else "symlink" if stat.S_ISLNK(mode)
             else "file" if stat.S_ISREG(mode) else "other")
-    content = None
-    if kind == "file" and st["st_size"] <= _BIG:
-        content = g.read_file(path)
-    elif kind == "file":
-        with tempfile.NamedTemporaryFile() as tmp:
-            g.download(path, tmp.name)
-            content = Path(tmp.name).read_bytes()
     uid, gid = st["st_uid"], st["st_gid"]
     return GuestStat(path, kind, stat.S_IMODE(mode), uid, gid, acc.name(uid, False),
-                     acc.name(gid, True), content, g.readlink(path) if kind == "symlink" else None)
+                     acc.name(gid, True), g.read_file(path) if kind == "file" else None,
+                     g.readlink(path) if kind == "symlink" else None)
 
 
-def read_back_many(requests: Mapping[Path, Sequence[str]], *,
-                   batch_size: int = 64) -> dict[Path, dict[str, GuestStat]]:
+def read_back_many(requests: Mapping[Path, Sequence[str]], *, batch_size: int = 64,
+                   inspect: bool = False) -> dict[Path, dict[str, GuestStat]]:
     """Stat and read guest paths on several disks, read-only, one launch per batch.
 
     Disks are mounted as for injection (root plus fstab mounts). Missing paths are left out.
@@ -583,12 +585,11 @@ def read_back_many(requests: Mapping[Path, Sequence[str]], *,
     for batch in _batches(disks, batch_size):
         formats = [(d, tools.image_info(d).get("format", "qcow2")) for d in batch]
         with _appliance(formats, readonly=True) as g:
-            devices = g.list_devices()
-            roots = _inspect_roots(g, devices)
-            for disk, dev in zip(batch, devices):
+            devs = _Devices.scan(g, inspect)
+            for disk, dev in zip(batch, devs.disks, strict=True):
                 label = Injection(node=disk.stem, disk=disk)
                 try:
-                    _mount(g, label, dev, devices, roots.get(dev), readonly=True)
+                    _mount(g, label, devs, dev, readonly=True)
                     acc = _Accounts.read(g)
                     stats = {p: _stat(g, p, acc) for p in requests[disk]}
                     out[disk] = {p: s for p, s in stats.items() if s is not None}
