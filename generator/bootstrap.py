@@ -493,7 +493,7 @@ def render_script(lab: Lab, stages: tuple[Stage, ...], managed: list[Managed]) -
                      if h != ctl.node]} for s in stages]
     return _render("bootstrap.sh.j2", lab=lab.name, controller=ctl.node, ansible_dir=ANSIBLE_DIR,
                    log=LOG, state_dir=STATE_DIR, status=STATUS, marker=MARKER, script=SCRIPT,
-                   key=KEY, poll=POLL_SECONDS, stages=ctx)
+                   key=KEY, poll=POLL_SECONDS, cloud_init_wait=ctl.timeout, stages=ctx)
 
 
 def render_stages_json(lab: Lab, stages: tuple[Stage, ...]) -> bytes:
