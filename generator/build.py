@@ -13,7 +13,7 @@ from .appliances import REPO_APPLIANCES, load_catalogue
 from .archive import write_archive, write_manifest
 from .blueprint import load_blueprint
 from .bootstrap import check_controller
-from .images import find_images, search_dirs, write_disks
+from .images import attach_images, find_images, search_dirs, write_disks
 from .keys import ensure_lab_key
 from .layout import Layout
 from .model import Lab
@@ -58,6 +58,7 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     if not options.no_images:
         progress("checking base images")
         images = find_images(lab, search_dirs(options.images_dirs), progress)
+        lab = attach_images(lab, images)
     options.out_dir.mkdir(parents=True, exist_ok=True)
     key = ensure_lab_key(lab.name, options.out_dir, lab.ssh_key)
     with tempfile.TemporaryDirectory(prefix=f".{lab.name}.", dir=options.out_dir) as tmp:

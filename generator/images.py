@@ -101,6 +101,13 @@ def find_images(lab: Lab, dirs: list[Path],
     return found
 
 
+def attach_images(lab: Lab, images: dict[str, BaseImage]) -> Lab:
+    """The lab with each node's image replaced by the checked one (path, real virtual size)."""
+    nodes = tuple(replace(n, image=images[n.image.filename]) if n.image else n
+                  for n in lab.nodes)
+    return replace(lab, nodes=nodes)
+
+
 def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -> None:
     """One linked-clone overlay per VM, plus blank data disks.
 

@@ -116,7 +116,9 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, Bas
         progress(f"skipping injection into {len(injections)} overlays (--no-images: the base "
                  "images are not there to write through)")
         return ()
-    progress(f"injecting files into {len(injections)} overlays (one libguestfs launch)")
+    progress(f"injecting files into {len(injections)} overlays (one libguestfs launch; if it "
+             "hangs, KVM is broken here: set LIBGUESTFS_BACKEND=direct "
+             "LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
     with backed_by_path(lab, injections, images):
         inject_all(injections, progress=progress)
     return tuple(i.node for i in injections)
