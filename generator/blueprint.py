@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError,
-                      field_validator)
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 
 from .errors import BlueprintError, Problem
 
@@ -208,7 +215,8 @@ def _link_kind(value: Any) -> str:
 
 
 LinkItem = Annotated[
-    Annotated[str, Tag("text")] | Annotated[LinkSpec, Tag("spec")] | Annotated[LinkEach, Tag("each")],
+    Annotated[str, Tag("text")] | Annotated[LinkSpec, Tag("spec")]
+    | Annotated[LinkEach, Tag("each")],
     Discriminator(_link_kind),
 ]
 
@@ -358,7 +366,7 @@ def load_blueprint(path: Path) -> tuple[Blueprint, Source]:
     text = file.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -395,8 +403,8 @@ def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
     if kind == "extra_forbidden":
         key = loc[-1]
         allowed = _allowed_keys(loc[:-1])
-        return source.problem(loc, f"unknown key '{key}'",
-                              f"remove it; {closest(str(key), allowed)}" if allowed else "remove it")
+        fix = f"remove it; {closest(str(key), allowed)}" if allowed else "remove it"
+        return source.problem(loc, f"unknown key '{key}'", fix)
     if kind == "missing":
         return source.problem(loc, f"missing required key '{loc[-1]}'", f"add '{loc[-1]}:'")
     if kind == "string_pattern_mismatch" and loc and loc[-1] == "name":

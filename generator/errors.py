@@ -24,7 +24,7 @@ class GeneratorError(Exception):
 class BlueprintError(GeneratorError):
     """One or more problems in a blueprint, each with file, line and path."""
 
-    def __init__(self, problems: list["Problem"]) -> None:
+    def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         super().__init__("\n".join(p.render() for p in problems))
 

@@ -184,7 +184,7 @@ class _ConsoleFollower(threading.Thread):
     def run(self) -> None:
         try:
             self._follow()
-        except Exception as exc:  # noqa: BLE001 - a dead thread must not go unnoticed
+        except Exception as exc:
             self._queue.put(PushEvent("console", f"console reader failed: {exc!r}", self.node))
 
     def _follow(self) -> None:

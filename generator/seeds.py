@@ -21,7 +21,7 @@ def dump_yaml(data: Any) -> str:
     """Deterministic, readable YAML (keys in the order given, no aliases)."""
 
     class _NoAliases(yaml.SafeDumper):
-        def ignore_aliases(self, data: Any) -> bool:  # noqa: ARG002
+        def ignore_aliases(self, data: Any) -> bool:
             return True
 
     return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False,

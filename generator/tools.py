@@ -62,7 +62,8 @@ def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: floa
         raise ToolError(f"command timed out after {timeout:.0f}s: {' '.join(args)}") from exc
     if proc.returncode != 0:
         stderr = proc.stderr.decode(errors="replace") or proc.stdout.decode(errors="replace")
-        raise ToolError(f"command failed (exit {proc.returncode}): {' '.join(args)}\n{_tail(stderr)}")
+        raise ToolError(f"command failed (exit {proc.returncode}): {' '.join(args)}\n"
+                        f"{_tail(stderr)}")
     return proc
 
 

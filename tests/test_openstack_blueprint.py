@@ -88,8 +88,8 @@ def variant(tmp: Path, old: str, new: str) -> Path:
 
 
 def link_set(lab: Lab) -> set[frozenset[str]]:
-    return {frozenset((f"{l.a.node}:{l.a.port_name}", f"{l.b.node}:{l.b.port_name}"))
-            for l in lab.links}
+    return {frozenset((f"{link.a.node}:{link.a.port_name}", f"{link.b.node}:{link.b.port_name}"))
+            for link in lab.links}
 
 
 @pytest.fixture(scope="module")

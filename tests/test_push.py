@@ -26,8 +26,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator.cli import main
-from generator.push import (CheckResult, PushEvent, PushResult, follow_consoles,
-                            parse_console_line)
+from generator.push import CheckResult, PushEvent, PushResult, follow_consoles, parse_console_line
 from generator.tools import create_blank_disk
 from tests.support.gns3server import Gns3Server
 
