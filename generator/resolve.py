@@ -724,9 +724,9 @@ class Resolver:
                 if item.source:
                     source = (self.src.folder / item.source)
                     if not source.exists():
-                        self.problem(path + ("source",), f"source '{item.source}' does not exist "
-                                     f"in {self.src.folder}", "fix the path (relative to the "
-                                     "blueprint folder)")
+                        self.problem(path + ("source",), f"source '{item.source}' not found "
+                                     f"(looked for {source})",
+                                     "give a path relative to the blueprint's folder")
                 if not item.path.startswith("/") or ".." in item.path.split("/"):
                     self.problem(path + ("path",), f"guest path '{item.path}' must be absolute "
                                  "and stay inside the guest root", "write e.g. /etc/motd")

@@ -14,6 +14,7 @@ from typing import Any
 from . import tools
 from .bootstrap import KEY, BootstrapTree, render_bootstrap
 from .disks import GuestFile, Injection, inject_all
+from .errors import InjectionError
 from .fabric import injected_login
 from .iso import write_seed_iso
 from .keys import LabKey
@@ -120,7 +121,11 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, Bas
              "hangs, KVM is broken here: set LIBGUESTFS_BACKEND=direct "
              "LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
     with backed_by_path(lab, injections, images):
-        inject_all(injections, progress=progress)
+        try:
+            inject_all(injections, progress=progress)
+        except InjectionError as exc:  # name the overlay as the archive does, not the temp dir
+            raise InjectionError(exc.message.replace(f"{layout.root}/", ""), hint=exc.hint
+                                 ) from None
     return tuple(i.node for i in injections)
 
 

@@ -67,3 +67,19 @@ def test_image_errors(case: str, tmp_path: Path, request: pytest.FixtureRequest,
     assert "Traceback" not in output
     assert not (tmp_path / "dist").exists() or not any((tmp_path / "dist").iterdir())
     check_against_golden(case, output.replace(str(tmp_path), "<tmp>"), request)
+
+
+@pytest.mark.slow
+def test_disk_without_filesystem_fails_cleanly(tmp_path: Path, request: pytest.FixtureRequest,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Injection into a base with no recognisable filesystem: a clear error, an empty dist/."""
+    monkeypatch.chdir(tmp_path)
+    make_tiny_appliance(Path("images"), "Tiny Guest", "tiny-guest-blank.qcow2")  # no filesystem
+    Path("lab.yaml").write_text("name: blank\nnodes:\n  vm1:\n    appliance: Tiny Guest\n"
+                                "    inject:\n      - {path: /etc/motd, content: hi}\n")
+    code, output = run_build(Path("lab.yaml"), tmp_path / "dist", "--images-dir", "images")
+    assert code == 2, output
+    assert "Traceback" not in output
+    assert "vm1" in output and "filesystem" in output, output
+    leftovers = [p for p in (tmp_path / "dist").rglob("*") if "keys" not in p.parts]
+    assert leftovers == [], leftovers

@@ -16,7 +16,7 @@ from generator.iso import read_seed_iso
 from tests.helpers import BLUEPRINTS, DATA
 
 GOLDEN = DATA / "golden"
-CASES = ["fabric"]
+CASES = ["fabric", "builtins"]
 
 
 def _outputs(archive: Path, tmp: Path) -> dict[str, bytes]:
