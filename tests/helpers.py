@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 from generator import tools
@@ -40,3 +42,22 @@ def make_tiny_appliance(images_dir: Path, name: str, filename: str, size: str = 
     path = images_dir / f"{Path(filename).stem}.gns3a"
     path.write_text(json.dumps(appliance, indent=4))
     return path
+
+
+def save_transcripts(name: str, transcripts: dict[str, str]) -> Path:
+    """Keep each node's console transcript in ``test-artifacts/<name>/`` (git-ignored)."""
+    folder = REPO / "test-artifacts" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for node, text in transcripts.items():
+        (folder / f"{node}.log").write_text(text)
+    return folder
+
+
+def link_image(image: Path, folder: Path) -> None:
+    """Put a base image into a server's image folder (hard link, else a copy)."""
+    target = folder / image.name
+    if not target.exists():
+        try:
+            os.link(image, target)
+        except OSError:
+            shutil.copy(image, target)

@@ -9,37 +9,16 @@ server log are kept in ``test-artifacts/`` when it fails.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from generator import disks
 from generator.build import BuildOptions, BuildResult, build_lab
 from generator.push import PushEvent, push_archive
-from tests.helpers import REPO
+from tests.helpers import REPO, link_image, save_transcripts
 
 pytestmark = [pytest.mark.slow, pytest.mark.boot]
 
 WAIT = 1800  # seconds; four TCG guests on two cores boot in 3-6 minutes, Ansible adds a few
-
-
-def save_transcripts(name: str, transcripts: dict[str, str]) -> Path:
-    folder = REPO / "test-artifacts" / name
-    folder.mkdir(parents=True, exist_ok=True)
-    for node, text in transcripts.items():
-        (folder / f"{node}.log").write_text(text)
-    return folder
-
-
-def link_image(image: Path, folder: Path) -> None:
-    target = folder / image.name
-    if not target.exists():
-        try:
-            os.link(image, target)
-        except OSError:
-            shutil.copy(image, target)
 
 
 @pytest.fixture(scope="module")

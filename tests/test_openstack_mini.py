@@ -36,7 +36,7 @@ from generator.model import Lab
 from generator.push import PushEvent, push_archive
 from generator.seeds import dump_yaml, render_network_config
 from generator.stages import write_tree
-from tests.helpers import REPO, make_tiny_appliance
+from tests.helpers import REPO, link_image, make_tiny_appliance, save_transcripts
 
 BLUEPRINT = REPO / "blueprints" / "openstack-ceph-mini"
 APPLIANCE = "gns3lab Debian 12"
@@ -317,23 +317,6 @@ def test_playbook_expressions_evaluate(lab: Lab, ansible_dir: Path, tmp_path: Pa
 
 # ----------------------------------------------------------------------------- the real boot
 
-def _save_transcripts(transcripts: dict[str, str]) -> Path:
-    folder = REPO / "test-artifacts" / "e2e-openstack-mini"
-    folder.mkdir(parents=True, exist_ok=True)
-    for node, text in transcripts.items():
-        (folder / f"{node}.log").write_text(text)
-    return folder
-
-
-def _link_image(image: Path, folder: Path) -> None:
-    target = folder / image.name
-    if not target.exists():
-        try:
-            os.link(image, target)
-        except OSError:
-            shutil.copy(image, target)
-
-
 @pytest.mark.slow
 @pytest.mark.boot
 def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-untyped-def]
@@ -345,7 +328,7 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
     assert disks.launch_count() - before == 1  # every overlay injected in one launch
     assert set(result.injected) == set(PLANNED)
     built = time.monotonic()
-    _link_image(lab_image.path, gns3_server_22.images_dir)
+    link_image(lab_image.path, gns3_server_22.images_dir)
     events: list[PushEvent] = []
     push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True,
                         timeout=WAIT, progress=events.append)
@@ -377,7 +360,7 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
         assert "gns3lab: lab ready" in lines
         assert done - started < WAIT
     except (AssertionError, StopIteration):
-        folder = _save_transcripts(push.transcripts)
+        folder = save_transcripts("e2e-openstack-mini", push.transcripts)
         gns3_server_22.failed = True
         raise AssertionError(f"consoles saved in {folder}") from None
     finally:
