@@ -293,7 +293,9 @@ def _resolve(g: Any, spec: str, parts: Sequence[str]) -> str | None:
                 continue
         return None
     num = re.fullmatch(r"/dev/(?:[shv]|xv)d[a-z](\d+)", spec)  # the guest's own disk is vda
-    return next((p for p in parts if num and re.search(r"\d+$", p)[0] == num[1]), None)
+    if num is None:
+        return None
+    return next((p for p in parts if (m := re.search(r"\d+$", p)) and m[0] == num[1]), None)
 
 
 def _fstab_mounts(g: Any, parts: Sequence[str]) -> list[tuple[str, str]]:
@@ -566,8 +568,9 @@ def _stat(g: Any, path: str, acc: _Accounts) -> GuestStat | None:
     except RuntimeError:
         return None
     mode = st["st_mode"]
-    kind = ("dir" if stat.S_ISDIR(mode) else "symlink" if stat.S_ISLNK(mode)
-            else "file" if stat.S_ISREG(mode) else "other")
+    kind: Literal["file", "dir", "symlink", "other"] = (
+        "dir" if stat.S_ISDIR(mode) else "symlink" if stat.S_ISLNK(mode)
+        else "file" if stat.S_ISREG(mode) else "other")
     uid, gid = st["st_uid"], st["st_gid"]
     return GuestStat(path, kind, stat.S_IMODE(mode), uid, gid, acc.name(uid, False),
                      acc.name(gid, True), g.read_file(path) if kind == "file" else None,

@@ -35,6 +35,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from time import struct_time  # (inside _FixedTime, `time` names its method)
+from typing import BinaryIO
 
 from .errors import GeneratorError
 
@@ -84,7 +86,7 @@ class _FixedTime:
         """The fixed epoch instead of the wall clock."""
         return self._epoch
 
-    def localtime(self, secs: float | None = None) -> time.struct_time:
+    def localtime(self, secs: float | None = None) -> struct_time:
         """UTC instead of the host's zone, so the GMT offset written is always 0."""
         return time.gmtime(self._epoch if secs is None else secs)
 
@@ -135,7 +137,7 @@ def _check_inputs(files: Mapping[str, bytes], label: str) -> None:
         raise SeedError(f"seed file names collide as ISO9660 names: {sorted(files)}")
 
 
-def _build(files: Mapping[str, bytes], label: str, out: io.BufferedIOBase) -> None:
+def _build(files: Mapping[str, bytes], label: str, out: BinaryIO) -> None:
     """Write the ISO image of ``files`` to ``out`` (the clock must already be frozen)."""
     import pycdlib
 
