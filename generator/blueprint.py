@@ -167,6 +167,9 @@ class NodeSettings(Strict):
     cloud_init: CloudInit | None = None
     inject: list[Inject] | None = None
     symbol: str | None = None
+    seed: bool | None = Field(
+        None, description="Give the node a cloud-init NoCloud seed ISO (default: when the "
+        "appliance is a cloud image, i.e. its name says 'cloud' or it ships a seed ISO).")
 
 
 class Group(NodeSettings):

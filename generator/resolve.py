@@ -266,7 +266,9 @@ class Resolver(LinkSteps, AddressSteps):
         return d.settings.get(key, fallback)
 
     def wants_seed(self, d: Draft) -> bool:
-        return bool(d.appliance and d.appliance.cloud_init)
+        """A seed ISO when the blueprint says so, else when the appliance reads one."""
+        return bool(self.setting(d, "seed", d.appliance.cloud_init if d.appliance else None,
+                                 False))
 
     def base_image(self, d: Draft, app: Appliance) -> m.BaseImage:
         version = app.version(d.settings.get("version"))

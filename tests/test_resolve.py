@@ -86,3 +86,16 @@ nodes:
     for a, b in itertools.combinations(lab.nodes, 2):
         assert (a.x, a.y) != (b.x, b.y)
         assert abs(a.x - b.x) >= 150 or abs(a.y - b.y) >= 150, (a.name, b.name)
+
+
+def test_seed_follows_the_appliance_unless_the_blueprint_says(tmp_path: Path) -> None:
+    lab = lab_from(tmp_path, """\
+name: seeds
+nodes:
+  cloudy: {appliance: Ubuntu Cloud Guest}
+  plain: {appliance: Debian}
+  forced: {appliance: Debian, seed: true}
+  refused: {appliance: Ubuntu Cloud Guest, seed: false}
+""")
+    seeded = {n.name for n in lab.vms if n.cloud_init is not None}
+    assert seeded == {"cloudy", "forced"}
