@@ -6,7 +6,10 @@ import hashlib
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from generator import tools
 
@@ -61,3 +64,19 @@ def link_image(image: Path, folder: Path) -> None:
             os.link(image, target)
         except OSError:
             shutil.copy(image, target)
+
+
+@contextmanager
+def judging_pushed_lab(server: Any, push: Any, artifacts: str) -> Iterator[None]:
+    """Assertions about a pushed lab: on failure keep its consoles (and the server log), and
+    always stop, close and delete the project."""
+    try:
+        yield
+    except (AssertionError, StopIteration):
+        folder = save_transcripts(artifacts, push.transcripts)
+        server.failed = True
+        raise AssertionError(f"consoles saved in {folder}") from None
+    finally:
+        server.client.stop_all(push.project_id)
+        server.client.close_project(push.project_id)
+        server.client.delete_project(push.project_id)

@@ -14,7 +14,7 @@ import pytest
 from generator import disks
 from generator.build import BuildOptions, BuildResult, build_lab
 from generator.push import PushEvent, push_archive
-from tests.helpers import REPO, link_image, save_transcripts
+from tests.helpers import REPO, judging_pushed_lab, link_image
 
 pytestmark = [pytest.mark.slow, pytest.mark.boot]
 
@@ -59,7 +59,7 @@ def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) ->
     events: list[PushEvent] = []
     push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True,
                         timeout=WAIT, progress=events.append)
-    try:
+    with judging_pushed_lab(gns3_server_22, push, "e2e-demo"):
         assert push.ready, f"lab not ready: {push.failure}"
         assert [name for name, _ in push.stages] == ["servers", "check"]
         assert all(ok for _, ok in push.stages), push.stages
@@ -69,12 +69,3 @@ def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) ->
         controller = push.transcripts["mgmt"]
         assert "gns3lab: stage servers ok" in controller
         assert "gns3lab: lab ready" in controller
-    except AssertionError:
-        folder = save_transcripts("e2e-demo", push.transcripts)
-        gns3_server_22.failed = True
-        raise AssertionError(f"consoles saved in {folder}") from None
-    finally:
-        client = gns3_server_22.client
-        client.stop_all(push.project_id)
-        client.close_project(push.project_id)
-        client.delete_project(push.project_id)

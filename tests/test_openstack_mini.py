@@ -36,7 +36,7 @@ from generator.model import Lab
 from generator.push import PushEvent, push_archive
 from generator.seeds import dump_yaml, render_network_config
 from generator.stages import write_tree
-from tests.helpers import REPO, link_image, make_tiny_appliance, save_transcripts
+from tests.helpers import REPO, judging_pushed_lab, link_image, make_tiny_appliance
 
 BLUEPRINT = REPO / "blueprints" / "openstack-ceph-mini"
 APPLIANCE = "gns3lab Debian 12"
@@ -338,7 +338,7 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
     print(f"\nbuild {built - started:.0f} s, push and wait {done - built:.0f} s")
     print("\n".join(f"  {event}" for event in events if event.kind != "console"))
     print("\n".join(f"  {ln}" for ln in lines if ln.startswith("gns3lab-mini:")))
-    try:
+    with judging_pushed_lab(gns3_server_22, push, "e2e-openstack-mini"):
         assert push.ready, f"lab not ready: {push.failure}"
         assert push.stages == [(name, True) for name in STAGES]
         assert {c.node: (c.address, c.ok) for c in push.checks} == {
@@ -359,12 +359,3 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
         assert not [ln for ln in lines if ln.startswith("gns3lab-mini:") and "FAILED" in ln]
         assert "gns3lab: lab ready" in lines
         assert done - started < WAIT
-    except (AssertionError, StopIteration):
-        folder = save_transcripts("e2e-openstack-mini", push.transcripts)
-        gns3_server_22.failed = True
-        raise AssertionError(f"consoles saved in {folder}") from None
-    finally:
-        client = gns3_server_22.client
-        client.stop_all(push.project_id)
-        client.close_project(push.project_id)
-        client.delete_project(push.project_id)
