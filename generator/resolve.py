@@ -34,8 +34,7 @@ SYMBOLS = {"qemu": ":/symbols/classic/qemu_guest.svg", "cloud": ":/symbols/class
            "ethernet_switch": ":/symbols/classic/ethernet_switch.svg"}
 CATEGORY_SYMBOLS = {"multilayer_switch": ":/symbols/classic/multilayer_switch.svg",
                     "router": ":/symbols/classic/router.svg"}
-SEED_SLOT = "hdc"  # the seed ISO is -cdrom, which takes hdc's place
-DATA_SLOTS = ("hdb", "hdd")
+DATA_SLOTS = ("hdb", "hdd")  # the seed ISO is -cdrom, which takes hdc's place
 #: A stage's ``generated:`` playbooks: written by add-ons under the controller's Ansible folder.
 GENERATED_RE = re.compile(r"^playbooks/[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
 
