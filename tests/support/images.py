@@ -8,7 +8,6 @@ once and reused by later runs and later tests. Helpers: :func:`make_seed_iso`,
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import subprocess
@@ -16,11 +15,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pycdlib
 import pytest
 
 from generator import tools
 from generator.imagebuild import BuiltImage, build_image
+from generator.iso import write_seed_iso
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_FILES = ("user-data", "meta-data", "network-config", "vendor-data")
@@ -38,18 +37,12 @@ def lab_image() -> BuiltImage:
 
 
 def make_seed_iso(path: Path, files: dict[str, str]) -> Path:
-    """Write a NoCloud seed ISO (volume id ``cidata``) holding ``files`` (name -> text)."""
-    iso = pycdlib.PyCdlib()
-    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident="cidata",
-            sys_ident="LINUX")
-    for name, text in files.items():
-        if name not in SEED_FILES:
-            raise ValueError(f"not a NoCloud seed file: {name}")
-        data = text.encode()
-        iso_name = "/" + name.replace("-", "").upper()[:8] + ".;1"
-        iso.add_fp(io.BytesIO(data), len(data), iso_name, rr_name=name, joliet_path="/" + name)
-    iso.write(str(path))
-    iso.close()
+    """Write a NoCloud seed ISO (volume id ``cidata``) holding ``files`` (name -> text), with
+    the product's own writer, so the boot test also proves that cloud-init reads it."""
+    unknown = set(files) - set(SEED_FILES)
+    if unknown:
+        raise ValueError(f"not NoCloud seed files: {sorted(unknown)}")
+    write_seed_iso(path, {name: text.encode() for name, text in files.items()})
     return path
 
 
