@@ -96,6 +96,16 @@ def demo_root(demo_tree: BootstrapTree, tmp_path_factory: pytest.TempPathFactory
     return root
 
 
+@pytest.fixture(scope="module")
+def guest_roots(demo_root: Path, images_dir: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The bootstrap trees of the demo and of the small test lab, written out as guest roots."""
+    tmp = tmp_path_factory.mktemp("small")
+    small = tmp / "small-guest"
+    write_tree(render_bootstrap(small_lab(tmp, images_dir), PUB), small)
+    return demo_root, small
+
+
 def write_blueprint(folder: Path, text: str = SMALL, playbooks: dict[str, str] | None = None
                     ) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
@@ -225,12 +235,9 @@ def test_stage_runs_generated_addon_playbooks(tmp_path: Path, images_dir: Path,
 
 # ----------------------------------------------------------------------------- Ansible
 
-def test_playbooks_pass_ansible_syntax_check(demo_root: Path, tmp_path: Path,
-                                             images_dir: Path) -> None:
+def test_playbooks_pass_ansible_syntax_check(guest_roots: tuple[Path, Path]) -> None:
     needs("ansible-playbook")
-    small = tmp_path / "small-guest"
-    write_tree(render_bootstrap(small_lab(tmp_path, images_dir), PUB), small)
-    for root in (demo_root, small):
+    for root in guest_roots:
         folder = root / ANSIBLE.lstrip("/")
         books = sorted((folder / "playbooks").glob("*.yml"))
         assert len(books) >= 2
@@ -320,12 +327,9 @@ def _conf_lines(tree: BootstrapTree, key: str) -> list[str]:
             if ln.startswith(key + "=")]
 
 
-def test_dnsmasq_config_passes_dnsmasq_test(demo_root: Path, tmp_path: Path,
-                                             images_dir: Path) -> None:
+def test_dnsmasq_config_passes_dnsmasq_test(guest_roots: tuple[Path, Path]) -> None:
     needs("dnsmasq")
-    small = tmp_path / "small-guest"
-    write_tree(render_bootstrap(small_lab(tmp_path, images_dir), PUB), small)
-    for root in (demo_root, small):
+    for root in guest_roots:
         proc = run(["dnsmasq", "--test", f"--conf-file={root}/etc/gns3lab/dnsmasq.conf"])
         assert proc.returncode == 0 and "syntax check OK" in proc.stderr, proc.stderr
 
