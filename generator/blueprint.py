@@ -167,6 +167,9 @@ class NodeSettings(Strict):
     cloud_init: CloudInit | None = None
     inject: list[Inject] | None = None
     symbol: str | None = None
+    compute: str | None = Field(
+        None, description="Name of a compute from `computes` to run on (default: the "
+        "controller's local compute, or placed by `placement: spread`).")
     seed: bool | None = Field(
         None, description="Give the node a cloud-init NoCloud seed ISO (default: when the "
         "appliance is a cloud image, i.e. its name says 'cloud' or it ships a seed ISO).")
@@ -233,6 +236,14 @@ class Network(Strict):
     domain: str | None = None
 
 
+class Compute(Strict):
+    """A GNS3 compute the lab may run on; `push` maps it onto a registered compute."""
+
+    ram_mb: int = Field(ge=64, le=1 << 24, description="RAM this compute gives the lab (MB).")
+    server: str | None = Field(None, description="The compute's name or id on the GNS3 "
+                               "controller (default: the same name).")
+
+
 class Controller(Strict):
     """The node that bootstraps the lab (DHCP, DNS, NAT, Ansible)."""
 
@@ -259,6 +270,10 @@ class Blueprint(Strict):
     links: list[LinkItem] = Field(default_factory=list)
     controller: Controller | None = None
     ssh_key: str | None = Field(None, description="Private key file for the lab (else generated).")
+    computes: dict[str, Compute] = Field(default_factory=dict,
+                                         description="GNS3 computes the lab spans.")
+    placement: Literal["spread"] | None = Field(
+        None, description="spread: place nodes without `compute:` on the computes by RAM.")
     extra: dict[str, Any] = Field(default_factory=dict,
                                   description="Free data for playbooks and renderers.")
 

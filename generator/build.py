@@ -101,4 +101,6 @@ def manifest_info(lab: Lab, options: BuildOptions) -> dict:
               for n in lab.vms if n.image}
     return {"generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,
             "images": images, "images_included": bool(options.include_images),
-            "images_checked": not options.no_images, "totals": lab.totals()}
+            "images_checked": not options.no_images, "totals": lab.totals(),
+            "placement": {n.name: n.compute for n in lab.nodes if n.compute is not None},
+            "computes": {name: dict(c) for name, c in lab.computes}}

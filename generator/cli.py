@@ -13,18 +13,10 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_common import progress as _progress
 from .errors import GeneratorError
 
 BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
-
-
-def _progress() -> Any:
-    start = time.monotonic()
-
-    def say(message: str) -> None:
-        click.echo(f"[{time.monotonic() - start:6.1f}s] {message}", err=True)
-
-    return say
 
 
 class _Group(click.Group):
@@ -204,29 +196,6 @@ def push(archive: Path, server_url: str, username: str | None, password: str | N
     sys.exit(1)
 
 
-@main.group()
-def images() -> None:
-    """Build and list base images."""
-
-
-@images.command("build")
-@click.argument("name")
-@click.option("--images-dir", type=click.Path(path_type=Path), default=None,
-              help="Where to write it (default: $GNS3LAB_IMAGES or ~/GNS3/images/QEMU).")
-@click.option("--force", is_flag=True, help="Rebuild even if the cached image exists.")
-def images_build(name: str, images_dir: Path | None, force: bool) -> None:
-    """Build a base image (e.g. debian-12) from Debian packages, cached by recipe."""
-    from .imagebuild import build_image
-    from .images import ENV_IMAGES
-
-    target = images_dir or Path(os.environ.get(ENV_IMAGES, "").split(os.pathsep)[0]
-                                or Path.home() / "GNS3" / "images" / "QEMU")
-    built = build_image(name, target, force=force, progress=_progress())
-    state = "cached" if built.cached else "built"
-    click.echo(f"{state} {built.path} ({built.size} bytes, md5 {built.md5})")
-    click.echo(f"appliance: {built.appliance_path}")
-
-
 def _plain(value: Any) -> Any:
     """Model records as plain data for YAML/JSON output."""
     if is_dataclass(value) and not isinstance(value, type):
@@ -239,6 +208,15 @@ def _plain(value: Any) -> Any:
         return value
     return str(value)
 
+
+def _register() -> None:
+    """Command groups that live in their own modules."""
+    from .cli_images import images
+
+    main.add_command(images)
+
+
+_register()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

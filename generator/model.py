@@ -66,6 +66,7 @@ class BaseImage:
     format: str = "qcow2"
     download_url: str | None = None
     path: Path | None = None  # set once the image is found and checked
+    sha256: str = ""  # set once the image is found and checked (or recorded when built)
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,7 @@ class Node:
     symbol: str
     console_type: str
     pinned: bool = False  # position given in the blueprint
+    compute: str | None = None  # the blueprint's compute name; None: the controller's own
     # QEMU nodes
     image: BaseImage | None = None
     ram: int = 0
@@ -214,6 +216,8 @@ class Lab:
     blueprint_folder: Path
     ssh_key: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
+    #: GNS3 computes the lab spans: (name, {"ram_mb": N, "server": name-or-id on the server})
+    computes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)

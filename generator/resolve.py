@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 from typing import Any
 
 from . import blueprint as bp
@@ -55,7 +56,7 @@ class Resolver(LinkSteps, AddressSteps):
         self.assign_macs()
         networks = self.resolve_networks()
         self.gate()
-        nodes = self.freeze_nodes(networks)
+        nodes = self.place_computes(self.freeze_nodes(networks))
         controller = self.resolve_controller()
         self.gate()
         return m.Lab(
@@ -65,7 +66,9 @@ class Resolver(LinkSteps, AddressSteps):
             networks=tuple(networks.values()), controller=controller,
             blueprint_file=self.src.file, blueprint_folder=self.src.folder,
             ssh_key=self.src.folder / self.bp.ssh_key if self.bp.ssh_key else None,
-            extra=dict(self.bp.extra))
+            extra=dict(self.bp.extra),
+            computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
+                           for name, c in sorted(self.bp.computes.items())))
 
     # -- names, groups, settings ---------------------------------------------------------
     def check_names(self) -> None:
@@ -253,6 +256,38 @@ class Resolver(LinkSteps, AddressSteps):
             data_disks=self.data_disks(d), interfaces=self.guest_interfaces(d, plan, nics, nets),
             cloud_init=self.cloud_init(d) if self.wants_seed(d) else None,
             injects=self.injects(d))
+
+    def place_computes(self, nodes: list[m.Node]) -> list[m.Node]:
+        """Check every ``compute:`` and, with ``placement: spread``, put each unplaced VM on the
+        compute with the most RAM left (largest VMs first, ties by name: deterministic)."""
+        computes = self.bp.computes
+        free = {name: c.ram_mb for name, c in computes.items()}
+        for d in self.drafts.values():
+            name = d.settings.get("compute")
+            if name is not None and name not in computes:
+                self.problem(d.path + ("compute",), f"unknown compute '{name}'",
+                             closest_fix(name, computes) if computes else
+                             "declare it under 'computes:' with its ram_mb")
+        if self.bp.placement == "spread" and not computes:
+            self.problem(("placement",), "placement: spread needs at least one compute",
+                         "declare 'computes: {NAME: {ram_mb: N}}'")
+        placed = {d.name: d.settings.get("compute") for d in self.drafts.values()}
+        for n in nodes:
+            if placed[n.name] in free and n.is_vm:
+                free[str(placed[n.name])] -= n.ram
+        if self.bp.placement == "spread" and free:
+            for n in sorted((n for n in nodes if placed[n.name] is None and n.is_vm),
+                            key=lambda n: (-n.ram, n.name)):
+                target = max(sorted(free), key=lambda c: free[c])
+                placed[n.name] = target
+                free[target] -= n.ram
+        for name, left in sorted(free.items()):
+            if left < 0:
+                self.problem(("computes", name, "ram_mb"), f"compute '{name}' gets "
+                             f"{computes[name].ram_mb - left} MB of VMs but has "
+                             f"{computes[name].ram_mb} MB", "add RAM, add a compute, or "
+                             "move nodes")
+        return [replace(n, compute=placed[n.name]) for n in nodes]
 
     @staticmethod
     def setting(d: Draft, key: str, appliance_value: Any, fallback: Any) -> Any:
