@@ -258,8 +258,11 @@ class Controller(Strict):
 class Blueprint(Strict):
     """The whole blueprint file (version 1)."""
 
-    version: Literal[1] = 1
+    format: Literal[1] = Field(1, description="Blueprint format version.")
     name: str = Field(pattern=NAME_RE)
+    version: str | int | None = Field(
+        None, description="The lab's own version (free text, e.g. 1.4.0 or 2026-12-01): names "
+        "the archive <name>-<version>.gns3project.")
     description: str = ""
     gns3: Literal["2.2", "3.0"] = "2.2"
     domain: str = "lab.internal"

@@ -206,6 +206,7 @@ class Lab:
     name: str
     description: str
     project_id: str
+    version: str
     gns3: str
     domain: str
     nodes: tuple[Node, ...]

@@ -61,6 +61,7 @@ class Resolver(LinkSteps, AddressSteps):
         self.gate()
         return m.Lab(
             name=self.bp.name, description=self.bp.description,
+            version="" if self.bp.version is None else str(self.bp.version),
             project_id=derive_id(self.bp.name, "project"), gns3=self.bp.gns3,
             domain=self.bp.domain, nodes=tuple(place_nodes(nodes)), links=tuple(links),
             networks=tuple(networks.values()), controller=controller,
