@@ -9,11 +9,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from generator.appliances import REPO_APPLIANCES, load_appliance, load_catalogue
+from generator.appliances import REPO_APPLIANCES, UNSUPPORTED, load_appliance, load_catalogue
+from generator.errors import GeneratorError
 from tests.helpers import DATA
 
 SCHEMAS = DATA / "registry-schemas"  # from GNS3/gns3-registry, see tests/data/SOURCES.md
-FILES = sorted(REPO_APPLIANCES.glob("*.gns3a"))
+V8 = DATA / "appliances-v8"  # written by hand from the v8 format, see its SOURCES.md
+FILES = sorted(REPO_APPLIANCES.glob("*.gns3a")) + sorted(V8.glob("*.gns3a"))
 
 
 def strict(schema: Any) -> Any:
@@ -28,14 +30,62 @@ def strict(schema: Any) -> Any:
     return schema
 
 
+def registry_warnings(data: dict[str, Any]) -> list[str]:
+    """What gns3-registry's checks.py would say of one appliance (errors and warnings alike):
+    the strict schema of its registry_version, "can be downgraded", duplicate file names and
+    checksums, unused images, missing relations, and a version named unlike all its images."""
+    version = data["registry_version"]
+    schema = json.loads((SCHEMAS / f"appliance_v{version}.json").read_text())
+    errors = [e.message for e in jsonschema.Draft4Validator(strict(schema)).iter_errors(data)]
+    if errors:
+        return [f"schema v{version}: {m}" for m in errors]
+    out = []
+    if version > 4:
+        lower = json.loads((SCHEMAS / f"appliance_v{version - 1}.json").read_text())
+        if jsonschema.Draft4Validator(strict(lower)).is_valid({**data, "registry_version":
+                                                              version - 1}):
+            out.append(f"can be downgraded to registry version {version - 1}")
+    images: dict[str, str] = {}
+    sums: set[str] = set()
+    for image in data.get("images", []):
+        digest = image.get("checksum") or image.get("md5sum")
+        if image["filename"] in images:
+            out.append(f"duplicate image filename {image['filename']}")
+        if digest in sums:
+            out.append(f"duplicate image md5sum {digest}")
+        if not any(image["filename"] in v["images"].values() for v in data["versions"]):
+            out.append(f"unused image {image['filename']}")
+        images[image["filename"]] = image["version"]
+        sums.add(digest)
+    for v in data.get("versions", []) if data.get("images") else []:
+        missing = [f for f in v["images"].values() if f not in images]
+        out += [f"missing relation {f} for version {v['name']}" for f in missing]
+        if not any(images.get(f) == v["name"] for f in v["images"].values()):
+            out.append(f"version mismatch for version {v['name']}")
+    return out
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_appliance_validates_against_registry_schema(path: Path) -> None:
     data = json.loads(path.read_text())
-    schema = json.loads((SCHEMAS / f"appliance_v{data['registry_version']}.json").read_text())
-    jsonschema.Draft4Validator(strict(schema)).validate(data)
-    for version in data["versions"]:  # the registry's "Missing relation" check
-        for filename in version["images"].values():
-            assert filename in {i["filename"] for i in data["images"]}
+    problems = registry_warnings(data)
+    # The registry's own Cumulus and Ubuntu files carry version names unlike their image
+    # versions ("4.3.0" vs "4.3.0-vx"); the registry accepts them with a warning. Nothing else.
+    assert [p for p in problems if not p.startswith("version mismatch")] == []
+    if path.parent == V8:
+        assert problems == []
+
+
+def test_registry_checks_catch_what_the_registry_catches() -> None:
+    data = json.loads((V8 / "test-router.gns3a").read_text())
+    data["versions"][0]["name"] = "2.0-renamed"
+    data["images"][2]["md5sum"] = data["images"][1]["md5sum"]
+    del data["settings"][0]["template_properties"]["platform"]
+    data["settings"][0]["template_properties"]["colour"] = "red"
+    assert registry_warnings(data) and registry_warnings(data)[0].startswith("schema v8")
+    data["settings"][0]["template_properties"].pop("colour")
+    assert registry_warnings(data) == ["duplicate image md5sum 85b15442269c4b2fae70cf3cb6d05892",
+                                       "version mismatch for version 2.0-renamed"]
 
 
 def test_catalogue_has_the_promised_appliances() -> None:
@@ -52,6 +102,95 @@ def test_catalogue_has_the_promised_appliances() -> None:
     debian = catalogue.find("debian")
     assert debian.version("12.6").images["hda_disk_image"] == "debian-12.6.qcow2"
     assert ubuntu.cloud_init and not cumulus.cloud_init
+
+
+def test_v8_versions_get_their_own_settings() -> None:
+    app = load_appliance(V8 / "test-router.gns3a")
+    assert app.registry_version == 8 and app.kind == "qemu"
+    # No version chosen: the first version (2.0), which runs "large" over the default set.
+    large = app.for_version(None)
+    assert (large.selected, large.qemu["ram"], large.qemu["cpus"]) == ("2.0", 8192, 4)
+    assert (large.qemu["adapters"], large.qemu["adapter_type"]) == (10, "virtio-net-pci")
+    assert (large.port_name_format, large.first_port_name) == ("eth{0}", None)
+    assert large.qemu["arch"] == "x86_64" and large.qemu["console_type"] == "telnet"
+    default = app.for_version("1.0")
+    assert (default.qemu["ram"], default.qemu["cpus"], default.port_name_format) == (
+        2048, 2, "eth{0}")
+    assert default.symbol == ":/symbols/router.svg"
+    legacy = app.for_version("0.9")  # inherit_default_properties: false
+    assert (legacy.qemu["ram"], legacy.qemu["adapters"], legacy.qemu["arch"]) == (1024, 4, "i386")
+    assert "cpus" not in legacy.qemu and "options" not in legacy.qemu
+    assert (legacy.port_name_format, legacy.first_port_name) == ("ge-0/0/{0}", "mgmt0")
+    assert legacy.symbol == ":/symbols/classic/router.svg"
+    assert legacy.version(None).name == "0.9"  # the chosen version sticks
+    # By image version and by image, as for v4; the v8 "checksum" field is the md5.
+    assert app.for_version("2.0").images["test-router-2.0.qcow2"].md5sum == \
+        "1a730653202ebb3779cc7c14e8ffb1b4"
+    assert app.images["test-router-1.0.qcow2"].compression == "xz"
+    # The appliance itself (before a version is chosen) describes the default set.
+    assert (app.qemu["ram"], app.port_name_format) == (2048, "eth{0}")
+
+
+def test_vyos_shaped_v8_resolves_to_the_version_settings(tmp_path: Path) -> None:
+    """issue 9: VyOS 1.5.1 read as 2048 MB and Ethernet{0}; the registry says 8192 and eth{0}."""
+    data = json.loads((V8 / "test-router.gns3a").read_text())
+    data["port_name_format"] = "Ethernet{0}"  # not a v8 key: must not win over the set's
+    path = tmp_path / "router.gns3a"
+    path.write_text(json.dumps(data))
+    chosen = load_appliance(path).for_version("2.0")
+    assert (chosen.qemu["ram"], chosen.port_name_format) == (8192, "eth{0}")
+
+
+@pytest.mark.parametrize("kind", ["docker", "dynamips", "iou"])
+def test_non_qemu_appliances_are_refused(kind: str, tmp_path: Path) -> None:
+    data = json.loads((REPO_APPLIANCES / "debian.gns3a").read_text())
+    data.pop("qemu")
+    data[kind] = {"image": "x"} if kind == "docker" else {"platform": "c7200"}
+    path = tmp_path / f"{kind}.gns3a"
+    path.write_text(json.dumps(data))
+    app = load_appliance(path)
+    assert app.kind == kind
+    for call in (lambda: app.version(None), lambda: app.for_version("12.6")):
+        with pytest.raises(LookupError) as info:
+            call()
+        assert str(info.value) == f"appliance 'Debian': {UNSUPPORTED}"
+    assert UNSUPPORTED == "docker/dynamips/iou appliances are not supported (use a qemu appliance)"
+
+
+def test_v8_docker_appliance_is_refused_not_versionless() -> None:
+    app = load_appliance(V8 / "test-container.gns3a")
+    with pytest.raises(LookupError, match="appliances are not supported") as info:
+        app.for_version(None)
+    assert "lists no versions" not in str(info.value)
+
+
+def test_v8_version_running_a_docker_set_is_refused(tmp_path: Path) -> None:
+    data = json.loads((V8 / "test-router.gns3a").read_text())
+    data["settings"].append({"name": "ctr", "template_type": "docker",
+                             "template_properties": {"image": "example/x"}})
+    data["versions"][1]["settings"] = "ctr"
+    path = tmp_path / "mixed.gns3a"
+    path.write_text(json.dumps(data))
+    app = load_appliance(path)
+    assert app.for_version("2.0").qemu["ram"] == 8192
+    with pytest.raises(LookupError, match=r"version '1.0': docker/dynamips/iou appliances"):
+        app.for_version("1.0")
+
+
+@pytest.mark.parametrize("bad", ["../../x", "sub/disk.qcow2", "..", "", "a\\b"])
+@pytest.mark.parametrize("where", ["images", "versions"])
+def test_image_file_names_must_be_bare(bad: str, where: str, tmp_path: Path) -> None:
+    """issue 7: ``filename: ../../x`` escaped the staging folder."""
+    data = json.loads((REPO_APPLIANCES / "debian.gns3a").read_text())
+    if where == "images":
+        data["images"][0]["filename"] = bad
+    else:
+        data["versions"][0]["images"]["hda_disk_image"] = bad
+    path = tmp_path / "evil.gns3a"
+    path.write_text(json.dumps(data))
+    with pytest.raises(GeneratorError, match="is not a bare file name") as info:
+        load_appliance(path)
+    assert repr(bad) in info.value.message and str(path) in info.value.message
 
 
 def test_registry_v8_settings_are_read(tmp_path: Path) -> None:
