@@ -27,15 +27,29 @@ from pydantic import (
 
 from .errors import BlueprintError, Problem
 
-BLUEPRINT_VERSION = 1
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
+#: Names that end up in generated configs follow the grammar of the strictest reader.
+NAME_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"  # RFC 1123 hostname label
+DOMAIN_RE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$"
+IFACE_RE = r"^[A-Za-z0-9_.-]{1,15}$"  # Linux interface names (IFNAMSIZ - 1)
+WORD_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # network, role and tag names (dnsmasq tags, Ansible)
+USER_RE = r"^[a-z_][a-z0-9_-]{0,31}$"  # POSIX user names as useradd takes them
+VERSION_RE = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"  # goes into the archive's file name
+LINE_RE = r"^[^\n\r\x00]*$"  # one line, no NUL
+MAX_TEXT = 1 << 20  # longest string a blueprint may hold (a file's content inline)
+MAX_RAM_MB = 1 << 20  # 1 TiB
+MAX_NODES = 1000  # per lab
+
+IfaceName = Annotated[str, Field(pattern=IFACE_RE, description="Interface name (1-15 of "
+                                                                "A-Za-z0-9_.-).")]
+OneLine = Annotated[str, Field(pattern=LINE_RE, max_length=4096)]
 
 
 class Strict(BaseModel):
     """Base of every blueprint record: unknown keys are errors, records are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True,
+                              str_max_length=MAX_TEXT)
 
 
 Size = Annotated[str | int, Field(description="Size: bytes as an int, or '512M', '20G', '1T'.")]
@@ -43,7 +57,11 @@ Size = Annotated[str | int, Field(description="Size: bytes as an int, or '512M',
 
 def parse_size(value: str | int) -> int:
     """Turn ``20G``/``512M``/an int of bytes into bytes (binary units)."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a size: {value!r} (write e.g. 512M, 20G)")
     if isinstance(value, int):
+        if value < 0:
+            raise ValueError(f"size {value} is negative (write e.g. 512M, 20G)")
         return value
     m = SIZE_RE.match(value)
     if not m:
@@ -55,12 +73,17 @@ def parse_size(value: str | int) -> int:
 class Users(Strict):
     """A guest user made by cloud-init."""
 
-    name: str
+    name: str = Field(pattern=USER_RE)
     sudo: bool = True
-    shell: str = "/bin/bash"
-    ssh_keys: list[str] = Field(default_factory=list, description="Authorized public keys.")
-    password: str | None = Field(None, description="Console password (plain text, lab use).")
-    groups: list[str] = Field(default_factory=list)
+    shell: str = Field("/bin/bash", pattern=r"^/[A-Za-z0-9_./+-]*$")
+    ssh_keys: list[OneLine] = Field(default_factory=list, description="Authorized public keys.")
+    password: str | None = Field(
+        None, max_length=1024, description="Console password: hashed (SHA-512 crypt) before it "
+        "reaches a seed; the archived blueprint carries the hash.")
+    password_hash: str | None = Field(
+        None, pattern=r"^\$(6|5|y|2[aby])\$[./0-9A-Za-z$=,]{8,200}$",
+        description="Console password as a crypt(3) hash, e.g. from `openssl passwd -6`.")
+    groups: list[Annotated[str, Field(pattern=USER_RE)]] = Field(default_factory=list)
 
 
 class WriteFile(Strict):
@@ -76,8 +99,9 @@ class CloudInit(Strict):
     """Per-node cloud-init settings; lists from node, group and defaults are concatenated."""
 
     users: list[Users] | None = None
-    ssh_keys: list[str] | None = Field(None, description="Extra keys for the default user.")
-    packages: list[str] | None = None
+    ssh_keys: list[OneLine] | None = Field(None, description="Extra keys for the default user.")
+    packages: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9+._:=~*-]{0,127}$")]
+                   ] | None = None
     write_files: list[WriteFile] | None = None
     bootcmd: list[str | list[str]] | None = None
     runcmd: list[str | list[str]] | None = None
@@ -88,42 +112,44 @@ class CloudInit(Strict):
 class Inject(Strict):
     """A file, directory or symlink written into the node's overlay with libguestfs."""
 
-    path: str = Field(description="Absolute path in the guest.")
+    path: str = Field(pattern=r"^/[^\n\r\x00]{0,4095}$", description="Absolute path in the guest.")
     content: str | None = None
     source: str | None = Field(None, description="File or folder in the blueprint folder.")
-    mode: str | None = Field(None, description="Octal mode, e.g. '0755'.")
-    owner: str = "root"
-    group: str = "root"
-    symlink: str | None = Field(None, description="Make `path` a symlink to this target.")
+    mode: str | None = Field(None, pattern=r"^0?[0-7]{3,4}$", description="Octal mode, e.g. '0755'.")
+    owner: str = Field("root", pattern=USER_RE)
+    group: str = Field("root", pattern=USER_RE)
+    symlink: OneLine | None = Field(None, description="Make `path` a symlink to this target.")
     enable: bool = Field(False, description="A systemd unit to enable for first boot.")
 
 
 class Bond(Strict):
     """An 802.3ad (or other) bond of physical interfaces."""
 
-    interfaces: list[str]
-    mode: str = "802.3ad"
-    lacp_rate: str | None = "fast"
-    hash_policy: str | None = "layer3+4"
-    mii_monitor: int = 100
+    interfaces: list[IfaceName]
+    mode: Literal["802.3ad", "balance-rr", "active-backup", "balance-xor", "broadcast",
+                  "balance-tlb", "balance-alb"] = "802.3ad"
+    lacp_rate: Literal["fast", "slow"] | None = "fast"
+    hash_policy: Literal["layer2", "layer3+4", "layer2+3", "encap2+3", "encap3+4"] | None = \
+        "layer3+4"
+    mii_monitor: int = Field(100, ge=0, le=60000)
 
 
 class Vlan(Strict):
     id: int = Field(ge=1, le=4094)
-    link: str
+    link: IfaceName
 
 
 class Bridge(Strict):
-    interfaces: list[str] = Field(default_factory=list)
+    interfaces: list[IfaceName] = Field(default_factory=list)
     stp: bool = False
 
 
 class Interface(Strict):
     """One guest interface: a NIC (named after its GNS3 port), a bond, a VLAN or a bridge."""
 
-    bond: Bond | list[str] | None = None
+    bond: Bond | list[IfaceName] | None = None
     vlan: Vlan | None = None
-    bridge: Bridge | list[str] | None = None
+    bridge: Bridge | list[IfaceName] | None = None
     network: str | None = Field(None, description="Name of a network from `networks`.")
     address: str | int | None = Field(
         None, description="IP (prefix from the network), host number in the network, or 'auto'.")
@@ -131,7 +157,7 @@ class Interface(Strict):
     gateway: bool | str | None = Field(
         None, description="true: the network's gateway is the default route; or an IP.")
     dns: list[str] | None = None
-    mtu: int | None = None
+    mtu: int | None = Field(None, ge=68, le=65535)
     routes: list[dict[str, str]] | None = None
 
 
@@ -150,12 +176,12 @@ class NodeSettings(Strict):
 
     appliance: str | None = None
     version: str | None = Field(None, description="Appliance version (name or image version).")
-    ram: int | None = Field(None, ge=32, description="RAM in MB.")
+    ram: int | None = Field(None, ge=32, le=MAX_RAM_MB, description="RAM in MB.")
     cpus: int | None = Field(None, ge=1, le=255)
     disk: Size | None = Field(None, description="Size of the system disk overlay.")
     nics: int | Literal["auto"] | None = Field(None, description="NIC count or 'auto'.")
     console: Literal["telnet", "vnc", "spice", "none"] | None = None
-    role: str | None = None
+    role: str | None = Field(None, pattern=WORD_RE)
     tier: int | None = Field(None, ge=0, le=9, description="Row on the canvas (0 = top).")
     adapter_type: str | None = None
     disk_interface: Literal["virtio", "ide", "sata", "scsi"] | None = None
@@ -163,7 +189,7 @@ class NodeSettings(Strict):
     first_port_name: str | None = None
     options: str | None = Field(None, description="Extra QEMU options (GNS3 `options`).")
     disks: list[Disk] | None = Field(None, description="Extra blank data disks.")
-    interfaces: dict[str, Interface] | None = None
+    interfaces: dict[IfaceName, Interface] | None = None
     cloud_init: CloudInit | None = None
     inject: list[Inject] | None = None
     symbol: str | None = None
@@ -188,7 +214,7 @@ class Node(NodeSettings):
                             description="Base MAC (adapter 0); adapter N is base + N.")
     position: Position | None = None
     ports: list[str] | None = Field(None, description="cloud: host interfaces to expose.")
-    vlans: dict[str, int | str] | None = Field(
+    vlans: dict[str, Annotated[int, Field(ge=1, le=4094)] | Literal["trunk"]] | None = Field(
         None, description="ethernet_switch: port -> access VLAN, or 'trunk'.")
 
 
@@ -232,8 +258,9 @@ class Network(Strict):
     vlan: int | None = Field(None, ge=1, le=4094)
     gateway: str | None = None
     dns: list[str] | None = None
-    pool: str | None = Field(None, description="First-last host numbers for 'auto', e.g. 100-199.")
-    domain: str | None = None
+    pool: str | None = Field(None, pattern=r"^\s*\d{1,9}\s*-\s*\d{1,9}\s*$",
+                             description="First-last host numbers for 'auto', e.g. 100-199.")
+    domain: str | None = Field(None, pattern=DOMAIN_RE, max_length=253)
 
 
 class Compute(Strict):
@@ -244,15 +271,36 @@ class Compute(Strict):
                                "controller (default: the same name).")
 
 
+StrList = list[str] | str
+
+
+class Stage(Strict):
+    """One bootstrap stage: wait for its hosts' SSH, then run its playbooks in order."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$",
+                      description="One word; printed as `gns3lab: stage <name> ok|failed`.")
+    hosts: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]] | \
+        Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")] = Field(
+            default_factory=lambda: ["all"],
+            description="`all`, groups, roles or node names.")
+    playbooks: StrList = Field(default_factory=list,
+                               description="Playbooks in the blueprint folder, run in order.")
+    generated: StrList = Field(default_factory=list,
+                               description="Add-on playbooks, e.g. playbooks/fabric.yml.")
+    timeout: int | None = Field(None, ge=1, le=86400,
+                                description="Seconds to wait for the hosts (default: the "
+                                "controller's).")
+
+
 class Controller(Strict):
     """The node that bootstraps the lab (DHCP, DNS, NAT, Ansible)."""
 
     node: str
-    uplink: str | None = Field(None, description="Interface used for NAT to the outside.")
+    uplink: IfaceName | None = Field(None, description="Interface used for NAT to the outside.")
     dhcp: list[str] = Field(default_factory=list, description="Networks it serves by DHCP.")
     playbooks: list[str] = Field(default_factory=list)
-    stages: list[dict[str, Any]] = Field(default_factory=list)
-    timeout: int = Field(1800, description="Seconds a stage waits for its hosts.")
+    stages: list[Stage] = Field(default_factory=list)
+    timeout: int = Field(1800, ge=1, le=86400, description="Seconds a stage waits for its hosts.")
 
 
 class Blueprint(Strict):
@@ -260,16 +308,17 @@ class Blueprint(Strict):
 
     format: Literal[1] = Field(1, description="Blueprint format version.")
     name: str = Field(pattern=NAME_RE)
-    version: str | int | None = Field(
+    version: Annotated[str, Field(pattern=VERSION_RE)] | int | None = Field(
         None, description="The lab's own version (free text, e.g. 1.4.0 or 2026-12-01): names "
         "the archive <name>-<version>.gns3project.")
-    description: str = ""
+    description: str = Field("", max_length=4096)
     gns3: Literal["2.2", "3.0"] = "2.2"
-    domain: str = "lab.internal"
+    domain: str = Field("lab.internal", pattern=DOMAIN_RE, max_length=253,
+                        description="DNS domain of the lab (lowercase, dot-separated labels).")
     defaults: NodeSettings = Field(default_factory=lambda: NodeSettings())
     groups: dict[str, Group] = Field(default_factory=dict)
-    networks: dict[str, Network] = Field(default_factory=dict)
-    nodes: dict[str, Node]
+    networks: dict[Annotated[str, Field(pattern=WORD_RE)], Network] = Field(default_factory=dict)
+    nodes: dict[str, Node] = Field(max_length=MAX_NODES)
     links: list[LinkItem] = Field(default_factory=list)
     controller: Controller | None = None
     ssh_key: str | None = Field(None, description="Private key file for the lab (else generated).")

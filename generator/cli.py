@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
+import traceback
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -13,27 +13,47 @@ from typing import Any
 import click
 
 from . import __version__
+from .cli_common import printable
 from .cli_common import progress as _progress
 from .errors import GeneratorError
 
 BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
 
 
+BUG_EXIT = 70  # EX_SOFTWARE: an internal error, not the user's input
+
+
 class _Group(click.Group):
+    """Turns typed errors into messages (exit 2), anything else into a bug report (exit 70)."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except GeneratorError as exc:
             for i, line in enumerate(exc.lines()):
-                click.echo(("error: " if i == 0 else "       ") + line, err=True)
+                click.echo(("error: " if i == 0 else "       ") + printable(line), err=True)
             if exc.hint and not exc.lines()[-1].startswith("hint:"):
-                click.echo(f"hint: {exc.hint}", err=True)
+                click.echo(f"hint: {printable(exc.hint)}", err=True)
             ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a message
+            if ctx.params.get("debug") or os.environ.get("GNS3LAB_DEBUG"):
+                click.echo(traceback.format_exc(), err=True, nl=False)
+            click.echo(f"internal error: {printable(type(exc).__name__)}: "
+                       f"{printable(str(exc))[:500]}", err=True)
+            click.echo(f"this is a bug in gns3lab {__version__}: please report it with the "
+                       "command you ran (rerun with --debug for the traceback)", err=True)
+            ctx.exit(BUG_EXIT)
 
 
 @click.group(cls=_Group)
 @click.version_option(__version__, prog_name="gns3lab")
-def main() -> None:
+@click.option("--debug", is_flag=True, help="Print the full traceback of an internal error.")
+def main(debug: bool) -> None:
     """Build labs written as code into self-building GNS3 portable projects."""
 
 
@@ -212,8 +232,10 @@ def _plain(value: Any) -> Any:
 def _register() -> None:
     """Command groups that live in their own modules."""
     from .cli_images import images
+    from .cli_lifecycle import graph
 
     main.add_command(images)
+    main.add_command(graph)
 
 
 _register()

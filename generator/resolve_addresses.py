@@ -29,7 +29,7 @@ class AddressSteps(ResolverBase):
             if spec.gateway:
                 gateway = self.address_in(path + ("gateway",), spec.gateway, cidr)
             nets[name] = m.Network(name=name, cidr=cidr, vlan=spec.vlan, gateway=gateway,
-                                   dns=tuple(spec.dns or ()),
+                                   dns=tuple(str(self.ip(path + ("dns", i), x)) for i, x in enumerate(spec.dns or ())),
                                    domain=spec.domain or f"{name}.{self.bp.domain}")
         return nets
 
@@ -69,7 +69,11 @@ class AddressSteps(ResolverBase):
                     self.problem(path + ("address",), "an address without a network needs a "
                                  "prefix", "add 'network: <name>' or write e.g. 10.0.0.5/24")
                 elif net is None:
-                    entry["addresses"].append(ipaddress.IPv4Interface(str(address)))
+                    try:
+                        entry["addresses"].append(ipaddress.IPv4Interface(str(address)))
+                    except ValueError as exc:
+                        self.problem(path + ("address",), f"bad address '{address}': {exc}",
+                                     "write e.g. 10.0.0.5/24")
                 else:
                     ip = self.address_in(path + ("address",), address, net.cidr)
                     if ip is not None:
@@ -101,6 +105,32 @@ class AddressSteps(ResolverBase):
                     continue
                 taken[ip] = f"{node}:{entry['name']}"
                 entry["addresses"].append(ipaddress.IPv4Interface(f"{ip}/{net.cidr.prefixlen}"))
+
+    def ip(self, path: tuple, value: str) -> ipaddress.IPv4Address | None:
+        """An IPv4 address as written, or None with a problem."""
+        try:
+            return ipaddress.IPv4Address(value)
+        except ValueError:
+            self.problem(path, f"'{value}' is not an IPv4 address", "write e.g. 10.0.0.1")
+            return None
+
+    def routes(self, path: tuple, routes: list[dict[str, str]]) -> tuple[tuple[str, str], ...]:
+        out = []
+        for i, route in enumerate(routes):
+            if set(route) != {"to", "via"}:
+                self.problem(path + (i,), "a route has exactly 'to' and 'via'",
+                             "write e.g. {to: 10.1.0.0/16, via: 10.0.0.1}")
+                continue
+            try:
+                to = ipaddress.IPv4Network(route["to"], strict=True)
+            except ValueError:
+                self.problem(path + (i, "to"), f"'{route['to']}' is not an IPv4 network",
+                             "write e.g. 10.1.0.0/16")
+                continue
+            via = self.ip(path + (i, "via"), route["via"])
+            if via is not None:
+                out.append((str(to), str(via)))
+        return tuple(out)
 
     def next_free(self, net: m.Network, taken: dict[ipaddress.IPv4Address, str]
                   ) -> ipaddress.IPv4Address | None:
@@ -137,11 +167,13 @@ class AddressSteps(ResolverBase):
                 self.problem(path + ("gateway",), "'gateway: true' needs a network with a "
                              "gateway", "give the network a gateway, or write the IP")
         elif isinstance(iface.gateway, str):
-            gateway = ipaddress.IPv4Address(iface.gateway)
+            gateway = self.ip(path + ("gateway",), iface.gateway)
         dns = tuple(iface.dns if iface.dns is not None else (net.dns if net and gateway else ()))
+        for i, server in enumerate(iface.dns or ()):
+            self.ip(path + ("dns", i), server)
         common = dict(name=name, network=iface.network, addresses=tuple(entry["addresses"]),
                       dhcp=iface.dhcp, gateway=gateway, dns=dns, mtu=iface.mtu,
-                      routes=tuple((r.get("to", ""), r.get("via", "")) for r in iface.routes or ()))
+                      routes=self.routes(path + ("routes",), iface.routes or []))
         known = set(nics) | declared
         if iface.bond:
             bond = iface.bond if isinstance(iface.bond, bp.Bond) else bp.Bond(interfaces=iface.bond)
