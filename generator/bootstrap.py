@@ -28,13 +28,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
-import yaml
 
 from . import addons
-from .blueprint import format_path, load_blueprint
-from .errors import BlueprintError, GeneratorError, Problem
-from .fabric import injected_login
-from .model import Controller, GuestInterface, Lab, Node
+from .errors import GeneratorError
+from .fabric import dump_ansible_yaml, injected_login
+from .model import Controller, GuestInterface, Lab, Node, StageSpec
 
 ROOT_DIR = "/opt/gns3lab"
 ANSIBLE_DIR = f"{ROOT_DIR}/ansible"
@@ -55,8 +53,6 @@ NAT_UNIT = "gns3lab-nat.service"
 CHECK_STAGE = "check"
 CHECK_PLAYBOOK = "playbooks/check.yml"
 DEFAULT_STAGE = "main"
-STAGE_KEYS = frozenset({"name", "hosts", "playbooks", "generated", "timeout"})
-STAGE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PLAYBOOK_DIRS = ("roles", "templates", "files", "vars", "tasks", "handlers", "group_vars",
                  "host_vars", "library", "filter_plugins", "module_utils")
 RESERVED_GROUPS = frozenset({"all", "ungrouped"})
@@ -94,105 +90,10 @@ def _ctl(lab: Lab) -> Controller:
     return lab.controller
 
 
-# --------------------------------------------------------------------------- checks
+# --------------------------------------------------------------------------- stages
 
-class _Problems:
-    """Collects problems in blueprint terms; raises them together as one BlueprintError."""
-
-    def __init__(self, lab: Lab) -> None:
-        self.lab = lab
-        self.items: list[tuple[tuple, str, str | None]] = []
-
-    def add(self, path: tuple, message: str, fix: str | None = None) -> None:
-        self.items.append((("controller", *path), message, fix))
-
-    def raise_if_any(self) -> None:
-        if not self.items:
-            return
-        try:
-            source = load_blueprint(self.lab.blueprint_file)[1]
-        except (GeneratorError, OSError):
-            source = None
-        file = str(self.lab.blueprint_file)
-        raise BlueprintError([source.problem(p, m, f) if source else
-                              Problem(file, None, format_path(p), m, f)
-                              for p, m, f in self.items])
-
-
-def check_controller(lab: Lab) -> None:
-    """Raise BlueprintError for every controller setting the bootstrap cannot serve."""
-    ctl = lab.controller
-    if ctl is None:
-        return
-    problems = _Problems(lab)
-    if ctl.node not in {n.name for n in lab.vms}:
-        problems.add(("node",), f"controller '{ctl.node}' is not a VM of the lab",
-                     "name a QEMU node")
-        problems.raise_if_any()
-    node = lab.node(ctl.node)
-    _check_networks(lab, node, ctl, problems)
-    if ctl.uplink and ctl.uplink not in {i.name for i in node.interfaces} | \
-            {n.name for n in node.nics}:
-        problems.add(("uplink",), f"uplink '{ctl.uplink}' is not an interface of '{node.name}'",
-                     "name one of its NICs or interfaces, e.g. eth1")
-    _check_stages(lab, ctl, problems)
-    problems.raise_if_any()
-
-
-def _check_networks(lab: Lab, node: Node, ctl: Controller, problems: _Problems) -> None:
-    known = {n.name for n in lab.networks}
-    for i, net in enumerate(ctl.dhcp):
-        if net not in known:
-            problems.add(("dhcp", i), f"unknown network '{net}'",
-                         f"known: {', '.join(sorted(known)) or 'none'}")
-        elif _static_interface(node, net) is None:
-            problems.add(("dhcp", i), f"controller '{node.name}' serves DHCP on '{net}' but has "
-                         "no static address there", f"give an interface of '{node.name}' "
-                         f"'network: {net}' and a fixed address (not dhcp)")
-
-
-def _check_stages(lab: Lab, ctl: Controller, problems: _Problems) -> None:
-    seen: set[str] = set()
-    for i, stage in enumerate(ctl.stages):
-        path = ("stages", i)
-        name = str(stage.get("name", ""))
-        for key in sorted(set(stage) - STAGE_KEYS):
-            problems.add(path + (key,), f"unknown stage key '{key}'",
-                         f"use {', '.join(sorted(STAGE_KEYS))}")
-        if not STAGE_NAME_RE.match(name):
-            problems.add(path + ("name",), f"stage name '{name}' is not one word",
-                         "use letters, digits, '-', '_' or '.'")
-        elif name == CHECK_STAGE or name in seen:
-            problems.add(path + ("name",), f"stage name '{name}' is taken",
-                         f"'{CHECK_STAGE}' is the final check; give each stage its own name")
-        seen.add(name)
-        timeout = stage.get("timeout", ctl.timeout)
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
-            problems.add(path + ("timeout",), f"timeout '{timeout}' is not a number of seconds",
-                         "e.g. timeout: 900")
-        if not resolve_hosts(lab, _patterns(stage)):
-            problems.add(path + ("hosts",), f"stage '{name}' names no node the controller can "
-                         "reach", "name groups, roles or nodes that have an address")
-        for j, pb in enumerate(_stage_playbooks(stage)):
-            if _playbook_dest(lab, pb) is None:
-                problems.add(path + ("playbooks", j), f"playbook '{pb}' is outside the "
-                             "blueprint folder", "keep playbooks in the blueprint's folder")
-
-
-def _patterns(stage: dict[str, Any]) -> list[str]:
-    hosts = stage.get("hosts", ["all"])
-    return [hosts] if isinstance(hosts, str) else [str(h) for h in hosts]
-
-
-def _stage_playbooks(stage: dict[str, Any]) -> list[str]:
-    books = stage.get("playbooks", [])
-    return [books] if isinstance(books, str) else [str(b) for b in books]
-
-
-def _generated(stage: dict[str, Any]) -> list[str]:
-    """Add-on playbooks (``playbooks/fabric.yml``), already relative to the Ansible folder."""
-    books = stage.get("generated", [])
-    return [books] if isinstance(books, str) else [str(b) for b in books]
+def _stage_playbooks(stage: StageSpec) -> list[str]:
+    return list(stage.playbooks)
 
 
 # --------------------------------------------------------------------------- the managed nodes
@@ -243,12 +144,11 @@ def resolve_stages(lab: Lab) -> tuple[Stage, ...]:
     ctl = _ctl(lab)
     specs = list(ctl.stages)
     if not specs and ctl.playbooks:
-        specs = [{"name": DEFAULT_STAGE, "hosts": ["all"],
-                  "playbooks": [str(p.relative_to(lab.blueprint_folder)) for p in ctl.playbooks]}]
-    stages = [Stage(name=str(s["name"]), hosts=resolve_hosts(lab, _patterns(s)),
-                    playbooks=tuple(_playbook_dest(lab, p) or p for p in _stage_playbooks(s))
-                    + tuple(_generated(s)),
-                    timeout=int(s.get("timeout", ctl.timeout))) for s in specs]
+        specs = [StageSpec(DEFAULT_STAGE, ("all",), tuple(
+            str(p.relative_to(lab.blueprint_folder)) for p in ctl.playbooks), (), ctl.timeout)]
+    stages = [Stage(name=s.name, hosts=resolve_hosts(lab, list(s.hosts)),
+                    playbooks=tuple(_playbook_dest(lab, p) or p for p in s.playbooks)
+                    + s.generated, timeout=s.timeout) for s in specs]
     stages.append(Stage(CHECK_STAGE, resolve_hosts(lab, ["all"]), (CHECK_PLAYBOOK,),
                         ctl.timeout))
     return tuple(stages)
@@ -348,8 +248,9 @@ def render_group_vars(lab: Lab) -> bytes:
 
 
 def _sorted_yaml(data: Any) -> bytes:
-    return ("# gns3lab: generated from the blueprint.\n" + yaml.safe_dump(
-        data, sort_keys=True, default_flow_style=False, width=100, allow_unicode=True)).encode()
+    """Sorted YAML with sequences indented under their key (ansible-lint's yaml rule)."""
+    return ("# gns3lab: generated from the blueprint.\n"
+            + dump_ansible_yaml(data, sort_keys=True)).encode()
 
 
 # --------------------------------------------------------------------------- dnsmasq
@@ -548,27 +449,13 @@ def _ansible_files(lab: Lab, managed: list[Managed]) -> dict[str, tuple[bytes, i
     return files
 
 
-def _check_generated(lab: Lab, files: dict[str, tuple[bytes, int]]) -> None:
-    """Every ``generated:`` playbook of a stage must be one an add-on rendered."""
-    problems = _Problems(lab)
-    for i, stage in enumerate(_ctl(lab).stages):
-        for j, book in enumerate(_generated(stage)):
-            if f"{ANSIBLE_DIR}/{book}" not in files:
-                problems.add(("stages", i, "generated", j), f"no add-on renders '{book}'",
-                             "enable the add-on (its settings under extra:) or drop the name")
-    problems.raise_if_any()
-
-
 def render_bootstrap(lab: Lab, public_key: str) -> BootstrapTree:
-    """The controller's bootstrap tree (raises BlueprintError on controller settings it cannot
-    serve). The private key is not included: the caller adds it as ``/root/.ssh/id_ed25519``."""
-    if lab.controller is None:
-        raise GeneratorError("the lab has no controller", hint="add 'controller:' to the blueprint")
-    check_controller(lab)
+    """The controller's bootstrap tree for a resolved lab (resolution checked every setting).
+    The private key is not included: the caller adds it as ``/root/.ssh/id_ed25519``."""
+    assert lab.controller is not None, "the lab has no controller"
     managed = managed_nodes(lab)
     stages = resolve_stages(lab)
     files = {f"{ANSIBLE_DIR}/{rel}": v for rel, v in _ansible_files(lab, managed).items()}
-    _check_generated(lab, files)
     files[SCRIPT] = (render_script(lab, stages, managed), 0o755)
     files[STAGES_FILE] = (render_stages_json(lab, stages), 0o644)
     files[DNSMASQ_CONF] = (render_dnsmasq(lab), 0o644)

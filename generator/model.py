@@ -190,12 +190,25 @@ class Link:
 
 
 @dataclass(frozen=True)
+class StageSpec:
+    """A bootstrap stage as the blueprint gives it, checked: host patterns (``all``, groups,
+    roles, node names), playbooks (blueprint files, relative to its folder), add-on playbooks
+    (``playbooks/<name>.yml`` under the controller's Ansible folder) and its timeout."""
+
+    name: str
+    hosts: tuple[str, ...]
+    playbooks: tuple[str, ...]
+    generated: tuple[str, ...]
+    timeout: int
+
+
+@dataclass(frozen=True)
 class Controller:
     node: str
     uplink: str | None
     dhcp: tuple[str, ...]
     playbooks: tuple[Path, ...]
-    stages: tuple[dict[str, Any], ...]
+    stages: tuple[StageSpec, ...]
     timeout: int
 
 

@@ -27,6 +27,7 @@ from .naming import (  # noqa: F401 - re-exported: the naming rules are part of 
     port_name,
 )
 from .resolve_addresses import AddressSteps
+from .resolve_controller import ControllerSteps
 from .resolve_links import LinkSteps
 
 MAX_ADAPTERS = 275  # GNS3's limit for QEMU adapters
@@ -36,11 +37,9 @@ SYMBOLS = {"qemu": ":/symbols/classic/qemu_guest.svg", "cloud": ":/symbols/class
 CATEGORY_SYMBOLS = {"multilayer_switch": ":/symbols/classic/multilayer_switch.svg",
                     "router": ":/symbols/classic/router.svg"}
 DATA_SLOTS = ("hdb", "hdd")  # the seed ISO is -cdrom, which takes hdc's place
-#: A stage's ``generated:`` playbooks: written by add-ons under the controller's Ansible folder.
-GENERATED_RE = re.compile(r"^playbooks/[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
 
 
-class Resolver(LinkSteps, AddressSteps):
+class Resolver(LinkSteps, AddressSteps, ControllerSteps):
     """Runs the resolution steps in order, collecting problems with their places."""
 
     # -- the pipeline ----------------------------------------------------------------------
@@ -58,8 +57,7 @@ class Resolver(LinkSteps, AddressSteps):
         self.gate()
         nodes = self.place_computes(self.freeze_nodes(networks))
         controller = self.resolve_controller()
-        self.gate()
-        return m.Lab(
+        lab = m.Lab(
             name=self.bp.name, description=self.bp.description,
             version="" if self.bp.version is None else str(self.bp.version),
             project_id=derive_id(self.bp.name, "project"), gns3=self.bp.gns3,
@@ -70,6 +68,9 @@ class Resolver(LinkSteps, AddressSteps):
             extra=dict(self.bp.extra),
             computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
                            for name, c in sorted(self.bp.computes.items())))
+        self.check_lab(lab)
+        self.gate()
+        return lab
 
     # -- names, groups, settings ---------------------------------------------------------
     def check_names(self) -> None:
@@ -393,56 +394,6 @@ class Resolver(LinkSteps, AddressSteps):
                     else None, source=source, mode=mode, owner=item.owner, group=item.group,
                     symlink=item.symlink, enable=item.enable))
         return tuple(out)
-
-    # -- controller --------------------------------------------------------------------------
-    def resolve_controller(self) -> m.Controller | None:
-        spec = self.bp.controller
-        if spec is None:
-            return None
-        path = ("controller",)
-        draft = self.drafts.get(spec.node)
-        if draft is None:
-            self.problem(path + ("node",), f"controller node '{spec.node}' does not exist",
-                         closest_fix(spec.node, self.drafts))
-        elif draft.spec.type != "qemu":
-            self.problem(path + ("node",), f"controller '{spec.node}' must be a VM",
-                         "name a QEMU node")
-        playbooks = []
-        for i, pb in enumerate(spec.playbooks):
-            file = self.src.folder / pb
-            if not file.is_file():
-                self.problem(path + ("playbooks", i), f"playbook '{pb}' not found in "
-                             f"{self.src.folder}", "fix the path (relative to the blueprint)")
-            playbooks.append(file)
-        known_hosts: set[str] = {"all"} | set(self.bp.groups) | set(self.drafts) | {
-            str(d.settings["role"]) for d in self.drafts.values() if d.settings.get("role")}
-        for i, stage in enumerate(spec.stages):
-            if "name" not in stage:
-                self.problem(path + ("stages", i), "stage has no name", "add 'name: <stage>'")
-            hosts = stage.get("hosts", [])
-            for h in [hosts] if isinstance(hosts, str) else hosts:
-                if h not in known_hosts:
-                    self.problem(path + ("stages", i, "hosts"),
-                                 f"stage '{stage.get('name')}' names unknown group '{h}'",
-                                 closest_fix(h, known_hosts))
-            for pb in stage.get("playbooks", []):
-                if not (self.src.folder / pb).is_file():
-                    self.problem(path + ("stages", i, "playbooks"), f"playbook '{pb}' not found",
-                                 "fix the path (relative to the blueprint folder)")
-            self.check_generated(path + ("stages", i), stage)
-        return m.Controller(node=spec.node, uplink=spec.uplink, dhcp=tuple(spec.dhcp),
-                            playbooks=tuple(playbooks), stages=tuple(spec.stages),
-                            timeout=spec.timeout)
-
-    def check_generated(self, path: tuple, stage: dict[str, Any]) -> None:
-        """A stage's ``generated:`` names add-on playbooks (``playbooks/<addon>-*.yml``), which
-        exist only once the add-ons render; so only their form is checked here."""
-        books = stage.get("generated", [])
-        for j, book in enumerate(books if isinstance(books, list) else [books]):
-            if not isinstance(book, str) or not GENERATED_RE.match(book):
-                self.problem(path + ("generated", j), f"generated playbook '{book}' is not "
-                             "playbooks/<name>.yml", "name an add-on's playbook, e.g. "
-                             "generated: [playbooks/fabric.yml]")
 
 
 def resolve_lab(blueprint: bp.Blueprint, source: bp.Source, catalogue: Catalogue) -> m.Lab:

@@ -218,13 +218,13 @@ def test_stage_runs_generated_addon_playbooks(tmp_path: Path, images_dir: Path,
                                               monkeypatch) -> None:
     staged = SMALL.replace("playbooks: [playbooks/db.yml]",
                            "playbooks: [playbooks/db.yml], generated: [playbooks/fabric.yml]")
-    lab = small_lab(tmp_path, images_dir, staged)
-    with pytest.raises(BlueprintError) as exc:
-        render_bootstrap(lab, PUB)
+    with pytest.raises(BlueprintError) as exc:  # found when resolving, so validate says it
+        small_lab(tmp_path, images_dir, staged)
     assert re.search(r"lab.yaml:\d+: controller.stages\[1\].generated\[0\]: no add-on renders "
                      r"'playbooks/fabric.yml'", _problems(exc))
     monkeypatch.setattr(bs.addons, "render_addons",
                         lambda lab: {"playbooks/fabric.yml": PLAYBOOK.format("all").encode()})
+    lab = small_lab(tmp_path, images_dir, staged)
     tree = render_bootstrap(lab, PUB)
     data = json.loads(text(tree, "/opt/gns3lab/stages.json"))["stages"][1]
     assert data["playbooks"] == ["playbooks/db.yml", "playbooks/fabric.yml"]
@@ -584,9 +584,11 @@ def test_stage_naming_an_unknown_group_is_a_blueprint_error(tmp_path: Path,
     (("name: data,", "name: check,"), r"controller.stages\[1\].name: stage name 'check' is taken"),
     (("name: data,", "name: web,"), r"controller.stages\[1\].name: stage name 'web' is taken"),
     (("name: data,", "name: 'my data',"),
-     r"controller.stages\[1\].name: stage name 'my data' is not one word"),
-    (("timeout: 60", "timeout: 60, retries: 3"), r"controller.stages\[1\].retries: unknown stage"),
-    (("timeout: 60", "timeout: -5"), r"controller.stages\[1\].timeout: timeout '-5' is not"),
+     r"controller.stages\[1\].name: 'my data' is not one word"),
+    (("timeout: 60", "timeout: 60, retries: 3"),
+     r"controller.stages\[1\].retries: unknown key 'retries' \(fix: remove it; known: generated"),
+    (("timeout: 60", "timeout: -5"), r"controller.stages\[1\].timeout: '-5' is out of range "
+     r"\(fix: use a number at least 1\)"),
 ])
 def test_controller_settings_the_bootstrap_cannot_serve(tmp_path: Path, images_dir: Path,
                                                         change: tuple[str, str],
@@ -606,7 +608,7 @@ def test_stage_of_unaddressed_nodes_and_outside_playbooks(tmp_path: Path,
         small_lab(tmp_path, images_dir, bad)
     problems = _problems(exc)
     assert "stage 'data' names no node the controller can reach" in problems
-    assert "playbook '../outside.yml' is outside the blueprint folder" in problems
+    assert "playbooks[0]: '../outside.yml' leaves the blueprint folder ('..')" in problems
 
 
 # ----------------------------------------------------------------------------- wiring
