@@ -1,0 +1,176 @@
+"""``gns3lab diff``: golden human and JSON output over blueprint pairs, one change each; exit
+codes; the archive reader's refusals; and an archive compared with blueprints.
+
+``pytest tests/test_diff.py --update-golden`` rewrites tests/data/golden/lifecycle/diff/.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from generator.cli import main
+from generator.diff import SafeArchive, archive_view, blueprint_view, diff_views
+from generator.errors import ArchiveError
+from tests.helpers import DATA, REPO
+from tests.test_readme import GOLDEN, check_golden, write_lifecycle_appliance
+
+PAIRS = Path("tests/data/diff")  # relative to the repo, so paths in the output are stable
+CASES = ["node-added", "link-rewired", "address-changed", "mac-changed", "inject-edited"]
+
+
+@pytest.fixture(scope="module")
+def appliances(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_lifecycle_appliance(tmp_path_factory.mktemp("appliances"))
+
+
+@pytest.fixture()
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+
+
+def run_diff(old: Path | str, new: Path | str, appliances: Path, *extra: str) -> Result:
+    return CliRunner().invoke(main, ["diff", str(old), str(new), "--images-dir",
+                                     str(appliances), *extra])
+
+
+def diff_json(old: Path | str, new: Path | str, appliances: Path) -> dict:
+    result = run_diff(old, new, appliances, "--json")
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.output)
+
+
+@pytest.mark.usefixtures("in_repo")
+@pytest.mark.parametrize("case", CASES)
+def test_diff_golden(case: str, appliances: Path, request: pytest.FixtureRequest) -> None:
+    human = run_diff(PAIRS / "base", PAIRS / case, appliances)
+    assert human.exit_code == 1, human.output
+    check_golden(human.output.encode(), GOLDEN / "diff" / f"{case}.txt", request)
+    as_json = run_diff(PAIRS / "base", PAIRS / case, appliances, "--json")
+    assert as_json.exit_code == 1, as_json.output
+    check_golden(as_json.output.encode(), GOLDEN / "diff" / f"{case}.json", request)
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_equal_blueprints_exit_0(appliances: Path) -> None:
+    result = run_diff(PAIRS / "base", PAIRS / "base", appliances)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "no differences"
+    assert diff_json(PAIRS / "base", PAIRS / "base", appliances)["equal"] is True
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_node_added(appliances: Path) -> None:
+    doc = diff_json(PAIRS / "base", PAIRS / "node-added", appliances)
+    assert doc["nodes"]["added"] == ["srv3"] and not doc["nodes"]["removed"]
+    assert doc["links"]["added"] == ["srv3:eth0 -- sw:eth3"]
+    assert doc["stages"]["changed"]["servers"]["hosts"] == ["srv1, srv2", "srv1, srv2, srv3"]
+    assert {"srv3/user-data", "srv3/meta-data", "srv3/network-config"} <= \
+        set(doc["seeds"]["added"])
+    assert "+dhcp-host=" in doc["files"]["changed"]["ctl:/etc/gns3lab/dnsmasq.conf"]
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_link_rewired(appliances: Path) -> None:
+    doc = diff_json(PAIRS / "base", PAIRS / "link-rewired", appliances)
+    assert doc["links"]["rewired"] == [{"end": "srv2:eth0", "old": "sw:eth2", "new": "sw:eth3"}]
+    assert not doc["links"]["added"] and not doc["links"]["removed"]
+    assert not doc["nodes"]["changed"]
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_address_changed(appliances: Path) -> None:
+    doc = diff_json(PAIRS / "base", PAIRS / "address-changed", appliances)
+    assert doc["interfaces"]["changed"] == {
+        "sw/br0": {"addresses": ["10.30.0.2/24", "10.30.0.3/24"]}}
+    assert "+    - 10.30.0.3/24" in doc["seeds"]["changed"]["sw/network-config"]
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_mac_changed(appliances: Path) -> None:
+    doc = diff_json(PAIRS / "base", PAIRS / "mac-changed", appliances)
+    old, new = doc["nodes"]["changed"]["ctl"]["mac"]
+    assert new == "52:54:00:aa:00:00" and old != new
+    assert doc["interfaces"]["changed"]["ctl/eth0"]["mac"] == [old, new]
+
+
+@pytest.mark.usefixtures("in_repo")
+def test_inject_edited(appliances: Path) -> None:
+    doc = diff_json(PAIRS / "base", PAIRS / "inject-edited", appliances)
+    assert sorted(doc["files"]["changed"]) == ["srv1:/etc/motd", "srv2:/etc/motd"]
+    text = doc["files"]["changed"]["srv1:/etc/motd"]
+    assert text.startswith("--- old/srv1:/etc/motd\n+++ new/srv1:/etc/motd\n")
+    assert "+Be nice to the servers." in text
+    assert not doc["seeds"]["changed"] and not doc["nodes"]["changed"]
+
+
+def test_errors_exit_2(appliances: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.gns3project"
+    bad.write_bytes(b"not a zip")
+    result = run_diff(bad, DATA / "diff" / "base", appliances)
+    assert result.exit_code == 2 and "not a readable .gns3project" in result.output
+    result = run_diff(tmp_path / "missing", DATA / "diff" / "base", appliances)
+    assert result.exit_code == 2
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("name: [\n")
+    result = run_diff(broken, DATA / "diff" / "base", appliances)
+    assert result.exit_code == 2 and "malformed YAML" in result.output
+
+
+@pytest.mark.parametrize("name", ["../evil", "/etc/passwd", "a/../../b", "C:/x", "a\\..\\b"])
+def test_archive_reader_refuses_unsafe_names(name: str, tmp_path: Path) -> None:
+    archive = tmp_path / "evil.gns3project"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.gns3", "{}")
+        zf.writestr(name, "x")
+    with pytest.raises(ArchiveError, match="unsafe member name"):
+        archive_view(archive)
+
+
+def test_archive_reader_caps_member_size(tmp_path: Path) -> None:
+    archive = tmp_path / "big.gns3project"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("project.gns3", b"{" + b" " * 5000 + b"}")
+    reader = SafeArchive(archive, cap=4096)
+    with pytest.raises(ArchiveError, match="more than the 4096"):
+        reader.read("project.gns3")
+    reader.close()
+
+
+def test_archive_that_is_no_project_is_an_error(tmp_path: Path) -> None:
+    archive = tmp_path / "odd.gns3project"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.gns3", '{"topology": 5}')
+    with pytest.raises(ArchiveError, match="not a project gns3lab can read"):
+        archive_view(archive)
+
+
+@pytest.mark.slow
+def test_archive_against_blueprints(appliances: Path, tmp_path: Path) -> None:
+    """A `build --no-images` archive equals its blueprint, and differs from a changed one the
+    way the two blueprints differ (qemu-img makes the overlays)."""
+    out = tmp_path / "dist"
+    build = CliRunner().invoke(main, ["build", str(DATA / "diff" / "base"), "-o", str(out),
+                                      "--no-images", "--images-dir", str(appliances)])
+    assert build.exit_code == 0, build.output
+    (archive,) = out.glob("*.gns3project")
+    same = run_diff(archive, DATA / "diff" / "base", appliances)
+    assert same.exit_code == 0, same.output
+    assert "not compared: files from inject: entries" in same.output
+    assert run_diff(archive, archive, appliances).exit_code == 0
+    changed = diff_json(archive, DATA / "diff" / "address-changed", appliances)
+    assert changed["equal"] is False
+    between_blueprints = diff_views(blueprint_view(DATA / "diff" / "base", (appliances,)),
+                                    blueprint_view(DATA / "diff" / "address-changed",
+                                                   (appliances,))).to_json()
+    for section in ("nodes", "links", "interfaces", "images", "stages", "seeds", "files"):
+        assert changed[section] == between_blueprints[section], section
+    # the archive's seeds are read back from its ISOs: the lab key was normalised in them
+    view = archive_view(archive)
+    assert view.lab_key and view.lab_key.startswith("ssh-ed25519 ")
+    assert all(view.lab_key not in text for text in view.seeds.values())
+    assert "<lab key>" in view.seeds["srv1/user-data"]
