@@ -232,10 +232,11 @@ def _plain(value: Any) -> Any:
 def _register() -> None:
     """Command groups that live in their own modules."""
     from .cli_images import images
-    from .cli_lifecycle import graph
+    from .cli_lifecycle import diff, graph
 
     main.add_command(images)
     main.add_command(graph)
+    main.add_command(diff)
 
 
 _register()

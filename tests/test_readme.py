@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -26,9 +27,12 @@ def write_lifecycle_appliance(folder: Path) -> Path:
     writes it, for a stand-in image with fixed checksums (no image file needed)."""
     folder.mkdir(parents=True, exist_ok=True)
     name = "gns3lab-debian-12-golden.qcow2"
-    built = BuiltImage(path=folder / name, appliance_path=folder / "a.gns3a",
-                       md5=hashlib.md5(b"golden").hexdigest(), size=1_048_576,
-                       virtual_size=3 * 2**30, key="golden", cached=False)
+    facts = {"path": folder / name, "appliance_path": folder / "a.gns3a",
+             "md5": hashlib.md5(b"golden").hexdigest(),
+             "sha256": hashlib.sha256(b"golden").hexdigest(), "size": 1_048_576,
+             "virtual_size": 3 * 2**30, "key": "golden", "cached": False}
+    fields = {f.name for f in dataclasses.fields(BuiltImage)}  # (sha256 is being added)
+    built = BuiltImage(**{k: v for k, v in facts.items() if k in fields})
     path = folder / "gns3lab-debian-12.gns3a"
     path.write_text(json.dumps(appliance_json(DEBIAN_12, built), indent=4))
     return folder
