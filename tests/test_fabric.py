@@ -4,6 +4,7 @@ rendered NCLU/NVUE commands, and the playbooks through ansible-playbook and ansi
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,13 @@ import yaml
 
 from generator import fabric, tools
 from generator.build import load_lab
+from generator.errors import BlueprintError
 from generator.fabric import FabricError, fabric_data
 from generator.model import Lab, Node
 from tests.helpers import BLUEPRINTS
 from tests.test_openstack_blueprint import BLUEPRINT, variant
 
-PROVIDER = set(range(101, 111))
+PROVIDER = set(range(101, 201)) | set(range(301, 401))  # extra.provider_vlans
 
 
 @pytest.fixture(scope="module")
@@ -129,12 +131,12 @@ def test_nclu_commands_for_cumulus_4(lab: Lab) -> None:
     assert (leaf01["ansible_user"], leaf01["fabric_cli"]) == ("cumulus", "net")
     assert leaf01["fabric_commit"] == ["net commit"]
     cmds = leaf01["fabric_commands"]
-    assert "add bridge bridge vids 10,20,30,101-110" in cmds
+    assert "add bridge bridge vids 10,20,30,101-200,301-400" in cmds
     assert ("add clag peer sys-mac 44:38:39:ff:00:01 interface swp44-45 primary "
             "backup-ip 192.168.50.6 vrf mgmt") in cmds
     assert "add interface peerlink.4094 clag priority 1000" in cmds
     assert "add clag port bond infra1-bond0 interface swp1 clag-id 1" in cmds
-    assert "add bond infra1-bond1 bridge vids 30,101-110" in cmds
+    assert "add bond infra1-bond1 bridge vids 30,101-200,301-400" in cmds
     assert "add clag port bond to-spine01 interface swp46-47 clag-id 46" in cmds
     swmgmt = yaml.safe_load(files["host_vars/swmgmt.yml"])
     assert swmgmt["fabric_commands"] == ["add bridge bridge ports swp1-8,swp10,swp12-13,swp18-20"]
@@ -146,7 +148,7 @@ def test_nvue_commands_for_cumulus_5(tmp_path: Path) -> None:
     assert (leaf01["fabric"]["cli"], leaf01["fabric_cli"]) == ("nvue", "nv")
     assert leaf01["fabric_commit"] == ["nv config apply -y", "nv config save"]
     cmds = leaf01["fabric_commands"]
-    for expected in ("set bridge domain br_default vlan 10,20,30,101-110",
+    for expected in ("set bridge domain br_default vlan 10,20,30,101-200,301-400",
                      "set interface peerlink bond member swp44-45",
                      "set mlag mac-address 44:38:39:ff:00:01", "set mlag peer-ip linklocal",
                      "set mlag backup 192.168.50.6 vrf mgmt", "set mlag priority 1000",
@@ -204,9 +206,10 @@ def _small_variant(tmp_path: Path, old: str, new: str) -> Path:
 def test_unbonded_server_link_is_a_fabric_error(tmp_path: Path) -> None:
     folder = _small_variant(tmp_path, "      bond0: {bond: [eth1, eth2]}\n",
                             "      bond0: {bond: [eth1]}\n")
-    with pytest.raises(FabricError, match=r"link leaf2 -- server1:eth2: server1:eth2 is not "
-                                          r"in a bond"):
-        fabric_data(load_lab(folder))
+    # the add-on's check runs when the blueprint is resolved, so validate finds it
+    with pytest.raises(BlueprintError, match=r"lab\.yaml:\d+: links: link leaf2 -- server1:"
+                                             r"eth2: server1:eth2 is not in a bond"):
+        load_lab(folder)
 
 
 def test_three_peers_is_a_fabric_error(tmp_path: Path) -> None:
@@ -215,5 +218,53 @@ def test_three_peers_is_a_fabric_error(tmp_path: Path) -> None:
     text = (folder / "lab.yaml").read_text() + '  - "leaf1:swp11 -- leaf3:swp11"\n' \
         '  - "leaf2:swp11 -- leaf3:swp12"\n'
     (folder / "lab.yaml").write_text(text)
-    with pytest.raises(FabricError, match="is linked to 2 switches of its role 'leaf'"):
-        fabric_data(load_lab(folder))
+    with pytest.raises(BlueprintError, match=r"lab\.yaml:\d+: links: switch 'leaf1' is linked "
+                                             "to 2 switches of its role 'leaf'"):
+        load_lab(folder)
+
+
+def test_fabric_errors_carry_their_blueprint_path() -> None:
+    """The renderer's own error (what check reports) names the links, for the CLI too."""
+    small = load_lab(BLUEPRINTS / "fabric")
+    server = small.node("server1")
+    unbonded = tuple(replace(i, members=i.members[:1]) if i.kind == "bond" else i
+                     for i in server.interfaces)
+    bad = replace(small, nodes=tuple(replace(n, interfaces=unbonded) if n.name == "server1"
+                                     else n for n in small.nodes))
+    with pytest.raises(FabricError, match="server1:eth2 is not in a bond") as caught:
+        fabric_data(bad)
+    assert caught.value.path == ("links",)
+    assert caught.value.lines()[0].startswith("links: link leaf2 -- server1:eth2")
+    assert fabric.check(bad) == [(("links",), caught.value.message, caught.value.hint)]
+
+
+def test_management_port_follows_the_port_name_format(lab: Lab) -> None:
+    """Adapter 0 is the management port whatever the format: ``swp{port1}`` without a first
+    port name makes it swp1 (GNS3's numbering), which ``.format(0)`` could not even render."""
+    leaf = lab.node("leaf01")
+    assert fabric._mgmt_port(leaf) == "eth0"
+    bare = replace(leaf, first_port_name=None, port_name_format="swp{port1}")
+    assert fabric._mgmt_port(bare) == "swp1"
+    assert fabric._mgmt_port(replace(leaf, first_port_name=None,
+                                     port_name_format="Ethernet{0}")) == "Ethernet0"
+
+
+GOLDEN = Path(__file__).parent / "data" / "golden" / "openstack-ceph-addons"
+
+
+def test_addon_output_matches_golden(lab: Lab, request: pytest.FixtureRequest) -> None:
+    """Every file both add-ons render for the reference lab, byte for byte (review the diff
+    after ``--update-golden``)."""
+    from generator.addons import render_addons
+
+    produced = render_addons(lab)
+    if request.config.getoption("--update-golden"):
+        shutil.rmtree(GOLDEN, ignore_errors=True)
+        for name, data in produced.items():
+            (GOLDEN / name).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / name).write_bytes(data)
+    expected = {str(p.relative_to(GOLDEN)): p.read_bytes()
+                for p in sorted(GOLDEN.rglob("*")) if p.is_file()}
+    assert sorted(produced) == sorted(expected), "set of generated files changed"
+    for name, data in expected.items():
+        assert produced[name].decode() == data.decode(), f"{name} differs from golden"

@@ -12,19 +12,56 @@ import pytest
 import yaml
 
 from generator import osa
+from generator.addons import check_addons, render_addons
 from generator.build import load_lab
+from generator.errors import GeneratorError
+from generator.fabric import fabric_data
 from generator.model import Lab
-from generator.osa import OsaError, ceph_variables, load_settings, parse_release, user_config
+from generator.osa import OsaError, ceph_variables, load_settings, parse_release
 from tests.test_fabric import check_playbooks
-from tests.test_openstack_blueprint import BLUEPRINT, variant
+from tests.test_openstack_blueprint import BLUEPRINT
 
-#: The host groups of OpenStack-Ansible's "Ceph production" example, by the role that fills them.
-CEPH_PRODUCTION = {
-    "shared-infra_hosts": "infra", "repo-infra_hosts": "infra", "os-infra_hosts": "infra",
-    "identity_hosts": "infra", "network_hosts": "infra", "storage-infra_hosts": "infra",
-    "storage_hosts": "infra", "ceph-mon_hosts": "infra", "haproxy_hosts": "infra",
-    "log_hosts": "log", "compute_hosts": "compute", "ceph-osd_hosts": "osd",
+#: The ``*_hosts`` sections of OpenStack-Ansible 21.2.12's
+#: etc/openstack_deploy/openstack_user_config.yml.prod-ceph.example, by the example's hosts that
+#: fill them (infra1-3, compute1-2, osd1-3, log1): ours must have exactly these, with our hosts
+#: of the same role.
+EXAMPLE_SECTIONS = {
+    **dict.fromkeys((
+        "shared-infra_hosts", "ceph-mon_hosts", "ceph-mds_hosts", "ceph-nfs_hosts",
+        "repo-infra_hosts", "haproxy_hosts", "identity_hosts", "storage-infra_hosts",
+        "storage_hosts", "image_hosts", "placement-infra_hosts", "compute-infra_hosts",
+        "orchestration_hosts", "dashboard_hosts", "network_hosts", "metering-infra_hosts",
+        "metering-alarm_hosts", "metrics_hosts", "manila-infra_hosts", "manila-data_hosts"),
+        "infra"),
+    "compute_hosts": "compute", "metering-compute_hosts": "compute",
+    "ceph-osd_hosts": "osd", "log_hosts": "log",
 }
+#: The sections the issue found missing (so aodh, ceilometer, gnocchi, manila, ceph-mds and
+#: ceph-nfs were never placed).
+WERE_MISSING = {"ceph-mds_hosts", "ceph-nfs_hosts", "compute-infra_hosts", "dashboard_hosts",
+                "image_hosts", "manila-data_hosts", "manila-infra_hosts", "metering-alarm_hosts",
+                "metering-compute_hosts", "metering-infra_hosts", "metrics_hosts",
+                "orchestration_hosts", "placement-infra_hosts"}
+#: The example's provider networks (container_bridge, type) -> the settings ours must share.
+EXAMPLE_PROVIDERS = {
+    ("br-mgmt", "raw"): {"container_type": "veth", "container_interface": "eth1",
+                         "ip_from_q": "container", "group_binds": ["all_containers", "hosts"],
+                         "is_container_address": True},
+    ("br-vxlan", "vxlan"): {"container_type": "veth", "container_interface": "eth10",
+                            "ip_from_q": "tunnel", "range": "1:1000", "net_name": "vxlan",
+                            "group_binds": ["neutron_linuxbridge_agent"]},
+    ("br-vlan", "flat"): {"container_type": "veth", "container_interface": "eth12",
+                          "host_bind_override": "eth12", "net_name": "flat",
+                          "group_binds": ["neutron_linuxbridge_agent"]},
+    ("br-vlan", "vlan"): {"container_type": "veth", "container_interface": "eth11",
+                          "range": "101:200,301:400", "net_name": "vlan",
+                          "group_binds": ["neutron_linuxbridge_agent"]},
+    ("br-storage", "raw"): {"container_type": "veth", "container_interface": "eth2",
+                            "ip_from_q": "storage",
+                            "group_binds": ["glance_api", "cinder_api", "cinder_volume",
+                                            "manila_share", "nova_compute", "ceph-osd"]},
+}
+CEPH_PRODUCTION = EXAMPLE_SECTIONS
 OSA_NETWORKS = {"container": "mgmt", "tunnel": "vxlan", "storage": "storage"}
 
 
@@ -84,19 +121,38 @@ def test_networks_and_no_address_collisions(lab: Lab, config: dict[str, Any]) ->
     assert not covered(ipaddress.IPv4Address("172.29.236.100"), config["used_ips"])
 
 
+def test_sections_are_the_prod_ceph_examples(lab: Lab, config: dict[str, Any]) -> None:
+    """Every ``*_hosts`` section of the example, no other (os-infra_hosts is gone), each with
+    our hosts of the example's role, at their br-mgmt addresses."""
+    sections = {k for k in config if k.endswith("_hosts")}
+    assert sections == set(EXAMPLE_SECTIONS)
+    assert WERE_MISSING <= sections and "os-infra_hosts" not in sections
+    for section, role in EXAMPLE_SECTIONS.items():
+        assert sorted(config[section]) == sorted(n.name for n in lab.vms if n.role == role)
+    infra = {h: e["ip"] for h, e in config["shared-infra_hosts"].items()}
+    assert infra == {"infra1": "172.29.236.11", "infra2": "172.29.236.12",
+                     "infra3": "172.29.236.13"}  # the example's infra addresses, too
+    assert config["log_hosts"] == {"log1": {"ip": "172.29.236.14"}}  # and the example's log1
+
+
 def test_bridges_and_provider_networks(lab: Lab, config: dict[str, Any]) -> None:
     overrides = config["global_overrides"]
     assert overrides["management_bridge"] == "br-mgmt"
-    nets = {n["network"]["container_bridge"]: n["network"]
+    assert overrides["cidr_networks"] == config["cidr_networks"]
+    nets = {(n["network"]["container_bridge"], n["network"]["type"]): n["network"]
             for n in overrides["provider_networks"]}
-    assert set(nets) == {"br-mgmt", "br-vxlan", "br-vlan", "br-storage"}
-    assert nets["br-mgmt"]["ip_from_q"] == "container" and nets["br-mgmt"]["is_container_address"]
-    assert (nets["br-vxlan"]["ip_from_q"], nets["br-vxlan"]["type"]) == ("tunnel", "vxlan")
-    assert (nets["br-vlan"]["type"], nets["br-vlan"]["range"]) == ("vlan", "101:110")
-    assert nets["br-storage"]["ip_from_q"] == "storage"
-    for host in {h for g in CEPH_PRODUCTION for h in config[g]}:
+    assert len(nets) == len(overrides["provider_networks"]) == 5
+    assert set(nets) == set(EXAMPLE_PROVIDERS)
+    for key, expected in EXAMPLE_PROVIDERS.items():
+        ours = {k: v for k, v in nets[key].items() if k not in ("container_bridge", "type")}
+        assert ours == expected, key
+    # the VLAN range is the fabric's: every provider VLAN is trunked to each server's br-vlan
+    fabric = fabric_data(lab)
+    vlans = set(fabric["vlans"])
+    assert set(range(101, 201)) | set(range(301, 401)) <= vlans
+    for host in {h for g in EXAMPLE_SECTIONS for h in config[g]}:
         bridges = {i.name for i in lab.node(host).interfaces if i.kind == "bridge"}
-        assert set(nets) <= bridges, f"{host} lacks a provider bridge"
+        assert {bridge for bridge, _ in nets} <= bridges, f"{host} lacks a provider bridge"
 
 
 def test_ceph_osd_devices_are_the_data_disks(lab: Lab, config: dict[str, Any]) -> None:
@@ -140,10 +196,109 @@ def test_unsupported_release_is_an_error(release: str) -> None:
         parse_release(release)
 
 
-def test_vip_outside_the_container_network_is_an_error(tmp_path: Path) -> None:
-    lab = load_lab(variant(tmp_path, "internal_vip: 172.29.236.9", "internal_vip: 10.0.0.9"))
-    with pytest.raises(OsaError, match=r"internal_vip: 10\.0\.0\.9 is outside the container"):
-        user_config(lab)
+def with_openstack(lab: Lab, **changes: Any) -> Lab:
+    """The lab with keys of extra.openstack changed (None: removed)."""
+    openstack = {k: v for k, v in {**lab.extra["openstack"], **changes}.items() if v is not None}
+    return replace(lab, extra={**lab.extra, "openstack": openstack})
+
+
+def with_extra(lab: Lab, **changes: Any) -> Lab:
+    return replace(lab, extra={**lab.extra, **changes})
+
+
+def test_the_reference_lab_has_no_problems(lab: Lab) -> None:
+    assert check_addons(lab) == []
+
+
+BAD_OPENSTACK = {  # extra.openstack change -> (path under extra.openstack, message, fix)
+    "release-99": ({"release": "99.0.0"}, ("release",),
+                   "'99.0.0' is not an OpenStack-Ansible release this lab supports",
+                   "use one of 18.x.y or stable/rocky, 19.x.y or stable/stein, 20.x.y or "
+                   "stable/train, 21.x.y or stable/ussuri, 22.x.y or stable/victoria (Ubuntu "
+                   "18.04 hosts)"),
+    "release-float": ({"release": 21.2}, ("release",), "Input should be a valid string "
+                      "(got 21.2)", None),
+    "unknown-key": ({"relase": "21.2.12"}, ("relase",), "unknown key 'relase'",
+                    "use release, internal_vip, external_vip, networks, host_groups"),
+    "unknown-network-key": ({"networks": {"container": "mgmt", "tunel": "vxlan"}},
+                            ("networks", "tunel"), "unknown key 'tunel'",
+                            "use container, tunnel, storage"),
+    "missing-vip": ({"internal_vip": None}, ("internal_vip",), "'internal_vip' is required",
+                    None),
+    "bad-vip": ({"internal_vip": "banana"}, ("internal_vip",),
+                "Input is not a valid IPv4 address (got 'banana')", None),
+    "vip-outside": ({"internal_vip": "10.0.0.9"}, ("internal_vip",),
+                    "10.0.0.9 is outside the container network 172.29.236.0/22",
+                    "pick a free address in 172.29.236.0/22"),
+    "same-vips": ({"external_vip": "172.29.236.9"}, ("external_vip",),
+                  "the external VIP is the internal VIP", "give the two VIPs different addresses"),
+    "unknown-network": ({"networks": {"storage": "san"}}, ("networks", "storage"),
+                        "no network 'san' in the lab", "known: mgmt, oob, storage, vxlan"),
+    "unknown-group": ({"host_groups": {"compute": ["compute", "compute-infr"]}},
+                      ("host_groups", "compute", 1), "'compute-infr' is not an "
+                      "OpenStack-Ansible host group", "did you mean 'compute-infra'?"),
+    "no-groups": ({"host_groups": {}}, ("host_groups",),
+                  "no role is mapped to an OpenStack-Ansible host group",
+                  "map roles to OSA groups, e.g. compute: [compute]"),
+    "groups-not-lists": ({"host_groups": {"compute": "compute"}}, ("host_groups", "compute"),
+                         "Input should be a valid list (got 'compute')", None),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_OPENSTACK))
+def test_bad_openstack_settings_are_problems(lab: Lab, case: str) -> None:
+    change, path, message, fix = BAD_OPENSTACK[case]
+    bad = with_openstack(lab, **change)
+    assert check_addons(bad) == [(("extra", "openstack", *path), message, fix)]
+    with pytest.raises(OsaError) as caught:  # and render refuses with the same words
+        osa.render(bad)
+    assert caught.value.message == message
+
+
+def test_openstack_section_must_be_a_mapping(lab: Lab) -> None:
+    bad = with_extra(lab, openstack="yes")
+    [(path, message, _)] = check_addons(bad)
+    assert (path, message) == (("extra", "openstack"), "give a mapping of settings (got str)")
+
+
+BAD_VLANS = {  # extra.provider_vlans -> message
+    "101-5000": "VLAN range '101-5000' is outside 1-4094",
+    "0": "VLAN range '0' is outside 1-4094",
+    "4095": "VLAN range '4095' is outside 1-4094",
+    "200-101": "VLAN range '200-101' runs backwards",
+    "banana": "cannot read VLAN 'banana': write ids and ranges, e.g. 101-110",
+    "true": "write VLAN ids and ranges, e.g. 101-110, '10,20' or [101, 105]",
+    "[101, {a: 1}]": "cannot read VLAN {'a': 1}: write ids and ranges, e.g. 101-110",
+    "5-25": "VLAN 10 is network 'mgmt's VLAN",
+}
+
+
+@pytest.mark.parametrize("written", sorted(BAD_VLANS))
+def test_bad_provider_vlans_are_problems(lab: Lab, written: str) -> None:
+    bad = with_extra(lab, provider_vlans=yaml.safe_load(written))
+    problems = check_addons(bad)
+    assert [(p, m) for p, m, _ in problems] == [(("extra", "provider_vlans"), BAD_VLANS[written]
+                                                 + ("" if written == "5-25" else
+                                                    f" (got {yaml.safe_load(written)!r})"))]
+    with pytest.raises(GeneratorError):  # both add-ons' renderers refuse it too
+        render_addons(bad)
+
+
+def test_model_problems_are_reported_at_check_time(lab: Lab) -> None:
+    """What only the model can tell (an OSD host without a data disk) is found by check too."""
+    nodes = tuple(replace(n, data_disks=()) if n.role == "osd" else n for n in lab.nodes)
+    bad = replace(lab, nodes=nodes)
+    assert check_addons(bad) == [(("extra", "openstack", "host_groups"),
+                                  "Ceph OSD host 'osd1' has no data disk",
+                                  "give it one, e.g. disks: [{size: 30G}]")]
+
+
+def test_check_passing_means_render_works_for_good_variants(lab: Lab) -> None:
+    for good in (with_extra(lab, provider_vlans=[101, "300-310"]),
+                 with_openstack(lab, release="stable/victoria"),
+                 with_extra(lab, provider_vlans=None)):
+        assert check_addons(good) == []
+        assert render_addons(good)
 
 
 def test_playbooks(lab: Lab, tmp_path: Path) -> None:
