@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from .diff import LabDiff
 
 
 @click.command()
@@ -54,14 +60,10 @@ def _value(value: object) -> str:
     return "-" if value is None or value == "" else str(value)
 
 
-def print_diff(result: object, console: object) -> None:
+def print_diff(result: LabDiff, console: Console) -> None:
     """The human form of a :class:`generator.diff.LabDiff` on a rich console."""
-    from rich.console import Console
     from rich.text import Text
 
-    from .diff import LabDiff
-
-    assert isinstance(result, LabDiff) and isinstance(console, Console)
     out = console.print
     out(Text(f"old: {result.old}\nnew: {result.new}"))
     count = 0
