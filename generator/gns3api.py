@@ -1,4 +1,4 @@
-"""A small client for a running GNS3 server (2.2 or 3.x), and a reader for node consoles.
+"""A small client for a running GNS3 server (2.2 or 3.x); :mod:`.consoles` reads node consoles.
 
 Only the standard library is used (``urllib``, ``socket``). The client speaks the REST API
 under ``/v2`` (GNS3 2.2) or ``/v3`` (GNS3 3.x) and finds out which on first use. Every failure,
@@ -9,21 +9,15 @@ carrying the HTTP status and the server's own message.
 from __future__ import annotations
 
 import base64
-import codecs
 import contextlib
 import json
-import queue
 import re
-import socket
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from .errors import ServerError
 
@@ -102,8 +96,8 @@ class Gns3Client:
                 body_file: Path | None = None, expect: tuple[int, ...] = (200, 201, 204)) -> Any:
         """Call ``<prefix><path>`` and return the decoded JSON answer (``None`` when empty).
 
-        ``data`` is sent as JSON; ``body_file`` is streamed as raw bytes instead. A status
-        outside ``expect`` raises ServerError. An expired 3.x token is renewed once.
+        ``data`` is sent as JSON (``bytes`` as they are); ``body_file`` is streamed as raw
+        bytes. A status outside ``expect`` raises ServerError. An expired 3.x token is renewed once.
         """
         full = self.prefix + path
         status, body = self._send(method, full, data=data, body_file=body_file)
@@ -122,6 +116,9 @@ class Gns3Client:
         if body_file is not None:
             headers["Content-Type"] = "application/octet-stream"
             headers["Content-Length"] = str(body_file.stat().st_size)
+        elif isinstance(data, bytes):  # a file's content, e.g. a rewritten project file
+            headers["Content-Type"] = "application/octet-stream"
+            payload = data
         elif data is not None:
             headers["Content-Type"] = "application/json"
             payload = json.dumps(data).encode()
@@ -212,6 +209,44 @@ class Gns3Client:
         action = "capture/stop" if self.prefix == "/v3" else "stop_capture"
         self.request("POST", f"/projects/{pid}/links/{lid}/{action}")
 
+    # -- computes, images, project files ---------------------------------------------------
+
+    def computes(self) -> list[dict[str, Any]]:
+        """The controller's computes, in the order GNS3 keeps them (the order its import cycles
+        through). 3.x does not list its built-in ``local`` compute; it is put first here, where
+        the controller adds it at start."""
+        found = self.request("GET", "/computes")
+        if self.prefix == "/v3" and not any(c.get("compute_id") == "local" for c in found):
+            found = [{"compute_id": "local", "name": "local", "connected": True}, *found]
+        return found
+
+    def compute_images(self, compute_id: str, emulator: str = "qemu") -> list[dict[str, Any]]:
+        """The images one compute has: ``filename``, ``path``, ``md5sum``, ``filesize`` (the
+        compute hashes its real files, so this is right even where 3.x's image database lags)."""
+        return self.request("GET", f"/computes/{compute_id}/{emulator}/images")
+
+    def upload_image(self, compute_id: str, image: Path) -> None:
+        """Upload a QEMU base image. 2.2 writes it straight onto ``compute_id``; 3.x takes it
+        into the controller's image store, from where a remote compute is served on node
+        creation."""
+        name = urllib.parse.quote(image.name)
+        if self.prefix == "/v3":
+            self.request("POST", f"/images/upload/{name}", body_file=image)
+        else:
+            self.request("POST", f"/computes/{compute_id}/qemu/images/{name}", body_file=image)
+
+    def read_project_file(self, pid: str, path: str) -> Any:
+        """A file of a (loaded) project on the controller, decoded like any answer."""
+        return self.request("GET", f"/projects/{pid}/files/{urllib.parse.quote(path)}")
+
+    def write_project_file(self, pid: str, path: str, content: bytes) -> None:
+        """Write a file into a (loaded) project's folder on the controller."""
+        self.request("POST", f"/projects/{pid}/files/{urllib.parse.quote(path)}", content)
+
+    def find_project(self, name: str) -> dict[str, Any] | None:
+        """The project called exactly ``name``, or None."""
+        return next((p for p in self.projects() if p.get("name") == name), None)
+
 
 def _decode(raw: bytes) -> Any:
     """JSON if it parses, else the text (GNS3 3.x answers some 500s with plain text)."""
@@ -237,153 +272,3 @@ def _http_error(method: str, path: str, status: int, body: Any,
     elif status == 500:
         hint = hint or "the server failed internally; its log has the details"
     return ServerError(f"{method} {path}: HTTP {status}: {message}", hint=hint)
-
-
-# -- serial consoles ---------------------------------------------------------------------------
-
-IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
-#: ANSI/VT100 control sequences (colours, cursor moves) that firmware writes to serial consoles.
-_ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
-
-
-class TelnetFilter:
-    """Strips telnet commands from a byte stream and produces the minimal refusals.
-
-    Every ``DO`` is answered ``WONT`` and every ``WILL`` ``DONT``; subnegotiations and other
-    commands are dropped. State carries over between chunks.
-    """
-
-    def __init__(self) -> None:
-        self._pending = b""
-
-    def feed(self, chunk: bytes) -> tuple[bytes, bytes]:
-        """Return (data bytes, reply bytes to send back) for one received chunk."""
-        data, self._pending = self._pending + chunk, b""
-        out, replies, i = bytearray(), bytearray(), 0
-        while i < len(data):
-            if data[i] != IAC:
-                out.append(data[i])
-                i += 1
-                continue
-            step = self._command(data, i, out, replies)
-            if step == 0:  # incomplete command: wait for the next chunk
-                self._pending = data[i:]
-                break
-            i += step
-        return bytes(out), bytes(replies)
-
-    @staticmethod
-    def _command(data: bytes, i: int, out: bytearray, replies: bytearray) -> int:
-        """Handle the command at ``data[i]`` (an IAC); return its length, 0 if incomplete."""
-        if i + 1 >= len(data):
-            return 0
-        cmd = data[i + 1]
-        if cmd == IAC:
-            out.append(IAC)
-            return 2
-        if cmd in (DO, DONT, WILL, WONT):
-            if i + 2 >= len(data):
-                return 0
-            if cmd in (DO, WILL):
-                replies += bytes([IAC, WONT if cmd == DO else DONT, data[i + 2]])
-            return 3
-        if cmd == SB:
-            end = data.find(bytes([IAC, SE]), i + 2)
-            return 0 if end < 0 else end + 2 - i
-        return 2
-
-
-def clean_console_line(line: str) -> str:
-    """A console line as a person would read it: escape sequences removed, backspaces applied
-    (firmware draws spinners with them), other control characters dropped."""
-    out: list[str] = []
-    for char in _ANSI.sub("", line):
-        if char == "\b":
-            if out:
-                out.pop()
-        elif char == "\t" or char.isprintable():
-            out.append(char)
-    return "".join(out).rstrip()
-
-
-class ConsoleTail:
-    """Follow a node's telnet console (raw TCP) and hand out its text.
-
-    A daemon thread reads from the moment of connection, answers telnet negotiation at once
-    and queues the decoded text, so nothing is lost while the caller is busy elsewhere.
-
-    >>> with ConsoleTail("127.0.0.1", 5000) as tail:       # doctest: +SKIP
-    ...     for line in tail.lines(timeout=60):
-    ...         print(line)
-    """
-
-    def __init__(self, host: str, port: int, connect_timeout: float = 10) -> None:
-        self.host, self.port = host, port
-        try:
-            self._sock = socket.create_connection((host, port), timeout=connect_timeout)
-        except OSError as exc:
-            raise ServerError(f"cannot connect to console {host}:{port}: {exc}",
-                              hint="is the node started, and is its console type telnet?") from exc
-        self._sock.settimeout(None)
-        self._chunks: queue.Queue[str | None] = queue.Queue()
-        self._partial = ""
-        self.eof = False
-        self._thread = threading.Thread(target=self._pump, name=f"console-{port}", daemon=True)
-        self._thread.start()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Disconnect from the console (the node keeps running)."""
-        with contextlib.suppress(OSError):  # already closed by the other end
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-        self._thread.join(timeout=5)
-
-    def _pump(self) -> None:
-        """Reader thread: socket -> telnet filter -> UTF-8 text -> queue; None marks the end."""
-        telnet = TelnetFilter()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        try:
-            while chunk := self._sock.recv(65536):
-                data, replies = telnet.feed(chunk)
-                if replies:
-                    self._sock.sendall(replies)
-                if text := decoder.decode(data):
-                    self._chunks.put(text)
-        except OSError:
-            pass
-        self._chunks.put(None)
-
-    def read(self, timeout: float) -> str:
-        """Raw text (escape sequences included) received so far, waiting up to ``timeout``
-        seconds for some; ``""`` when nothing came. Sets :attr:`eof` once the console closed."""
-        if self.eof:
-            return ""
-        parts: list[str] = []
-        try:
-            item = self._chunks.get(timeout=max(timeout, 0.001))
-            while item is not None:
-                parts.append(item)
-                item = self._chunks.get_nowait()
-            self.eof = True  # the reader thread's end marker
-        except queue.Empty:
-            pass
-        return "".join(parts)
-
-    def lines(self, timeout: float) -> Iterator[str]:
-        """Yield non-empty, cleaned lines (see :func:`clean_console_line`) until ``timeout``
-        seconds have passed or the console closes; a last unterminated line is yielded at
-        the end of the console."""
-        deadline = time.monotonic() + timeout
-        while not self.eof and (remaining := deadline - time.monotonic()) > 0:
-            self._partial += self.read(remaining)
-            *complete, self._partial = re.split(r"\r?\n|\r(?!$)", self._partial)
-            yield from filter(None, map(clean_console_line, complete))
-        if self.eof and (last := clean_console_line(self._partial)):
-            self._partial = ""
-            yield last

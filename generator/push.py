@@ -1,76 +1,69 @@
-"""Push a built archive to a GNS3 server: import, open, start, and follow the lab coming up.
+"""Push a built archive to a GNS3 server: check images, import, place, open, start in stage
+order, and follow the lab coming up; or stop or delete a pushed lab.
 
-Nothing is printed here. Progress goes to a callback as :class:`PushEvent` records, problems
-with the server are raised as :class:`~generator.errors.ServerError`, and whether the lab came
-up is part of the :class:`PushResult` (a failed stage or a timeout is an outcome, not an error).
+Nothing is printed here. Progress goes to a callback as :class:`PushEvent` records (see
+:mod:`generator.pushview` for the live display), problems with the server are raised as
+:class:`~generator.errors.ServerError` (wrong or missing base images as
+:class:`~generator.errors.ImageError`), and whether the lab came up is part of the
+:class:`PushResult` (a failed stage or a timeout is an outcome, not an error).
 
-Following the lab means reading the serial (telnet) console of every QEMU node at the same
-time, one daemon thread per console, and watching for the lines the lab's VMs print:
+Before anything is imported, every base image the archive's manifest names is looked up on the
+compute its nodes will run on (GNS3 reports each image's md5): a different file of the same name
+would turn the archive's overlays into garbage, so the push is refused, naming the image, both
+checksums and the fix. ``upload_from`` uploads missing images first.
 
-- ``Cloud-init v. 22.4.2 finished at …`` on every VM,
-- ``gns3lab: stage <name> ok|failed`` and ``gns3lab: check <node> <address> ok|failed`` from
-  the controller, and finally ``gns3lab: lab ready``.
-
-The wait ends at ``lab ready`` (success), at the first failed stage, or at the timeout.
+Nodes start one at a time in the order the controller's stages imply: the controller, then each
+stage's hosts in stage order, then the rest (read from the archive's ``stages.json``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import queue
 import re
-import threading
-import time
+import tempfile
 import urllib.parse
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from .errors import ServerError
-from .gns3api import ConsoleTail, Gns3Client
+from .bootstrap import STAGES_FILE
+from .consoles import (
+    CheckResult,
+    ConsoleWatch,
+    Progress,
+    PushEvent,
+    WaitOutcome,
+    follow_consoles,
+    parse_console_line,
+)
+from .errors import ImageError, ServerError
+from .gns3api import Gns3Client
+from .images import md5_of, search_dirs
+from .layout import META_DIR, PROJECT_FILE
+from .placement import (
+    LOCAL,
+    CrossLink,
+    Placement,
+    arrange_for_import,
+    cross_links,
+    plan_placement,
+    repack,
+    settle_imported,
+)
+
+__all__ = ["CheckResult", "NodeInfo", "PushEvent", "PushResult", "follow_consoles",
+           "parse_console_line", "push_archive", "start_order"]
 
 #: Seconds for one HTTP exchange: importing a large archive, or opening a project whose
 #: images GNS3 must checksum, takes a while. A dead server is still noticed at once.
 HTTP_TIMEOUT = 600.0
-#: How long a console thread blocks at most before it looks at its stop flag again.
-POLL_INTERVAL = 0.5
-#: Pause between attempts to (re)connect to a console that is not there (yet).
-RETRY_INTERVAL = 0.2
-CONNECT_TIMEOUT = 3.0
-#: Seconds to wait for each console thread to finish after the wait is over.
-JOIN_TIMEOUT = 5.0
+MANIFEST = f"{META_DIR}/manifest.json"
+STAGES = f"{META_DIR}/bootstrap{STAGES_FILE}"
 
-EventKind = Literal["imported", "opened", "started", "console", "cloud-init", "stage", "check",
-                    "ready"]
-
-_STAGE = re.compile(r"(?:^|\s)gns3lab: stage (?P<name>\S+) (?P<state>ok|failed)\s*$")
-_CHECK = re.compile(
-    r"(?:^|\s)gns3lab: check (?P<node>\S+) (?P<address>\S+) (?P<state>ok|failed)\s*$")
-_READY = re.compile(r"(?:^|\s)gns3lab: lab ready\s*$")
-_CLOUD_INIT = re.compile(r"Cloud-init v\. (?P<version>\S+) finished at")
 _MISSING_IMAGE = re.compile(r"[Tt]he image '?(?P<image>[^' ]+)'? is missing")
-
-
-@dataclass(frozen=True)
-class PushEvent:
-    """One progress report. ``node`` is the node it concerns (None for the whole project).
-    Stages and checks also carry ``ok`` and their fields in ``args``: ``(stage,)`` or
-    ``(checked node, address)``."""
-
-    kind: EventKind
-    message: str
-    node: str | None = None
-    ok: bool | None = None
-    args: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return f"{self.node}: {self.message}" if self.node else self.message
-
-
-Progress = Callable[[PushEvent], None]
 
 
 @dataclass(frozen=True)
@@ -84,47 +77,7 @@ class NodeInfo:
     console_type: str | None
     console_host: str | None
     console_port: int | None
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One ``gns3lab: check <node> <address> ok|failed`` line."""
-
-    node: str
-    address: str
-    ok: bool
-
-
-@dataclass
-class WaitOutcome:
-    """What following the consoles found."""
-
-    stages: list[tuple[str, bool]] = field(default_factory=list)
-    checks: list[CheckResult] = field(default_factory=list)
-    cloud_init: list[str] = field(default_factory=list)  #: nodes whose cloud-init finished
-    ready: bool = False
-    failure: str | None = None  #: why the lab is not ready (failed stage, timeout)
-    transcripts: dict[str, str] = field(default_factory=dict)  #: node name -> console text
-
-    @property
-    def finished(self) -> bool:
-        """True once the wait can stop: the lab is ready or a stage failed."""
-        return self.ready or self.failure is not None
-
-    def record(self, event: PushEvent) -> None:
-        """Take one console event into account."""
-        if event.kind == "ready":
-            self.ready = True
-        elif event.kind == "cloud-init" and event.node not in self.cloud_init:
-            self.cloud_init.append(event.node or "")
-        elif event.kind == "stage":
-            (name,) = event.args
-            self.stages.append((name, bool(event.ok)))
-            if not event.ok and self.failure is None:
-                self.failure = f"stage {name} failed (reported by {event.node})"
-        elif event.kind == "check":
-            node, address = event.args
-            self.checks.append(CheckResult(node, address, bool(event.ok)))
+    compute_id: str = LOCAL
 
 
 @dataclass
@@ -141,6 +94,12 @@ class PushResult:
     started: bool = False
     waited: bool = False
     failure: str | None = None  #: why the lab is not ready, when waited for
+    order: list[str] = field(default_factory=list)  #: start order used
+    placement: dict[str, str] = field(default_factory=dict)  #: node -> compute id
+    cross_links: list[CrossLink] = field(default_factory=list)
+    uploaded: list[str] = field(default_factory=list)  #: "image -> compute" uploads made
+    stopped: bool = False
+    deleted: bool = False
 
     @property
     def ok(self) -> bool:
@@ -148,140 +107,45 @@ class PushResult:
         return self.ready if self.waited else True
 
 
-def parse_console_line(node: str, line: str) -> PushEvent | None:
-    """The event a console line stands for, or None for ordinary output."""
-    if match := _STAGE.search(line):
-        return PushEvent("stage", f"stage {match['name']} {match['state']}", node,
-                         match["state"] == "ok", (match["name"],))
-    if match := _CHECK.search(line):
-        text = f"check {match['node']} {match['address']} {match['state']}"
-        return PushEvent("check", text, node, match["state"] == "ok",
-                         (match["node"], match["address"]))
-    if _READY.search(line):
-        return PushEvent("ready", "lab ready", node, True)
-    if match := _CLOUD_INIT.search(line):
-        return PushEvent("cloud-init", f"cloud-init {match['version']} finished", node)
-    return None
+@dataclass(frozen=True)
+class ArchiveFacts:
+    """What push reads from the archive before talking to the server."""
+
+    project: dict[str, Any]
+    manifest: dict[str, Any] | None
+    stages: dict[str, Any] | None
+    members: frozenset[str]
+
+    @property
+    def name(self) -> str | None:
+        name = self.project.get("name")
+        return name if isinstance(name, str) and name else None
 
 
-# -- following consoles ------------------------------------------------------------------------
+def read_archive(archive: Path) -> ArchiveFacts:
+    """The project file, manifest and stages of an archive (the server judges a broken one)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            names = frozenset(zf.namelist())
+            project = json.loads(zf.read(PROJECT_FILE))
+            manifest = json.loads(zf.read(MANIFEST)) if MANIFEST in names else None
+            stages = json.loads(zf.read(STAGES)) if STAGES in names else None
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return ArchiveFacts({}, None, None, frozenset())
+    return ArchiveFacts(project if isinstance(project, dict) else {}, manifest, stages, names)
 
 
-class _ConsoleFollower(threading.Thread):
-    """Reads one node's console until told to stop, reconnecting whenever it drops.
-
-    Every line goes into :attr:`lines`; the lines that mean something go to ``events`` as
-    :class:`PushEvent`. Only the main thread calls the progress callback.
-    """
-
-    def __init__(self, node: str, host: str, port: int, events: queue.Queue[PushEvent],
-                 stop: threading.Event) -> None:
-        super().__init__(name=f"console-{node}", daemon=True)
-        self.node, self.host, self.port = node, host, port
-        self.lines: list[str] = []
-        self._queue, self._halt = events, stop  # not _stop: threading.Thread has one
-
-    def run(self) -> None:
-        try:
-            self._follow()
-        except Exception as exc:
-            self._queue.put(PushEvent("console", f"console reader failed: {exc!r}", self.node))
-
-    def _follow(self) -> None:
-        connections = 0
-        while not self._halt.is_set():
-            try:
-                tail = ConsoleTail(self.host, self.port, connect_timeout=CONNECT_TIMEOUT)
-            except ServerError:  # not listening yet, or gone for a moment
-                self._halt.wait(RETRY_INTERVAL)
-                continue
-            connections += 1
-            again = "re" if connections > 1 else ""
-            self._say(f"console {again}connected ({self.host}:{self.port})")
-            with tail:
-                self._read(tail)
-            if not self._halt.is_set():
-                self._say("console closed, reconnecting")
-                self._halt.wait(RETRY_INTERVAL)
-
-    def _read(self, tail: ConsoleTail) -> None:
-        """Read until the console closes or fails, or the stop flag is set."""
-        try:
-            while not self._halt.is_set() and not tail.eof:
-                for line in tail.lines(timeout=POLL_INTERVAL):
-                    self.lines.append(line)
-                    if event := parse_console_line(self.node, line):
-                        self._queue.put(event)
-        except (ServerError, OSError):  # a dropped connection: reconnect
-            pass
-
-    def _say(self, message: str) -> None:
-        self._queue.put(PushEvent("console", message, self.node))
-
-
-class ConsoleWatch:
-    """Follow several consoles at once; use as a context manager around starting the nodes,
-    so that no early output is missed, then call :meth:`wait`.
-
-    ``consoles`` maps node name -> (host, port).
-    """
-
-    def __init__(self, consoles: Mapping[str, tuple[str, int]],
-                 progress: Progress = lambda _: None) -> None:
-        self._events: queue.Queue[PushEvent] = queue.Queue()
-        self._stop = threading.Event()
-        self._progress = progress
-        self._followers = [_ConsoleFollower(node, host, port, self._events, self._stop)
-                           for node, (host, port) in consoles.items()]
-
-    def __enter__(self) -> ConsoleWatch:
-        for follower in self._followers:
-            follower.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        """Stop every console thread and wait (bounded) for them to end."""
-        self._stop.set()
-        for follower in self._followers:
-            if follower.is_alive():
-                follower.join(JOIN_TIMEOUT)
-
-    def transcripts(self) -> dict[str, str]:
-        """Every console's lines so far, by node name."""
-        return {f.node: "".join(line + "\n" for line in list(f.lines)) for f in self._followers}
-
-    def wait(self, timeout: float) -> WaitOutcome:
-        """Handle console events until the lab is ready, a stage fails, or ``timeout`` seconds
-        have passed. Stops the console threads; the outcome carries the transcripts."""
-        outcome = WaitOutcome()
-        deadline = time.monotonic() + timeout
-        try:
-            while not outcome.finished:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    outcome.failure = f"no 'gns3lab: lab ready' within {timeout:g} s"
-                    break
-                try:
-                    event = self._events.get(timeout=min(remaining, POLL_INTERVAL))
-                except queue.Empty:
-                    continue
-                outcome.record(event)
-                self._progress(event)
-        finally:
-            self.stop()
-        outcome.transcripts = self.transcripts()
-        return outcome
-
-
-def follow_consoles(consoles: Mapping[str, tuple[str, int]], timeout: float,
-                    progress: Progress = lambda _: None) -> WaitOutcome:
-    """Follow already running consoles (node -> (host, port)) until the lab is ready, a stage
-    fails, or ``timeout`` seconds pass."""
-    with ConsoleWatch(consoles, progress) as watch:
-        return watch.wait(timeout)
+def start_order(names: Sequence[str], stages: dict[str, Any] | None) -> list[str]:
+    """The controller, then each stage's hosts in stage order, then every other node (in
+    project order)."""
+    wanted: list[str] = []
+    if stages:
+        wanted.append(str(stages.get("controller", "")))
+        for stage in stages.get("stages", []):
+            wanted += [str(h) for h in stage.get("hosts", [])]
+    present = set(names)
+    first = [n for n in dict.fromkeys(wanted) if n in present]
+    return first + [n for n in names if n not in first]
 
 
 # -- the push ----------------------------------------------------------------------------------
@@ -290,27 +154,47 @@ def follow_consoles(consoles: Mapping[str, tuple[str, int]], timeout: float,
 def push_archive(archive: Path, server_url: str, *, username: str | None = None,
                  password: str | None = None, name: str | None = None, start: bool = False,
                  wait: bool = False, timeout: float = 1800,
-                 progress: Progress = lambda _: None) -> PushResult:
+                 upload_from: Sequence[Path] | None = None, stop: bool = False,
+                 delete: bool = False, progress: Progress = lambda _: None) -> PushResult:
     """Import ``archive`` into the GNS3 server at ``server_url``, open it, and optionally start
-    all nodes (``start``) and follow their consoles until the lab is ready (``wait``, which
-    implies ``start``; ``timeout`` seconds from the start of the nodes).
+    its nodes in stage order (``start``) and follow their consoles until the lab is ready
+    (``wait``, which implies ``start``; ``timeout`` seconds from the first start).
 
-    ``name`` defaults to the project name inside the archive. Raises ServerError when the
-    server is unreachable or refuses the import, open or start; if the open fails, the
-    imported project is deleted again.
+    ``name`` defaults to the project name inside the archive. ``upload_from`` (folders, then
+    the usual image folders) enables uploading base images the server lacks. ``stop`` or
+    ``delete`` act on the already pushed project called ``name`` instead of importing.
+
+    Raises ImageError when a base image on the server differs from the one the archive was
+    built on (nothing is imported then), ServerError when the server is unreachable or refuses
+    a step; if the open fails, the imported project is deleted again.
     """
     client = Gns3Client(server_url, username, password, timeout=HTTP_TIMEOUT)
-    wanted = name or _archive_project_name(archive)
-    project = client.import_project(archive, wanted)
+    facts = read_archive(archive)
+    wanted = name or facts.name
+    if stop or delete:
+        return _stop_or_delete(client, wanted, delete, progress)
+    placement = (plan_placement(facts.project, facts.manifest, client.computes())
+                 if facts.project.get("topology") else Placement((LOCAL,), {}))
+    uploaded = check_images(client, facts, placement, upload_from, progress)
+    project = _import(client, archive, facts, placement, wanted)
     pid = project["project_id"]
     final = project.get("name") or wanted or pid
     taken = f" ({wanted!r} is taken)" if wanted and final != wanted else ""
     progress(PushEvent("imported", f"imported as {final!r}{taken}, project id {pid}"))
+    if placement.arranged:
+        _settle(client, pid, final, placement)
     _open(client, pid, final)
     nodes = [_node_info(n) for n in client.nodes(pid)]
-    progress(PushEvent("opened", f"opened {final!r}: {len(nodes)} nodes, "
-                                 f"{len(client.links(pid))} links"))
-    result = PushResult(project_id=pid, name=final, nodes=nodes)
+    links = client.links(pid)
+    progress(PushEvent("opened", f"opened {final!r}: {len(nodes)} nodes, {len(links)} links"))
+    for node in nodes:
+        progress(PushEvent("opened", f"opened on {node.compute_id}", node.name,
+                           args=(node.compute_id,)))
+    result = PushResult(project_id=pid, name=final, nodes=nodes, uploaded=uploaded,
+                        placement={n.name: n.compute_id for n in nodes},
+                        cross_links=cross_links(client.nodes(pid), links))
+    _check_links(facts, links, result, progress)
+    result.order = start_order([n.name for n in nodes], facts.stages)
     if not (start or wait):
         return result
     consoles = console_endpoints(nodes, server_url) if wait else {}
@@ -318,29 +202,141 @@ def push_archive(archive: Path, server_url: str, *, username: str | None = None,
         raise ServerError(f"project {final!r} has no QEMU node with a telnet console to follow",
                           hint="push without --wait")
     with ConsoleWatch(consoles, progress) as watch:
-        result.nodes = _start(client, pid, final, progress)
+        result.nodes = _start(client, pid, final, result.order, progress)
         result.started = True
         if wait:
             _take_outcome(result, watch.wait(timeout))
     return result
 
 
-def _take_outcome(result: PushResult, outcome: WaitOutcome) -> None:
-    result.waited = True
-    result.stages, result.checks = outcome.stages, outcome.checks
-    result.ready, result.failure = outcome.ready, outcome.failure
-    result.transcripts = outcome.transcripts
+def _import(client: Gns3Client, archive: Path, facts: ArchiveFacts, placement: Placement,
+            wanted: str | None) -> dict[str, Any]:
+    """Import as it is, or (several computes) a copy arranged for GNS3's round-robin."""
+    if not placement.arranged:
+        return client.import_project(archive, wanted)
+    with tempfile.TemporaryDirectory(prefix="gns3lab-push-") as tmp:
+        arranged = arrange_for_import(facts.project, placement)
+        copy = repack(archive, arranged, Path(tmp) / archive.name)
+        return client.import_project(copy, wanted)
 
 
-def _archive_project_name(archive: Path) -> str | None:
-    """The ``name`` in the archive's project.gns3, or None if it cannot be read here (the
-    server then decides, and reports the problem if there is one)."""
+def _settle(client: Gns3Client, pid: str, name: str, placement: Placement) -> None:
+    """Take the fillers out of the imported (still closed) project file and check the deal."""
+    path = f"{name}.gns3"
     try:
-        with zipfile.ZipFile(archive) as zf:
-            name = json.loads(zf.read("project.gns3")).get("name")
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        settled = settle_imported(client.read_project_file(pid, path), placement)
+        client.write_project_file(pid, path, json.dumps(settled, indent=4).encode())
+    except (ServerError, KeyError, TypeError) as exc:
+        with contextlib.suppress(ServerError):
+            client.delete_project(pid)
+        message = exc.message if isinstance(exc, ServerError) else f"unexpected file: {exc!r}"
+        raise ServerError(f"placing the nodes of {name!r} failed: {message}",
+                          hint="the imported project was deleted") from exc
+
+
+def _check_links(facts: ArchiveFacts, links: list[dict[str, Any]], result: PushResult,
+                 progress: Progress) -> None:
+    """Every link of the archive must exist after open (GNS3 drops bad ones silently); links
+    between computes are reported, they run as UDP tunnels."""
+    expected = len(facts.project.get("topology", {}).get("links", []))
+    if expected and len(links) < expected:
+        raise ServerError(f"project {result.name!r} opened with {len(links)} of its {expected} "
+                          "links", hint="GNS3 dropped links it could not make (on a remote "
+                          "compute: can the computes reach each other over UDP?); see the "
+                          "server log")
+    for link in result.cross_links:
+        progress(PushEvent("placed", f"link {link}"))
+
+
+# -- base images -------------------------------------------------------------------------------
+
+
+def check_images(client: Gns3Client, facts: ArchiveFacts, placement: Placement,
+                 upload_from: Sequence[Path] | None, progress: Progress) -> list[str]:
+    """Compare every base image in the manifest with the one on the compute its nodes run on;
+    upload missing ones when ``upload_from`` is given. Returns the uploads made; raises
+    ImageError (naming image, both md5s and the fix) before anything is imported."""
+    images = (facts.manifest or {}).get("images") or {}
+    if not images:
+        return []
+    users: dict[tuple[str, str], list[str]] = {}
+    for node in facts.project.get("topology", {}).get("nodes", []):
+        image = node.get("properties", {}).get("hda_disk_image")
+        if image in images:
+            cid = placement.nodes.get(node["name"], LOCAL)
+            users.setdefault((image, cid), []).append(node["name"])
+    listing: dict[str, dict[str, dict[str, Any]]] = {}
+    problems, uploaded = [], []
+    for (image, cid), nodes in sorted(users.items()):
+        want = images[image]
+        if cid not in listing:
+            listing[cid] = {i["filename"]: i for i in client.compute_images(cid)}
+        have = listing[cid].get(image)
+        if have is None and upload_from is not None:
+            have = _upload(client, cid, image, want, upload_from, progress)
+            if have is not None:
+                listing[cid][image] = have
+                uploaded.append(f"{image} -> {cid}")
+        problem = _judge(image, want, have, cid, nodes, facts, listing.get(LOCAL), upload_from)
+        if problem:
+            problems.append(problem)
+        else:
+            progress(PushEvent("images", f"base image {image} on {cid}: md5 {want['md5']} "
+                                         "matches the archive"))
+    if problems:
+        raise ImageError("\n".join(problems), hint="nothing was imported or started")
+    return uploaded
+
+
+def _judge(image: str, want: dict[str, Any], have: dict[str, Any] | None, cid: str,
+           nodes: list[str], facts: ArchiveFacts, controller: dict[str, Any] | None,
+           upload_from: Sequence[Path] | None) -> str | None:
+    """The refusal for one image on one compute, or None when the nodes may start on it."""
+    who = f"node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}"
+    if have is not None:
+        if have.get("md5sum") == want["md5"]:
+            return None
+        return (f"base image '{image}' on compute '{cid}' has md5 {have.get('md5sum')} "
+                f"({have.get('filesize')} bytes), but the archive was built on md5 "
+                f"{want['md5']} ({want.get('size')} bytes): {who} would run their overlays on "
+                f"the wrong base and read garbage. Fix: replace {have.get('path') or image} in "
+                f"that server's QEMU images folder with the image the archive was built on "
+                f"(md5 {want['md5']}{_where(want)}), or rebuild the archive on the server's "
+                "image")
+    if f"images/QEMU/{image}" in facts.members and cid == LOCAL:
+        return None  # the import brings it
+    if cid != LOCAL and controller and (controller.get(image) or {}).get("md5sum") == want["md5"]:
+        return None  # the controller sends it to the compute when the node is created
+    looked = f" (not found with that md5 in {', '.join(map(str, _dirs(upload_from)))})" \
+        if upload_from is not None else ""
+    return (f"base image '{image}' (md5 {want['md5']}, {want.get('size')} bytes{_where(want)}) "
+            f"is missing on compute '{cid}', needed by {who}{looked}. Fix: push with "
+            "--upload-images DIR (a folder holding it), or copy it into that server's QEMU "
+            "images folder")
+
+
+def _where(want: dict[str, Any]) -> str:
+    return f", from {want['url']}" if want.get("url") else ""
+
+
+def _dirs(upload_from: Sequence[Path] | None) -> list[Path]:
+    return search_dirs(upload_from or ())
+
+
+def _upload(client: Gns3Client, cid: str, image: str, want: dict[str, Any],
+            upload_from: Sequence[Path], progress: Progress) -> dict[str, Any] | None:
+    """Upload the local copy of ``image`` whose md5 matches; the server's listing after it."""
+    local = next((d / image for d in _dirs(upload_from) if (d / image).is_file()
+                  and md5_of(d / image) == want["md5"]), None)
+    if local is None:
         return None
-    return name if isinstance(name, str) and name else None
+    progress(PushEvent("images", f"uploading {image} ({local.stat().st_size >> 20} MiB) to "
+                                 f"compute {cid}"))
+    client.upload_image(cid, local)
+    return next((i for i in client.compute_images(cid) if i["filename"] == image), None)
+
+
+# -- opening, starting, stopping ---------------------------------------------------------------
 
 
 def _open(client: Gns3Client, pid: str, name: str) -> None:
@@ -363,19 +359,53 @@ def _open_hint(exc: ServerError) -> str:
     return exc.hint or "the server log has the details; the imported project was deleted"
 
 
-def _start(client: Gns3Client, pid: str, name: str, progress: Progress) -> list[NodeInfo]:
-    """Start every node and report each one's status."""
-    try:
-        client.start_all(pid)
-    except ServerError as exc:
-        raise ServerError(f"starting the nodes of {name!r} failed: {exc.message}",
-                          hint=f"project {name!r} stays on the server, opened; fix the problem "
-                               "and start it from GNS3, or delete it") from exc
-    nodes = [_node_info(n) for n in client.nodes(pid)]
-    for node in nodes:
-        progress(PushEvent("started", "started" if node.status == "started"
-                           else f"status {node.status}", node.name))
-    return nodes
+def _start(client: Gns3Client, pid: str, name: str, order: list[str], progress: Progress
+           ) -> list[NodeInfo]:
+    """Start the nodes one at a time in ``order`` and report each one's status."""
+    ids = {n["name"]: n["node_id"] for n in client.nodes(pid)}
+    for node in order:
+        try:
+            answer = client.start_node(pid, ids[node])
+        except ServerError as exc:
+            raise ServerError(f"starting node {node!r} of {name!r} failed: {exc.message}",
+                              hint=f"project {name!r} stays on the server, opened; fix the "
+                                   "problem and start it from GNS3, or push --delete") from exc
+        status = (answer or {}).get("status", "started") if isinstance(answer, dict) \
+            else "started"
+        progress(PushEvent("started", "started" if status == "started" else f"status {status}",
+                           node))
+    return [_node_info(n) for n in client.nodes(pid)]
+
+
+def _stop_or_delete(client: Gns3Client, name: str | None, delete: bool, progress: Progress
+                    ) -> PushResult:
+    """Stop the nodes of the pushed project ``name``; with ``delete`` also remove it."""
+    project = client.find_project(name) if name else None
+    if project is None:
+        known = ", ".join(sorted(p["name"] for p in client.projects())) or "none"
+        raise ServerError(f"no project named {name!r} on {client.url} (projects: {known})",
+                          hint="pass --name with the project's name on the server")
+    pid = project["project_id"]
+    nodes: list[NodeInfo] = []
+    if project.get("status") == "opened":
+        nodes = [_node_info(n) for n in client.nodes(pid)]
+        client.stop_all(pid)
+        for node in nodes:
+            progress(PushEvent("stopped", "stopped", node.name))
+        nodes = [_node_info(n) for n in client.nodes(pid)]
+    result = PushResult(project_id=pid, name=project["name"], nodes=nodes, stopped=True)
+    if delete:
+        client.delete_project(pid)
+        progress(PushEvent("deleted", f"deleted project {project['name']!r} ({pid})"))
+        result.deleted = True
+    return result
+
+
+def _take_outcome(result: PushResult, outcome: WaitOutcome) -> None:
+    result.waited = True
+    result.stages, result.checks = outcome.stages, outcome.checks
+    result.ready, result.failure = outcome.ready, outcome.failure
+    result.transcripts = outcome.transcripts
 
 
 def console_endpoints(nodes: list[NodeInfo], server_url: str) -> dict[str, tuple[str, int]]:
@@ -396,4 +426,5 @@ def console_endpoints(nodes: list[NodeInfo], server_url: str) -> dict[str, tuple
 def _node_info(node: dict[str, Any]) -> NodeInfo:
     return NodeInfo(name=node["name"], node_id=node["node_id"], node_type=node["node_type"],
                     status=node.get("status", "unknown"), console_type=node.get("console_type"),
-                    console_host=node.get("console_host"), console_port=node.get("console"))
+                    console_host=node.get("console_host"), console_port=node.get("console"),
+                    compute_id=node.get("compute_id") or LOCAL)

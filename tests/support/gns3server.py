@@ -4,6 +4,9 @@ Fixtures:
 
 - ``gns3_server_22``: gns3-server 2.2.61; ``gns3_server_30``: gns3-server 3.0.6.
 - ``gns3_server``: parametrized over both (test ids ``[2.2]`` and ``[3.0]``).
+- ``gns3_computes_22``: two more 2.2.61 servers, the second registered as remote compute
+  ``remote1`` of the first (a :class:`ComputePair`); kept apart from ``gns3_server_22`` because
+  GNS3 spreads every import over all registered computes.
 
 Each yields a :class:`Gns3Server` (``url``, ``version``, ``client``, ``images_dir``, ``root``,
 ``log_path``). A server runs isolated on loopback: its own directory tree, config, ``HOME``
@@ -48,6 +51,7 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "gns3lab-test"
 READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 SERVER_FIXTURES = ("gns3_server", "gns3_server_22", "gns3_server_30")
+REMOTE_COMPUTE = "remote1"
 
 
 @dataclass
@@ -177,7 +181,8 @@ def _keep_logs(version: str, root: Path) -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     for name in ("server.log", "stdout.log"):
         if (root / name).exists():
-            shutil.copy(root / name, ARTIFACTS / f"gns3-{version}-{stamp}-{os.getpid()}-{name}")
+            shutil.copy(root / name,
+                        ARTIFACTS / f"gns3-{version}-{stamp}-{os.getpid()}-{root.name}-{name}")
 
 
 def _wait_ready(proc: subprocess.Popen, client: Gns3Client, root: Path, version: str) -> None:
@@ -211,10 +216,11 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=STOP_TIMEOUT)
 
 
-def _run_server(version: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gns3Server]:
+def _run_server(version: str, tmp_path_factory: pytest.TempPathFactory, label: str = ""
+                ) -> Iterator[Gns3Server]:
     """Start, wait for, yield and stop one server."""
     exe = _gns3server_executable(version)
-    root = tmp_path_factory.mktemp(f"gns3-{version.replace('.', '')}")
+    root = tmp_path_factory.mktemp(f"gns3-{version.replace('.', '')}{label}")
     _make_tree(root)
     port = _free_tcp_port()
     conf = _write_config(root, port)
@@ -265,14 +271,61 @@ def gns3_server(request: pytest.FixtureRequest) -> Gns3Server:
     return request.getfixturevalue(f"gns3_server_{request.param.replace('.', '')}")
 
 
+@dataclass
+class ComputePair:
+    """A controller and a second server registered on it as a remote compute."""
+
+    controller: Gns3Server
+    compute: Gns3Server
+    compute_id: str  #: the remote compute's id (and name) on the controller
+
+    @property
+    def servers(self) -> dict[str, Gns3Server]:
+        """compute id -> the server that runs it."""
+        return {"local": self.controller, self.compute_id: self.compute}
+
+
+def register_compute(controller: Gns3Server, compute: Gns3Server, compute_id: str) -> None:
+    """Register ``compute`` on ``controller`` and wait until the controller is connected to it."""
+    port = int(compute.url.rsplit(":", 1)[1])
+    controller.client.request("POST", "/computes", {
+        "compute_id": compute_id, "name": compute_id, "protocol": "http", "host": "127.0.0.1",
+        "port": port, "user": "", "password": ""})
+    deadline = time.monotonic() + READY_TIMEOUT
+    while not controller.client.request("GET", f"/computes/{compute_id}").get("connected"):
+        if time.monotonic() > deadline:
+            pytest.fail(f"controller {controller.url} did not connect to compute {compute.url}",
+                        pytrace=False)
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def gns3_computes_22(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComputePair]:
+    """Two gns3-server 2.2.61 processes: a controller and a remote compute registered on it."""
+    controller_run = _run_server("2.2", tmp_path_factory, "-controller")
+    compute_run = _run_server("2.2", tmp_path_factory, "-compute")
+    controller = next(controller_run)
+    try:
+        compute = next(compute_run)
+        try:
+            register_compute(controller, compute, REMOTE_COMPUTE)
+            yield ComputePair(controller, compute, REMOTE_COMPUTE)
+        finally:
+            next(compute_run, None)
+    finally:
+        next(controller_run, None)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Flag the servers a failing test used, so their logs are kept at teardown."""
     report = yield
     if report.failed:
-        for name in SERVER_FIXTURES:
-            server = getattr(item, "funcargs", {}).get(name)
-            if isinstance(server, Gns3Server):
-                server.failed = True
+        for name in (*SERVER_FIXTURES, "gns3_computes_22"):
+            value = getattr(item, "funcargs", {}).get(name)
+            servers = value.servers.values() if isinstance(value, ComputePair) else [value]
+            for server in servers:
+                if isinstance(server, Gns3Server):
+                    server.failed = True
     return report
