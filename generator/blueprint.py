@@ -595,8 +595,9 @@ def _read_text(file: Path) -> str:
 
 def _parse(file: Path, text: str) -> tuple[Any, dict[tuple, int]]:
     """Compose once, check the node graph against the limits, record lines, construct."""
-    loader = _LineLoader(text)
+    loader = None
     try:
+        loader = _LineLoader(text)  # the reader checks every character here
         root = loader.get_single_node()
         lines: dict[tuple, int] = {}
         if root is not None:
@@ -618,7 +619,8 @@ def _parse(file: Path, text: str) -> tuple[Any, dict[tuple, int]]:
                                       "remove it, or write it as an escape in a "
                                       "double-quoted string")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 

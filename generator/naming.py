@@ -43,13 +43,49 @@ def port_name(fmt: str, first: str | None, adapter: int, segment_size: int = 0) 
     return fmt.format(port, segment, adapter=adapter, **values)
 
 
+#: Most names one ``[lo-hi]`` range may stand for; the lab's own node limit is checked apart.
+MAX_RANGE = 1000
+
+
+class NameRangeError(ValueError):
+    """A ``name[lo-hi]`` range that cannot be expanded; ``fix`` says what to write instead."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
 def expand_name(name: str) -> list[str]:
-    """``infra[1-3]`` -> infra1, infra2, infra3."""
+    """``infra[1-3]`` -> infra1, infra2, infra3; ``n[01-03]`` -> n01, n02, n03.
+
+    Zero-padded bounds keep their width (as in ``seq -w`` and shell ``{01..03}``), because
+    ``n01`` is what someone writing ``n[01-03]`` names their nodes. Bounds must then have the
+    same width (``n[1-03]`` is ambiguous). The size is checked before any name is made, so
+    ``n[1-10000000000]`` costs nothing. Raises :class:`NameRangeError` (a ValueError).
+    """
     match = RANGE_RE.match(name)
     if not match:
         return [name]
-    lo, hi = int(match["lo"]), int(match["hi"])
-    return [f"{match['prefix']}{i}{match['suffix']}" for i in range(lo, hi + 1)]
+    lo_text, hi_text = match["lo"], match["hi"]
+    if max(len(lo_text), len(hi_text)) > len(str(MAX_RANGE)) + 12:  # int() of 5000 digits
+        raise NameRangeError(f"range '{name}' has more than {MAX_RANGE} names",
+                             f"split it; a range may name at most {MAX_RANGE} nodes")
+    lo, hi = int(lo_text), int(hi_text)
+    if hi < lo:
+        raise NameRangeError(f"range '{name}' is empty ({lo} is above {hi})",
+                             f"write the lower bound first, e.g. "
+                             f"{match['prefix']}[{hi}-{lo}]{match['suffix']}")
+    if hi - lo + 1 > MAX_RANGE:
+        raise NameRangeError(f"range '{name}' has {hi - lo + 1} names, more than {MAX_RANGE}",
+                             f"split it; a range may name at most {MAX_RANGE} nodes")
+    padded = any(len(b) > 1 and b.startswith("0") for b in (lo_text, hi_text))
+    if padded and len(lo_text) != len(hi_text):
+        raise NameRangeError(f"range '{name}' is zero-padded with bounds of different width",
+                             f"pad both bounds to one width, e.g. "
+                             f"{match['prefix']}[{lo:0{len(hi_text)}d}-{hi_text}]"
+                             f"{match['suffix']}")
+    width = len(lo_text) if padded else 0
+    return [f"{match['prefix']}{i:0{width}d}{match['suffix']}" for i in range(lo, hi + 1)]
 
 
 def fill_template(text: str, node: str, index: int) -> str:
