@@ -164,12 +164,12 @@ def test_controller_stages_and_release(lab: Lab) -> None:
     assert lab.controller is not None and lab.controller.node == "mgmt01"
     assert lab.controller.dhcp == ("oob",)
     stages = lab.controller.stages
-    assert [s["name"] for s in stages] == ["oob-switch", "fabric", "servers-ready",
+    assert [s.name for s in stages] == ["oob-switch", "fabric", "servers-ready",
                                           "openstack-ansible"]
     rendered = render_addons(lab)
     for stage in stages:
-        for book in stage["generated"]:
-            assert book in rendered, f"stage {stage['name']} runs {book}, which no add-on writes"
+        for book in stage.generated:
+            assert book in rendered, f"stage {stage.name} runs {book}, which no add-on writes"
     release = lab.extra["openstack"]["release"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", release), "pinned to an OpenStack-Ansible tag"
 
