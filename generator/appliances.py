@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .errors import GeneratorError
+from .errors import GeneratorError, ImageError
 
 REPO_APPLIANCES = Path(__file__).resolve().parent.parent / "appliances"
 DEFAULT_VIRTUAL_SIZE = 20 * 1024**3
@@ -138,10 +138,10 @@ def _image_sizes() -> dict[str, int]:
 
 
 def check_filename(name: object, where: str) -> str:
-    """``name`` if it is a bare file name; a GeneratorError for paths (``a/b``, ``..``)."""
+    """``name`` if it is a bare file name; an ImageError for paths (``a/b``, ``..``)."""
     if (not isinstance(name, str) or not name or name in (".", "..") or "/" in name
             or "\\" in name or "\0" in name):
-        raise GeneratorError(f"{where}: image file name {name!r} is not a bare file name",
+        raise ImageError(f"{where}: image file name {name!r} is not a bare file name",
                              hint="a .gns3a 'filename' may not hold '/', '\\' or be '..': "
                                   "GNS3 keeps images flat in one folder")
     return name

@@ -26,31 +26,81 @@ def search_dirs(extra: Iterable[Path] = ()) -> list[Path]:
     return list(dict.fromkeys(d.expanduser() for d in dirs))
 
 
-def md5_of(path: Path, progress: Callable[[str], None] | None = None) -> str:
-    """md5 of a file, cached GNS3-style in ``<file>.md5sum`` while the file is unchanged."""
-    cache = path.with_name(path.name + ".md5sum")
+def _cached_digest(path: Path, cache: Path, length: int) -> str | None:
+    """A digest from a sidecar written after ``path`` last changed (mtime and ctime: a copy
+    with preserved times still gets a new ctime), or None."""
     try:
-        # Trust the cache only if it was written after the image last changed (mtime and
-        # ctime: a copy with preserved times still gets a new ctime).
         st = path.stat()
         if cache.stat().st_mtime >= max(st.st_mtime, st.st_ctime):
             value = cache.read_text().strip()
-            if len(value) == 32:
+            if len(value) == length:
                 return value
     except OSError:
         pass
-    if progress:
-        progress(f"checksum {path.name} ({path.stat().st_size >> 20} MiB)")
-    digest = hashlib.md5()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    value = digest.hexdigest()
+    return None
+
+
+def _store_digest(cache: Path, value: str) -> None:
     try:
         cache.write_text(value + "\n")
     except OSError:
         pass  # a read-only image folder is fine; we hash again next time
-    return value
+
+
+def digests_of(path: Path, progress: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """md5 and sha256 of a file, each cached while the file is unchanged: md5 GNS3-style in
+    ``<file>.md5sum``, sha256 in the hidden ``.<file>.sha256sum`` (GNS3 lists neither).
+    A missing digest is computed by streaming the file once."""
+    md5_cache = path.with_name(path.name + ".md5sum")
+    sha_cache = path.with_name(f".{path.name}.sha256sum")
+    md5 = _cached_digest(path, md5_cache, 32)
+    sha256 = _cached_digest(path, sha_cache, 64)
+    if md5 and sha256:
+        return md5, sha256
+    if progress:
+        progress(f"checksum {path.name} ({path.stat().st_size >> 20} MiB)")
+    with path.open("rb") as fh:
+        if md5:  # only the sha256 is missing: hashlib streams it
+            sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        else:
+            h_md5, h_sha = hashlib.md5(), hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h_md5.update(chunk)
+                h_sha.update(chunk)
+            md5, sha256 = h_md5.hexdigest(), h_sha.hexdigest()
+            _store_digest(md5_cache, md5)
+    _store_digest(sha_cache, sha256)
+    return md5, sha256
+
+
+def md5_of(path: Path, progress: Callable[[str], None] | None = None) -> str:
+    """md5 of a file, cached GNS3-style in ``<file>.md5sum`` while the file is unchanged."""
+    cached = _cached_digest(path, path.with_name(path.name + ".md5sum"), 32)
+    return cached or digests_of(path, progress)[0]
+
+
+def check_one_image_per_name(lab: Lab) -> None:
+    """Refuse two different images (appliance checksum or size) under one file name: GNS3
+    keeps images by bare name, so one of the two nodes would boot the other's disk."""
+    seen: dict[str, tuple[BaseImage, str]] = {}
+    problems = []
+    for node in lab.vms:
+        image = node.image
+        if image is None:
+            continue
+        first = seen.setdefault(image.filename, (image, node.name))
+        other, other_node = first
+        if (other.md5sum, other.filesize) != (image.md5sum, image.filesize):
+            problems.append(
+                f"two different images share the file name '{image.filename}': node "
+                f"'{other_node}' ({other.appliance} {other.appliance_version}, md5 "
+                f"{other.md5sum}, {other.filesize} bytes) and node '{node.name}' "
+                f"({image.appliance} {image.appliance_version}, md5 {image.md5sum}, "
+                f"{image.filesize} bytes)")
+    if problems:
+        raise ImageError("\n".join(dict.fromkeys(problems)),
+                         hint="GNS3 keeps images by file name: rename one image (and its "
+                              "appliance entry) or use one version for both nodes")
 
 
 def describe_missing(image: BaseImage, dirs: list[Path]) -> str:
@@ -64,9 +114,11 @@ def find_images(lab: Lab, dirs: list[Path],
                 progress: Callable[[str], None] | None = None) -> dict[str, BaseImage]:
     """Find every base image the lab needs and check its size and md5 against the appliance.
 
-    Returns the checked images by file name, with ``path`` set. Every problem is reported at
-    once: a missing image with its name, size, checksum and URL; a wrong one with both sums.
+    Returns the checked images by file name, with ``path`` and ``sha256`` set. Two different
+    images under one file name are refused first. Every problem is reported at once: a
+    missing image with its name, size, checksum and URL; a wrong one with both sums.
     """
+    check_one_image_per_name(lab)
     needed = {n.image.filename: n.image for n in lab.vms if n.image is not None}
     found: dict[str, BaseImage] = {}
     problems: list[str] = []
@@ -80,13 +132,13 @@ def find_images(lab: Lab, dirs: list[Path],
             problems.append(f"base image {path} has {size} bytes, but appliance "
                             f"'{image.appliance}' expects {image.filesize}: wrong or partial file")
             continue
-        md5 = md5_of(path, progress)
+        md5, sha256 = digests_of(path, progress)
         if image.md5sum and md5 != image.md5sum:
             problems.append(f"base image {path} has md5 {md5}, but appliance "
                             f"'{image.appliance}' expects {image.md5sum}: wrong file")
             continue
         info = tools.image_info(path)
-        found[filename] = replace(image, path=path, format=info["format"],
+        found[filename] = replace(image, path=path, format=info["format"], sha256=sha256,
                                   virtual_size=int(info["virtual-size"]))
     for node in lab.vms:
         base = found.get(node.image.filename) if node.image else None
@@ -114,6 +166,7 @@ def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -
     With ``images`` the overlay is made against the checked base (then its header names the
     bare file name); without (``--no-images``) it is made from the known virtual size alone.
     """
+    check_one_image_per_name(lab)
     for node in lab.vms:
         assert node.image is not None
         base = images.get(node.image.filename) if images is not None else None

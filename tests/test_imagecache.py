@@ -1,0 +1,339 @@
+"""The image cache: pulls from a real HTTP server on 127.0.0.1 (Range, cut connections, 404,
+xz, parallel pulls), import, verify, and images.py's sha256 and one-image-per-name checks."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import os
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator import imagecache
+from generator.cli import main
+from generator.errors import ImageError
+from generator.imagecache import ImageNeed, import_file, pull, pull_one
+
+PAYLOAD = bytes(range(256)) * 4096 + b"gns3lab image tail"  # 1 MiB + a bit, not block-aligned
+
+
+@dataclass
+class Served:
+    """What the test server serves and what it saw."""
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    cut_once: set[str] = field(default_factory=set)  # paths whose next GET stops halfway
+    delay: float = 0.0  # seconds per 64 KiB sent (to make two pulls overlap)
+    gets: Counter = field(default_factory=Counter)
+    ranges: list[str] = field(default_factory=list)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    served: Served
+
+    def log_message(self, *args: object) -> None:  # keep pytest output clean
+        pass
+
+    def do_GET(self) -> None:
+        s = self.served
+        s.gets[self.path] += 1
+        body = s.files.get(self.path)
+        if body is None:
+            self.send_error(404, "Not Found")
+            return
+        start = 0
+        rng = self.headers.get("Range")
+        if rng:
+            s.ranges.append(rng)
+            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))  # type: ignore[union-attr]
+            if start >= len(body):
+                self.send_error(416)
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        else:
+            self.send_response(200)
+        rest = body[start:]
+        self.send_header("Content-Length", str(len(rest)))
+        self.end_headers()
+        if self.path in s.cut_once:  # promise everything, send half, drop the connection
+            s.cut_once.discard(self.path)
+            self.wfile.write(rest[: len(rest) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        for i in range(0, len(rest), 65536):
+            self.wfile.write(rest[i:i + 65536])
+            if s.delay:
+                time.sleep(s.delay)
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, Served]]:
+    served = Served()
+    handler = type("Handler", (_Handler,), {"served": served})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", served
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def need_for(data: bytes, url: str | None, name: str = "disk.qcow2", **kw: object) -> ImageNeed:
+    return ImageNeed(filename=name, appliance="Test", version="1", size=len(data),
+                     md5=hashlib.md5(data).hexdigest(),
+                     sha256=hashlib.sha256(data).hexdigest(), url=url,
+                     page="https://example.org/login", **kw)  # type: ignore[arg-type]
+
+
+def visible(cache: Path) -> list[str]:
+    """What GNS3 would list in the cache folder (it skips dot files and .md5sum)."""
+    return sorted(p.name for p in cache.iterdir()
+                  if not p.name.startswith(".") and not p.name.endswith(".md5sum"))
+
+
+def test_good_file(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, served = server
+    served.files["/disk.qcow2"] = PAYLOAD
+    seen: list[tuple[int, int]] = []
+    path = pull_one(need_for(PAYLOAD, url + "/disk.qcow2"), tmp_path,
+                    progress=lambda _n, done, total: seen.append((done, total)))
+    assert path == tmp_path / "disk.qcow2" and path.read_bytes() == PAYLOAD
+    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+    assert visible(tmp_path) == ["disk.qcow2"]
+    assert not list(tmp_path.glob(".*.part"))
+    # Present and right: a second pull does not download again.
+    pull_one(need_for(PAYLOAD, url + "/disk.qcow2"), tmp_path)
+    assert served.gets["/disk.qcow2"] == 1
+
+
+def test_wrong_checksum_is_rejected_and_nothing_is_kept(server: tuple[str, Served],
+                                                        tmp_path: Path) -> None:
+    url, served = server
+    served.files["/disk.qcow2"] = PAYLOAD[:-1] + b"X"  # same size, other bytes
+    with pytest.raises(ImageError, match=r"is not the image: .* has md5 \w+, expected") as info:
+        pull_one(need_for(PAYLOAD, url + "/disk.qcow2"), tmp_path)
+    assert "nothing was kept" in info.value.message
+    assert visible(tmp_path) == []
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_cut_connection_then_resume(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, served = server
+    served.files["/disk.qcow2"] = PAYLOAD
+    served.cut_once.add("/disk.qcow2")
+    need = need_for(PAYLOAD, url + "/disk.qcow2")
+    with pytest.raises(ImageError, match="interrupted after") as info:
+        pull_one(need, tmp_path)
+    assert "resumes" in (info.value.hint or "")
+    part = tmp_path / ".disk.qcow2.part"
+    assert part.stat().st_size == len(PAYLOAD) // 2
+    assert visible(tmp_path) == []  # never a partial file in place
+    path = pull_one(need, tmp_path)
+    assert path.read_bytes() == PAYLOAD
+    assert served.ranges == [f"bytes={len(PAYLOAD) // 2}-"]  # resumed, not restarted
+    assert not part.exists()
+
+
+def test_404(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, _ = server
+    with pytest.raises(ImageError, match=r"HTTP 404 .* from http://127\.0\.0\.1:\d+/gone") as info:
+        pull_one(need_for(PAYLOAD, url + "/gone.qcow2"), tmp_path)
+    assert "images import" in (info.value.hint or "")
+    assert visible(tmp_path) == []
+
+
+def test_xz_image_is_unpacked_and_checked(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, served = server
+    served.files["/disk.qcow2.xz"] = lzma.compress(PAYLOAD, format=lzma.FORMAT_XZ)
+    path = pull_one(need_for(PAYLOAD, url + "/disk.qcow2.xz", compression="xz"), tmp_path)
+    assert path.read_bytes() == PAYLOAD
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith((".lock", "sum"))] == \
+        ["disk.qcow2"]
+
+
+def test_two_parallel_pulls_download_once(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, served = server
+    served.files["/disk.qcow2"] = PAYLOAD
+    served.delay = 0.02  # ~0.3 s per download: the two pulls overlap
+    need = need_for(PAYLOAD, url + "/disk.qcow2")
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(pull_one(need, tmp_path)))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert results == [tmp_path / "disk.qcow2"] * 2
+    assert served.gets["/disk.qcow2"] == 1
+
+
+def test_pull_runs_a_bounded_number_at_once(server: tuple[str, Served], tmp_path: Path) -> None:
+    url, served = server
+    served.delay = 0.01
+    datas = {f"img{i}.qcow2": PAYLOAD + bytes([i]) for i in range(4)}
+    for name, data in datas.items():
+        served.files[f"/{name}"] = data
+    active, peak = set(), [0]
+
+    def progress(name: str, done: int, total: int) -> None:
+        active.add(name) if done < total else active.discard(name)
+        peak[0] = max(peak[0], len(active))
+
+    needs = [need_for(d, f"{url}/{n}", name=n) for n, d in datas.items()]
+    needs.append(need_for(PAYLOAD, None, name="cumulus.qcow2"))
+    results = pull(needs, tmp_path, jobs=2, progress=progress)
+    assert [r.path.name if r.path else None for r in results] == [*datas, None]
+    assert 1 <= peak[0] <= 2
+    # Behind a login: the page to fetch it from, and how to add it after.
+    assert "has no direct download: get it from https://example.org/login" in results[-1].problem
+    assert "gns3lab images import FILE" in results[-1].problem
+
+
+def test_import_checks_and_renames(tmp_path: Path) -> None:
+    got = tmp_path / "Downloads" / "cumulus-linux-5.4.0-vx-amd64-qemu.qcow2 (1)"
+    got.parent.mkdir()
+    got.write_bytes(PAYLOAD)
+    cache = tmp_path / "cache"
+    need = need_for(PAYLOAD, None, name="cumulus.qcow2")
+    assert import_file(got, [need], cache) == cache / "cumulus.qcow2"
+    assert (cache / "cumulus.qcow2").read_bytes() == PAYLOAD
+    got.write_bytes(PAYLOAD[:-1])
+    with pytest.raises(ImageError, match="is none of the images known here"):
+        import_file(got, [need], tmp_path / "cache2")
+    assert not (tmp_path / "cache2").exists()
+
+
+def test_verify_finds_a_changed_file(tmp_path: Path) -> None:
+    (tmp_path / "disk.qcow2").write_bytes(PAYLOAD)
+    need = need_for(PAYLOAD, None)
+    [state] = imagecache.check_folder([need], [tmp_path])
+    assert state.ok and state.path == tmp_path / "disk.qcow2"
+    time.sleep(0.01)
+    with open(tmp_path / "disk.qcow2", "r+b") as f:  # same size, one byte changed
+        f.write(b"\xff")
+    [state] = imagecache.check_folder([need], [tmp_path])
+    assert not state.ok and "has md5" in state.problem
+    [missing] = imagecache.check_folder([need_for(PAYLOAD, None, name="x.qcow2")], [tmp_path])
+    assert missing.path is None and "is not in" in missing.problem
+
+
+def test_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GNS3LAB_IMAGES", f"{tmp_path / 'a'}{os.pathsep}{tmp_path / 'b'}")
+    assert imagecache.cache_dir() == tmp_path / "a"
+    result = CliRunner().invoke(main, ["images", "path"])
+    assert result.exit_code == 0 and result.output.strip() == str(tmp_path / "a")
+    monkeypatch.delenv("GNS3LAB_IMAGES")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert imagecache.cache_dir() == tmp_path / ".cache" / "gns3lab" / "images"
+
+
+def test_bad_file_name_is_refused_before_any_download(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="not a bare file name"):
+        pull_one(need_for(PAYLOAD, "http://127.0.0.1:9/x", name="../../x"), tmp_path / "c")
+    assert not (tmp_path / "x").exists()
+
+
+def _blueprint_with_served_image(tmp_path: Path, url: str, served: Served) -> Path:
+    """A one-node blueprint whose appliance (in the blueprint's appliances/) points at the
+    test server, with the real md5 and size."""
+    served.files["/tiny.qcow2.xz"] = lzma.compress(PAYLOAD)
+    folder = tmp_path / "bp"
+    (folder / "appliances").mkdir(parents=True)
+    (folder / "lab.yaml").write_text("name: tiny\nnodes:\n  vm1: {appliance: Tiny Served}\n")
+    app = json.loads((Path(__file__).parent / "data" / "appliances-v8" /
+                      "test-router.gns3a").read_text())
+    app.update(name="Tiny Served", images=[{
+        "filename": "tiny.qcow2", "version": "1.0", "md5sum": hashlib.md5(PAYLOAD).hexdigest(),
+        "filesize": len(PAYLOAD), "download_url": "https://example.org/",
+        "direct_download_url": f"{url}/tiny.qcow2.xz", "compression": "xz"}],
+        versions=[{"name": "1.0", "images": {"hda_disk_image": "tiny.qcow2"}}])
+    (folder / "appliances" / "tiny.gns3a").write_text(json.dumps(app))
+    return folder
+
+
+def test_cli_list_pull_verify_a_blueprint(server: tuple[str, Served], tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    url, served = server
+    folder = _blueprint_with_served_image(tmp_path, url, served)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GNS3LAB_IMAGES", str(cache))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["images", "list", str(folder), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (row["name"], row["version"], row["size"], row["present"]) == (
+        "tiny.qcow2", "1.0", len(PAYLOAD), False)
+    assert row["md5"] == hashlib.md5(PAYLOAD).hexdigest()
+    bad = runner.invoke(main, ["images", "verify", str(folder)])
+    assert bad.exit_code == 2 and "1 of 1 image(s) missing or wrong" in bad.output
+    pulled = runner.invoke(main, ["images", "pull", str(folder)])
+    assert pulled.exit_code == 0, pulled.output
+    assert (cache / "tiny.qcow2").read_bytes() == PAYLOAD
+    good = runner.invoke(main, ["images", "verify", str(folder)])
+    assert good.exit_code == 0 and f"ok {cache / 'tiny.qcow2'}" in good.output
+    [row] = json.loads(runner.invoke(main, ["images", "list", str(folder), "--json"]).output)
+    assert row["present"] and row["path"] == str(cache / "tiny.qcow2")
+    assert row["sha256"] is None  # a blueprint knows no sha256; the manifest does
+    table = runner.invoke(main, ["images", "list", str(folder)])
+    assert table.exit_code == 0 and "tiny.qcow2" in table.output and "yes" in table.output
+
+
+# --------------------------------------------------------------------------- images.py
+
+
+@pytest.mark.slow
+def test_found_images_carry_their_sha256(tmp_path: Path) -> None:
+    from generator.build import load_lab
+    from generator.images import find_images
+    from tests.helpers import make_tiny_appliance
+
+    images = tmp_path / "images"
+    make_tiny_appliance(images, "Tiny Guest", "tiny-sha.qcow2")
+    bp = tmp_path / "lab.yaml"
+    bp.write_text("name: sha\nnodes:\n  vm1: {appliance: Tiny Guest}\n")
+    lab = load_lab(bp, (images,))
+    found = find_images(lab, [images])
+    data = (images / "tiny-sha.qcow2").read_bytes()
+    assert found["tiny-sha.qcow2"].sha256 == hashlib.sha256(data).hexdigest()
+    assert found["tiny-sha.qcow2"].md5sum == hashlib.md5(data).hexdigest()
+    # Cached beside the image, hidden from GNS3's image list; the md5 cache is GNS3's own.
+    assert (images / ".tiny-sha.qcow2.sha256sum").read_text().strip() == \
+        found["tiny-sha.qcow2"].sha256
+    assert (images / "tiny-sha.qcow2.md5sum").read_text().strip() == hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.slow
+def test_two_images_with_one_file_name_are_refused(tmp_path: Path) -> None:
+    from generator.build import BuildOptions, build_lab
+    from tests.helpers import make_tiny_appliance
+
+    make_tiny_appliance(tmp_path / "a", "Guest A", "same.qcow2", size="64M")
+    make_tiny_appliance(tmp_path / "b", "Guest B", "same.qcow2", size="32M")
+    bp = tmp_path / "lab.yaml"
+    bp.write_text("name: clash\nnodes:\n  vm1: {appliance: Guest A}\n  vm2: {appliance: Guest B}\n")
+    for no_images in (False, True):
+        opts = BuildOptions(out_dir=tmp_path / "dist", images_dirs=(tmp_path / "a", tmp_path / "b"),
+                            no_images=no_images)
+        with pytest.raises(ImageError) as info:
+            build_lab(bp, opts)
+        message = info.value.message
+        assert "two different images share the file name 'same.qcow2'" in message
+        assert "node 'vm1' (Guest A 1" in message and "node 'vm2' (Guest B 1" in message
+        assert "rename one image" in (info.value.hint or "")
+        assert not list((tmp_path / "dist").glob("*.gns3project"))
