@@ -183,14 +183,15 @@ class NodeSettings(Strict):
     ram: int | None = Field(None, ge=32, le=MAX_RAM_MB, description="RAM in MB.")
     cpus: int | None = Field(None, ge=1, le=255)
     disk: Size | None = Field(None, description="Size of the system disk overlay.")
-    nics: int | Literal["auto"] | None = Field(None, description="NIC count or 'auto'.")
+    nics: Annotated[int, Field(ge=1, le=275)] | Literal["auto"] | None = Field(
+        None, description="NIC count or 'auto'.")
     console: Literal["telnet", "vnc", "spice", "none"] | None = None
     role: str | None = Field(None, pattern=WORD_RE)
     tier: int | None = Field(None, ge=0, le=9, description="Row on the canvas (0 = top).")
     adapter_type: str | None = None
     disk_interface: Literal["virtio", "ide", "sata", "scsi"] | None = None
-    port_name_format: str | None = None
-    first_port_name: str | None = None
+    port_name_format: str | None = Field(None, max_length=32)
+    first_port_name: IfaceName | None = None
     options: str | None = Field(None, description="Extra QEMU options (GNS3 `options`).")
     disks: list[Disk] | None = Field(None, description="Extra blank data disks.")
     interfaces: dict[IfaceName, Interface] | None = None
@@ -217,7 +218,7 @@ class Node(NodeSettings):
     mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$",
                             description="Base MAC (adapter 0); adapter N is base + N.")
     position: Position | None = None
-    ports: list[str] | None = Field(None, description="cloud: host interfaces to expose.")
+    ports: list[IfaceName] | None = Field(None, description="cloud: host interfaces to expose.")
     vlans: dict[str, Annotated[int, Field(ge=1, le=4094)] | Literal["trunk"]] | None = Field(
         None, description="ethernet_switch: port -> access VLAN, or 'trunk'.")
 
@@ -227,8 +228,8 @@ class LinkSpec(Strict):
 
     a: str
     b: str
-    delay: int | None = Field(None, ge=0, description="Latency in ms.")
-    jitter: int | None = Field(None, ge=0)
+    delay: int | None = Field(None, ge=0, le=60000, description="Latency in ms.")
+    jitter: int | None = Field(None, ge=0, le=60000)
     loss: float | None = Field(None, ge=0, le=100, description="Packet loss in percent.")
     corrupt: float | None = Field(None, ge=0, le=100)
 
@@ -675,7 +676,21 @@ def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
     if kind == "string_too_long":
         return source.problem(loc, f"text of {len(str(err.get('input', '')))} characters is "
                               "too long", f"keep it under {err['ctx']['max_length']} characters")
-    return source.problem(loc, msg[0].lower() + msg[1:], None)
+    loc = tuple(p for p in loc if p != "[key]" and not str(p).startswith("constrained-"))
+    return source.problem(loc, msg[0].lower() + msg[1:], TYPE_FIXES.get(kind))
+
+
+#: How to fix a value of the wrong type, by pydantic error kind.
+TYPE_FIXES = {
+    "int_type": "write a whole number", "int_parsing": "write a whole number",
+    "float_type": "write a number", "bool_type": "write true or false",
+    "string_type": "write text (quote it if YAML reads it as something else)",
+    "list_type": "write a list, e.g. [a, b]", "dict_type": "write a mapping, e.g. {key: value}",
+    "model_type": "write a mapping of the keys this place takes",
+    "model_attributes_type": "write a mapping of the keys this place takes",
+    "literal_error": "use one of the values listed", "union_tag_invalid": "check the form",
+    "value_error": "fix the value", "int_from_float": "write a whole number",
+}
 
 
 def _shown(value: Any) -> str:

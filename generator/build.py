@@ -11,6 +11,7 @@ from pathlib import Path
 from . import __version__
 from .appliances import REPO_APPLIANCES, load_catalogue
 from .archive import write_archive, write_manifest
+from .archived_blueprint import copy_blueprint
 from .blueprint import load_blueprint
 from .images import attach_images, find_images, search_dirs, write_disks
 from .keys import ensure_lab_key
@@ -67,7 +68,7 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         injected = write_bootstrap(lab, layout, key, images, progress)
         progress("writing project file")
         layout.project_file.write_bytes(dump_project(render_project(lab)))
-        copy_blueprint(lab, layout)
+        copy_blueprint(lab, layout.blueprint_dir, options.out_dir, progress)
         if options.include_images and images:
             for image in images.values():
                 assert image.path is not None
@@ -77,17 +78,6 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         progress("writing archive")
         archive = write_archive(layout, options.out_dir / f"{lab.name}.gns3project", progress)
     return BuildResult(lab=lab, archive=archive, key_path=key.private_path, injected=injected)
-
-
-def copy_blueprint(lab: Lab, layout: Layout) -> None:
-    """Put the blueprint itself into the archive: its folder, or its single file."""
-    target = layout.blueprint_dir
-    if lab.blueprint_file.name in ("lab.yaml", "lab.yml"):
-        shutil.copytree(lab.blueprint_folder, target,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
-    else:
-        target.mkdir(parents=True)
-        shutil.copyfile(lab.blueprint_file, target / lab.blueprint_file.name)
 
 
 def manifest_info(lab: Lab, options: BuildOptions) -> dict:

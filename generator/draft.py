@@ -9,6 +9,7 @@ from . import blueprint as bp
 from . import model as m
 from .appliances import Appliance, Catalogue
 from .errors import BlueprintError, Problem
+from .naming import NameRangeError, expand_name
 
 
 @dataclass
@@ -40,6 +41,14 @@ class ResolverBase:
 
     def problem(self, path: tuple, message: str, fix: str | None = None) -> None:
         self.problems.append(self.src.problem(path, message, fix))
+
+    def expand(self, path: tuple, written: str) -> list[str]:
+        """The names a ``name[lo-hi]`` range stands for (none, with a problem, if it can't)."""
+        try:
+            return expand_name(written)
+        except NameRangeError as exc:
+            self.problem(path, str(exc), exc.fix)
+            return []
 
     def gate(self) -> None:
         """Stop here if anything went wrong so far."""

@@ -18,10 +18,20 @@ Kernel command line: ``root=/dev/vda1 rw console=ttyS0,115200n8 net.ifnames=0``.
 therefore needs a virtio root disk and its console is the first serial port; NICs are
 ``eth0..ethN``.
 
-The output name carries a short hash of the recipe (suite, packages, hook scripts, config files,
-layout), so an unchanged recipe is a cache hit that returns at once. A build runs in a
-temporary directory inside the images directory and is renamed into place at the end; a failed
-build leaves nothing behind. Building needs root (mmdebstrap's root mode, file ownership).
+An image is named by its own content: ``gns3lab-<recipe>-<sha256[:12]>.qcow2``, so two
+different builds never share a name (GNS3 matches base images by file name alone, and an
+overlay is only valid on the exact base it was made on). The recipe key (a hash of suite,
+packages, hook scripts, config files and layout) maps to the last build of that recipe in a
+hidden index, ``.gns3lab-builds.json`` in the images directory, so an unchanged recipe is a
+cache hit that returns at once. A build runs in a temporary directory inside the images
+directory and is renamed into place at the end; a failed build leaves nothing behind.
+Building needs root (mmdebstrap's root mode, file ownership).
+
+Reproducibility (see docs/images.md for what was measured): the build runs with the recipe's
+``SOURCE_DATE_EPOCH``; the file systems get fixed UUIDs, labels, volume id, hash seed and
+timestamps (:mod:`generator.imagedisk`); packages are listed sorted; the host's
+``/etc/resolv.conf`` is not copied in. Two builds only match while the mirror serves the same
+package versions.
 
 This is a lab/test image: root has an EMPTY password, for logging in on the serial console while
 debugging (sshd still refuses empty passwords). Host keys, machine-id and hostname are removed
@@ -45,11 +55,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from . import tools
+from . import imagedisk, tools
 from .errors import ImageError, ToolError
+from .imagedisk import MBR_CODE
 
 #: Bump when the Python side of the build (disk layout, mmdebstrap flags) changes.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
+#: The hidden index (GNS3 skips dot files) of recipe key -> last build of that recipe.
+INDEX = ".gns3lab-builds.json"
 
 #: Host programs the build runs, and the Debian package of each (for the install hint).
 HOST_PROGRAMS = {
@@ -58,13 +71,11 @@ HOST_PROGRAMS = {
     "mkfs.fat": "dosfstools",
     "mcopy": "mtools",
     "syslinux": "syslinux",
+    "debugfs": "e2fsprogs",
+    "dumpe2fs": "e2fsprogs",
     "qemu-img": "qemu-utils",
 }
 
-#: SYSLINUX MBR code (boots the partition marked active), from syslinux-common.
-MBR_CODE = Path("/usr/lib/syslinux/mbr/mbr.bin")
-
-SECTOR = 512
 MIB = 1024 * 1024
 DATA = "imagebuild"
 
@@ -88,6 +99,8 @@ class Recipe:
     appliance_name: str
     version_prefix: str
     description: str
+    #: SOURCE_DATE_EPOCH of the build: every timestamp the build makes is at most this.
+    source_date_epoch: int = 1735689600  # 2025-01-01T00:00:00Z
 
 
 DEBIAN_12 = Recipe(
@@ -97,12 +110,12 @@ DEBIAN_12 = Recipe(
         "deb http://deb.debian.org/debian bookworm main",
         "deb http://deb.debian.org/debian-security bookworm-security main",
     ),
-    packages=(
+    packages=tuple(sorted((
         "systemd-sysv", "udev", "linux-image-cloud-amd64", "cloud-init", "ifupdown", "ifenslave",
         "vlan", "bridge-utils", "iproute2", "iputils-ping", "netbase", "python3",
         "openssh-server", "openssh-client", "sudo", "isc-dhcp-client", "dnsmasq-base",
         "nftables", "ansible-core",
-    ),
+    ))),
     essential_hooks=("essential.sh",),
     customize_hooks=("prune-modules.sh", "customize.sh"),
     cloud_cfg="90-gns3lab.cfg",
@@ -125,15 +138,22 @@ RECIPES: dict[str, Recipe] = {DEBIAN_12.name: DEBIAN_12}
 
 @dataclass(frozen=True)
 class BuiltImage:
-    """A built (or cached) image and its appliance file."""
+    """A built (or cached) image and its appliance file. ``key`` is the recipe key; the
+    file name carries ``sha256[:12]`` (see :attr:`digest`)."""
 
     path: Path
     appliance_path: Path
     md5: str
+    sha256: str
     size: int
     virtual_size: int
     key: str
     cached: bool
+
+    @property
+    def digest(self) -> str:
+        """The short content digest in the file name."""
+        return self.sha256[:12]
 
 
 # --------------------------------------------------------------------------- recipe and naming
@@ -172,9 +192,22 @@ def get_recipe(name: str) -> Recipe:
                          hint=f"known recipes: {', '.join(sorted(RECIPES))}") from None
 
 
-def image_filename(recipe: Recipe, key: str) -> str:
-    """File name of the qcow2 image for ``recipe`` at ``key``."""
-    return f"gns3lab-{recipe.name}-{key}.qcow2"
+def image_filename(recipe: Recipe, sha256: str) -> str:
+    """File name of a qcow2 image of ``recipe`` whose content has digest ``sha256``."""
+    return f"gns3lab-{recipe.name}-{sha256[:12]}.qcow2"
+
+
+def recipe_of(filename: str) -> Recipe:
+    """The recipe an image file name ``gns3lab-<recipe>-<12 hex>.qcow2`` was built from."""
+    for recipe in sorted(RECIPES.values(), key=lambda r: -len(r.name)):
+        prefix = f"gns3lab-{recipe.name}-"
+        rest = filename.removeprefix(prefix).removesuffix(".qcow2")
+        if filename.startswith(prefix) and filename.endswith(".qcow2") and \
+                len(rest) == 12 and all(c in "0123456789abcdef" for c in rest):
+            return recipe
+    raise ImageError(f"{filename} is not named like an image gns3lab built "
+                     "(gns3lab-<recipe>-<sha256[:12]>.qcow2)",
+                     hint=f"known recipes: {', '.join(sorted(RECIPES))}")
 
 
 def appliance_filename(recipe: Recipe) -> str:
@@ -189,44 +222,59 @@ def build_image(name: str, images_dir: Path, *, force: bool = False,
                 progress: Progress | None = None) -> BuiltImage:
     """Build image ``name`` into ``images_dir`` (or return the cached one).
 
-    A cache hit needs the qcow2 named after the recipe key; the appliance file is rewritten
-    if it does not describe that qcow2. ``force`` rebuilds even when cached. ``progress`` is
-    called with short stage names: "mmdebstrap", "disk", "bootloader", "convert".
+    A cache hit needs the index entry for the recipe key and its qcow2, unchanged since it was
+    recorded (size and mtime); the appliance file is rewritten if it does not describe that
+    qcow2. ``force`` rebuilds even when cached. ``progress`` is called with short stage names:
+    "mmdebstrap", "disk", "bootloader", "convert".
     """
     recipe = get_recipe(name)
     images_dir = Path(images_dir)
     images_dir.mkdir(parents=True, exist_ok=True)
     key = recipe_key(recipe)
-    image = images_dir / image_filename(recipe, key)
     appliance = images_dir / appliance_filename(recipe)
     with _locked(images_dir):
-        if image.is_file() and not force:
-            return _cached(recipe, key, image, appliance)
+        hit = None if force else _cached(recipe, key, images_dir, appliance)
+        if hit is not None:
+            return hit
         _preflight()
-        _build(recipe, key, images_dir, image, appliance, progress or (lambda _stage: None))
-    return _describe(recipe, key, image, appliance, cached=False)
+        return _build(recipe, key, images_dir, appliance, progress or (lambda _stage: None))
 
 
-def _cached(recipe: Recipe, key: str, image: Path, appliance: Path) -> BuiltImage:
-    """Describe a cached image, reusing the appliance's checksum when it matches."""
-    size = image.stat().st_size
-    entry = _appliance_entry(appliance, image.name)
-    if entry and entry.get("filesize") == size and entry.get("version") == key:
-        return BuiltImage(path=image, appliance_path=appliance, md5=entry["md5sum"], size=size,
-                          virtual_size=qcow2_virtual_size(image), key=key, cached=True)
-    built = _describe(recipe, key, image, appliance, cached=True, write=True)
+def _cached(recipe: Recipe, key: str, images_dir: Path, appliance: Path) -> BuiltImage | None:
+    """The indexed build of ``key`` if its file is still as recorded, else None."""
+    entry = _read_index(images_dir).get(key)
+    if not entry:
+        return None
+    image = images_dir / entry["filename"]
+    try:
+        st = image.stat()
+    except OSError:
+        return None
+    if (st.st_size, st.st_mtime_ns) != (entry["size"], entry["mtime_ns"]):
+        return None
+    built = BuiltImage(path=image, appliance_path=appliance, md5=entry["md5"],
+                       sha256=entry["sha256"], size=st.st_size,
+                       virtual_size=qcow2_virtual_size(image), key=key, cached=True)
+    if _appliance_entry(appliance, image.name) != _image_entry(recipe, built):
+        write_appliance(appliance, appliance_json(recipe, built))
     return built
 
 
-def _describe(recipe: Recipe, key: str, image: Path, appliance: Path, *, cached: bool,
-              write: bool = False) -> BuiltImage:
-    """Checksum an image; with ``write`` also (re)write its appliance file atomically."""
-    md5 = md5sum(image)
-    built = BuiltImage(path=image, appliance_path=appliance, md5=md5, size=image.stat().st_size,
-                       virtual_size=qcow2_virtual_size(image), key=key, cached=cached)
-    if write:
-        _write_atomic(appliance, json.dumps(appliance_json(recipe, built), indent=4) + "\n")
-    return built
+def describe_image(path: Path, *, key: str = "", cached: bool = True) -> BuiltImage:
+    """Checksum an image gns3lab built (md5 and sha256 in one pass) and check its name.
+
+    Raises ImageError when the name's digest is not the content's (a renamed or changed file).
+    """
+    recipe = recipe_of(path.name)
+    md5, sha256 = file_digests(path)
+    if image_filename(recipe, sha256) != path.name:
+        raise ImageError(f"{path} has sha256 {sha256}, which its name does not carry: "
+                         "renamed or changed since it was built",
+                         hint="rebuild it with 'gns3lab images build "
+                              f"{recipe.name} --force'")
+    return BuiltImage(path=path, appliance_path=path.with_name(appliance_filename(recipe)),
+                      md5=md5, sha256=sha256, size=path.stat().st_size,
+                      virtual_size=qcow2_virtual_size(path), key=key, cached=cached)
 
 
 def _preflight() -> None:
@@ -257,24 +305,31 @@ def _locked(directory: Path) -> Iterator[None]:
 # --------------------------------------------------------------------------- the build
 
 
-def _build(recipe: Recipe, key: str, images_dir: Path, image: Path, appliance: Path,
-           progress: Progress) -> None:
-    """Build into a temp dir inside ``images_dir`` and rename the results into place."""
+def _build(recipe: Recipe, key: str, images_dir: Path, appliance: Path,
+           progress: Progress) -> BuiltImage:
+    """Build into a temp dir inside ``images_dir``; name the qcow2 by its digest and rename it
+    into place, then record it in the index and write its appliance file."""
     work = Path(tempfile.mkdtemp(prefix=f".gns3lab-build-{recipe.name}-{key}-", dir=images_dir))
-    placed = False
+    image: Path | None = None
     try:
         rootfs, raw, qcow2 = work / "rootfs", work / "disk.raw", work / "disk.qcow2"
+        epoch = recipe.source_date_epoch
+        fs_uuid = str(uuid.uuid5(uuid.NAMESPACE_URL, f"gns3lab:{recipe.name}:{key}:root"))
         progress("mmdebstrap")
         run_mmdebstrap(recipe, rootfs)
         progress("disk")
         boot_start = MIB
         root_start = boot_start + recipe.boot_size
-        write_partition_table(raw, recipe.disk_size, boot=(boot_start, recipe.boot_size),
-                              root=(root_start, recipe.disk_size - root_start),
-                              signature=int(key[:8], 16))
-        make_root_fs(raw, rootfs, root_start, recipe.disk_size - root_start)
+        imagedisk.write_partition_table(raw, recipe.disk_size,
+                                        boot=(boot_start, recipe.boot_size),
+                                        root=(root_start, recipe.disk_size - root_start),
+                                        signature=int(key[:8], 16))
+        imagedisk.make_root_fs(raw, rootfs, root_start, recipe.disk_size - root_start,
+                               epoch=epoch, uuid=fs_uuid)
         progress("bootloader")
-        make_boot_fs(raw, rootfs, boot_start, recipe.boot_size, data_file(recipe.boot_cfg))
+        imagedisk.make_boot_fs(raw, rootfs, boot_start, recipe.boot_size,
+                               data_file(recipe.boot_cfg), epoch=epoch,
+                               volume_id=int(key[4:12], 16))
         _rmtree(rootfs)
         progress("convert")
         # Compressed: about 130 MiB instead of 330 MiB, costs ~15 s once; guest writes go to
@@ -282,15 +337,39 @@ def _build(recipe: Recipe, key: str, images_dir: Path, image: Path, appliance: P
         tools.qemu_img("convert", "-q", "-c", "-f", "raw", "-O", "qcow2", raw, qcow2)
         raw.unlink()
         os.chmod(qcow2, 0o644)
+        md5, sha256 = file_digests(qcow2)
+        image = images_dir / image_filename(recipe, sha256)
         os.replace(qcow2, image)
-        placed = True
-        _describe(recipe, key, image, appliance, cached=False, write=True)
+        built = BuiltImage(path=image, appliance_path=appliance, md5=md5, sha256=sha256,
+                           size=image.stat().st_size, virtual_size=qcow2_virtual_size(image),
+                           key=key, cached=False)
+        write_appliance(appliance, appliance_json(recipe, built))
+        _record(images_dir, built)
+        return built
     except BaseException:
-        if placed:  # the appliance could not be written: take the image back out
+        if image is not None:  # the appliance or index could not be written: take it back
             image.unlink(missing_ok=True)
         raise
     finally:
         _rmtree(work)
+
+
+def _read_index(images_dir: Path) -> dict[str, dict]:
+    """The build index (recipe key -> filename, size, mtime_ns, md5, sha256); {} if none."""
+    try:
+        data = json.loads((images_dir / INDEX).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _record(images_dir: Path, built: BuiltImage) -> None:
+    """Record ``built`` as the build of its recipe key (under the directory lock)."""
+    index = _read_index(images_dir)
+    st = built.path.stat()
+    index[built.key] = {"filename": built.path.name, "size": st.st_size,
+                        "mtime_ns": st.st_mtime_ns, "md5": built.md5, "sha256": built.sha256}
+    _write_atomic(images_dir / INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
 def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
@@ -299,6 +378,8 @@ def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
         return f"--{kind}-hook=sh {shlex.quote(str(data_file(name)))} \"$1\""
 
     cloud_cfg = shlex.quote(str(data_file(recipe.cloud_cfg)))
+    # Not the host's: mmdebstrap copies /etc/resolv.conf and /etc/hostname in (the
+    # customize hook removes the hostname), and they would differ from host to host.
     argv = [
         "mmdebstrap", "--mode=root", "--variant=apt", "--components=main",
         "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
@@ -311,77 +392,25 @@ def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
         *[hook("essential", name) for name in recipe.essential_hooks],
         f"--customize-hook=copy-in {cloud_cfg} /etc/cloud/cloud.cfg.d/",
         *[hook("customize", name) for name in recipe.customize_hooks],
+        "--customize-hook=rm -f \"$1/etc/resolv.conf\"",
         recipe.suite, str(rootfs), *recipe.sources,
     ]
-    tools.run(argv, timeout=1800)
-
-
-def write_partition_table(raw: Path, disk_size: int, *, boot: tuple[int, int],
-                          root: tuple[int, int], signature: int) -> None:
-    """Create the sparse raw disk with SYSLINUX's MBR code and two partitions.
-
-    Entry 1 is the ext4 root (``/dev/vda1``), entry 2 the active FAT16 boot partition.
-    ``boot`` and ``root`` are (offset, size) in bytes.
-    """
-    code = MBR_CODE.read_bytes()[:440]
-    entries = _mbr_entry(root, 0x83, active=False) + _mbr_entry(boot, 0x06, active=True)
-    mbr = code.ljust(440, b"\0") + struct.pack("<IH", signature, 0) + entries.ljust(64, b"\0")
-    with open(raw, "wb") as f:
-        f.truncate(disk_size)
-        f.write(mbr + b"\x55\xaa")
-
-
-def _mbr_entry(part: tuple[int, int], ptype: int, *, active: bool) -> bytes:
-    """One 16-byte MBR partition entry (LBA, with CHS for a 255/63 geometry)."""
-    start, size = part[0] // SECTOR, part[1] // SECTOR
-    return struct.pack("<B3sB3sII", 0x80 if active else 0, _chs(start), ptype,
-                       _chs(start + size - 1), start, size)
-
-
-def _chs(lba: int) -> bytes:
-    """CHS address of ``lba`` for 255 heads and 63 sectors per track, capped at 1023/254/63."""
-    cyl, rest = divmod(lba, 255 * 63)
-    head, sec = divmod(rest, 63)
-    if cyl > 1023:
-        cyl, head, sec = 1023, 254, 62
-    return bytes([head, ((cyl >> 2) & 0xC0) | (sec + 1), cyl & 0xFF])
-
-
-def make_root_fs(raw: Path, rootfs: Path, offset: int, size: int) -> None:
-    """Write ext4 with the content of ``rootfs`` into ``raw`` at ``offset`` (no loop device)."""
-    tools.run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "gns3lab-root",
-               "-E", f"offset={offset}", "-d", rootfs, raw, f"{size // 1024}k"], timeout=900)
-
-
-def make_boot_fs(raw: Path, rootfs: Path, offset: int, size: int, boot_cfg: Path) -> None:
-    """FAT16 boot partition at ``offset``: kernel, initramfs, syslinux.cfg and SYSLINUX."""
-    tools.run(["mkfs.fat", "-F", "16", "-n", "GNS3LABBOOT", f"--offset={offset // SECTOR}",
-               "-h", str(offset // SECTOR), raw, str(size // 1024)])
-    image = f"{raw}@@{offset}"
-    kernel, initrd = _boot_files(rootfs)
-    for src, dst in ((kernel, "::/vmlinuz"), (initrd, "::/initrd.img"),
-                     (boot_cfg, "::/syslinux.cfg")):
-        tools.run(["mcopy", "-i", image, src, dst])
-    tools.run(["syslinux", "--install", f"--offset={offset}", raw])
-
-
-def _boot_files(rootfs: Path) -> tuple[Path, Path]:
-    """The one kernel and initramfs in ``rootfs/boot``."""
-    kernels = sorted((rootfs / "boot").glob("vmlinuz-*"))
-    if len(kernels) != 1:
-        raise ImageError(f"expected one kernel in {rootfs / 'boot'}, found {len(kernels)}")
-    version = kernels[0].name.removeprefix("vmlinuz-")
-    initrd = rootfs / "boot" / f"initrd.img-{version}"
-    if not initrd.is_file():
-        raise ImageError(f"no initramfs for kernel {version} in {rootfs / 'boot'}")
-    return kernels[0], initrd
+    env = imagedisk.epoch_env(recipe.source_date_epoch)
+    # Perl (debconf) and Python (py3compile) hash seeds fixed: no random iteration order.
+    env.update(PERL_HASH_SEED="0", PERL_PERTURB_KEYS="0", PYTHONHASHSEED="0")
+    tools.run(argv, timeout=1800, env=env)
 
 
 # --------------------------------------------------------------------------- appliance
 
 
 def appliance_json(recipe: Recipe, built: BuiltImage) -> dict:
-    """The registry-version-4 GNS3 appliance that describes ``built``."""
+    """The registry-version-4 GNS3 appliance that describes ``built``.
+
+    The version is named like its image's version (``12-<digest>``): the registry's checker
+    warns about a version named unlike all its images. Version 4 because it is the lowest that
+    holds this appliance (the checker also warns when a file could be downgraded).
+    """
     return {
         "appliance_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"gns3lab:{recipe.name}")),
         "name": recipe.appliance_name,
@@ -409,11 +438,35 @@ def appliance_json(recipe: Recipe, built: BuiltImage) -> dict:
             "boot_priority": "c",
             "kvm": "allow",
         },
-        "images": [{"filename": built.path.name, "version": built.key, "md5sum": built.md5,
-                    "filesize": built.size}],
-        "versions": [{"name": f"{recipe.version_prefix}-{built.key}",
+        "images": [_image_entry(recipe, built)],
+        "versions": [{"name": image_version(recipe, built),
                       "images": {"hda_disk_image": built.path.name}}],
     }
+
+
+def image_version(recipe: Recipe, built: BuiltImage) -> str:
+    """The version of a built image, e.g. ``12-<sha256[:12]>``."""
+    return f"{recipe.version_prefix}-{built.digest}"
+
+
+def _image_entry(recipe: Recipe, built: BuiltImage) -> dict:
+    """The appliance's ``images[]`` entry for ``built`` (no URL: it exists only here)."""
+    return {"filename": built.path.name, "version": image_version(recipe, built),
+            "md5sum": built.md5, "filesize": built.size}
+
+
+def write_appliance(path: Path, data: dict) -> None:
+    """Write an appliance document atomically (4-space JSON, like the registry's files)."""
+    _write_atomic(path, json.dumps(data, indent=4) + "\n")
+
+
+def export_appliance(image: Path, out: Path | None = None) -> Path:
+    """Write a ``.gns3a`` for an image gns3lab built (checked against its name) to ``out``
+    (default: ``<image stem>.gns3a`` beside it); returns the path written."""
+    built = describe_image(Path(image))
+    target = Path(out) if out is not None else built.path.with_suffix(".gns3a")
+    write_appliance(target, appliance_json(recipe_of(built.path.name), built))
+    return target
 
 
 def _appliance_entry(appliance: Path, filename: str) -> dict | None:
@@ -433,11 +486,17 @@ def _appliance_entry(appliance: Path, filename: str) -> dict | None:
 
 def md5sum(path: Path) -> str:
     """Hex md5 of a file, read in 4 MiB blocks."""
-    h = hashlib.md5()
+    return file_digests(path)[0]
+
+
+def file_digests(path: Path) -> tuple[str, str]:
+    """Hex md5 and sha256 of a file in one streaming pass (4 MiB blocks)."""
+    md5, sha256 = hashlib.md5(), hashlib.sha256()
     with open(path, "rb") as f:
         while block := f.read(4 * MIB):
-            h.update(block)
-    return h.hexdigest()
+            md5.update(block)
+            sha256.update(block)
+    return md5.hexdigest(), sha256.hexdigest()
 
 
 def qcow2_virtual_size(path: Path) -> int:

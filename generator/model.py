@@ -83,7 +83,7 @@ class CloudInitUser:
     sudo: bool
     shell: str
     ssh_keys: tuple[str, ...]
-    password: str | None
+    password_hash: str | None  # crypt(3) hash; a plain password never gets past resolution
     groups: tuple[str, ...]
 
 

@@ -9,23 +9,26 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from . import blueprint as bp
 from . import model as m
 from .appliances import DEFAULT_VIRTUAL_SIZE, Appliance, Catalogue
+from .confine import Refused, confined
 from .draft import Draft
 from .layout_canvas import place_nodes
 from .naming import (  # noqa: F401 - re-exported: the naming rules are part of resolution
     closest_fix,
     derive_id,
     derive_mac,
-    expand_name,
     fill_template,
     mac_add,
     port_name,
 )
+from .passwords import derived_salt, sha512_crypt
 from .resolve_addresses import AddressSteps
 from .resolve_controller import ControllerSteps
 from .resolve_links import LinkSteps
@@ -36,7 +39,31 @@ SYMBOLS = {"qemu": ":/symbols/classic/qemu_guest.svg", "cloud": ":/symbols/class
            "ethernet_switch": ":/symbols/classic/ethernet_switch.svg"}
 CATEGORY_SYMBOLS = {"multilayer_switch": ":/symbols/classic/multilayer_switch.svg",
                     "router": ":/symbols/classic/router.svg"}
+UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer|path|target|mount)$")
+MIN_DISK, MAX_DISK = 1 << 20, 64 << 40
 DATA_SLOTS = ("hdb", "hdd")  # the seed ISO is -cdrom, which takes hdc's place
+
+
+PORT_FIELDS = {"0", "1", "adapter"} | {f"port{k}" for k in range(9)} | {
+    f"segment{k}" for k in range(9)}
+
+
+def port_format_problem(fmt: str) -> str | None:
+    """Why ``fmt`` is not a GNS3 port name format we can fill safely (None when it is)."""
+    try:
+        parts = list(string.Formatter().parse(fmt))
+    except ValueError as exc:
+        return f"cannot be read ({exc})"
+    for _, field, spec, conversion in parts:
+        if field is None:
+            continue
+        if field not in PORT_FIELDS:
+            return f"names an unknown field '{{{field}}}'"
+        if spec or conversion:
+            return "may not carry a format spec or conversion"
+    if len(fmt) > 32:
+        return "is longer than 32 characters"
+    return None
 
 
 class Resolver(LinkSteps, AddressSteps, ControllerSteps):
@@ -64,7 +91,7 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
             domain=self.bp.domain, nodes=tuple(place_nodes(nodes)), links=tuple(links),
             networks=tuple(networks.values()), controller=controller,
             blueprint_file=self.src.file, blueprint_folder=self.src.folder,
-            ssh_key=self.src.folder / self.bp.ssh_key if self.bp.ssh_key else None,
+            ssh_key=self.lab_key(),
             extra=dict(self.bp.extra),
             computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
                            for name, c in sorted(self.bp.computes.items())))
@@ -83,7 +110,11 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
         index_in_group: dict[str, int] = {}
         for written, spec in self.bp.nodes.items():
             path = ("nodes", written)
-            for name in expand_name(written):
+            for name in self.expand(path, written):
+                if len(self.drafts) >= bp.MAX_NODES:
+                    self.problem(path, f"the lab has more than {bp.MAX_NODES} nodes",
+                                 f"split it into labs of at most {bp.MAX_NODES} nodes")
+                    self.gate()
                 if not re.match(bp.NAME_RE, name):
                     self.problem(path, f"node name '{name}' is not a hostname",
                                  "use lowercase letters, digits and '-' (RFC 1123), "
@@ -150,6 +181,12 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
                 self.problem(d.path + ("version",), str(exc), "pick one of the known versions")
             fmt = self.setting(d, "port_name_format", d.appliance.port_name_format, "Ethernet{0}")
             first = self.setting(d, "first_port_name", d.appliance.first_port_name, None)
+            bad = port_format_problem(fmt)
+            if bad:
+                self.problem(d.path + ("port_name_format",), f"port_name_format '{fmt}' {bad}",
+                             "use GNS3's fields: {0}, {port0}..{port8}, {segment0}..{segment8}, "
+                             "e.g. 'eth{0}' or 'swp{port1}'")
+                continue
             for adapter in range(MAX_ADAPTERS):
                 name = port_name(fmt, first, adapter)
                 d.port_names.setdefault(name, adapter)
@@ -322,10 +359,14 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
 
     def size(self, path: tuple, value: str | int) -> int | None:
         try:
-            return bp.parse_size(value)
+            size = bp.parse_size(value)
         except ValueError as exc:
             self.problem(path, str(exc), "write e.g. 20G")
             return None
+        if not MIN_DISK <= size <= MAX_DISK:
+            self.problem(path, f"disk size {value} is out of range", "give between 1M and 64T")
+            return None
+        return size
 
     def data_disks(self, d: Draft) -> tuple[m.DataDisk, ...]:
         disks = [disk for layer in d.settings.get("disks", []) for disk in layer]
@@ -352,7 +393,7 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
             for u in layer.users or []:
                 users = [x for x in users if x.name != u.name]
                 users.append(m.CloudInitUser(u.name, u.sudo, u.shell, tuple(u.ssh_keys),
-                                             u.password, tuple(u.groups)))
+                                             self.password_hash(d, u), tuple(u.groups)))
             extra_keys += layer.ssh_keys or []
             packages += layer.packages or []
             files += [(f.path, f.content, f.permissions, f.owner) for f in layer.write_files or []]
@@ -363,37 +404,62 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
             users = [m.CloudInitUser("lab", True, "/bin/bash", (), None, ())]
         first = users[0]
         users[0] = m.CloudInitUser(first.name, first.sudo, first.shell,
-                                   first.ssh_keys + tuple(extra_keys), first.password,
+                                   first.ssh_keys + tuple(extra_keys), first.password_hash,
                                    first.groups)
         return m.CloudInitSpec(tuple(users), tuple(dict.fromkeys(packages)), tuple(files),
                                tuple(bootcmd), tuple(runcmd), tuple(sorted(raw.items())))
+
+    def password_hash(self, d: Draft, user: bp.Users) -> str | None:
+        """The user's console password as SHA-512 crypt, salted by lab, node and user."""
+        if user.password is not None and user.password_hash is not None:
+            self.problem(d.path + ("cloud_init",), f"user '{user.name}' gives both password "
+                         "and password_hash", "keep one of them")
+        if user.password is None:
+            return user.password_hash
+        return sha512_crypt(user.password, derived_salt(self.bp.name, d.name, user.name))
 
     def injects(self, d: Draft) -> tuple[m.InjectSpec, ...]:
         out = []
         for layer in d.settings.get("inject", []):
             for i, item in enumerate(layer):
                 path = d.path + ("inject", i)
+                given = [k for k in ("content", "source", "symlink")
+                         if getattr(item, k) is not None]
+                if len(given) != 1:
+                    self.problem(path, f"inject of {item.path} gives "
+                                 f"{' and '.join(given) or 'none of content, source, symlink'}",
+                                 "give exactly one of content:, source: or symlink:")
                 source = None
-                if item.source:
-                    source = (self.src.folder / item.source)
-                    if not source.exists():
-                        self.problem(path + ("source",), f"source '{item.source}' not found "
-                                     f"(looked for {source})",
-                                     "give a path relative to the blueprint's folder")
-                if not item.path.startswith("/") or ".." in item.path.split("/"):
-                    self.problem(path + ("path",), f"guest path '{item.path}' must be absolute "
-                                 "and stay inside the guest root", "write e.g. /etc/motd")
-                mode = None
-                if item.mode is not None:
+                if item.source is not None:
                     try:
-                        mode = int(item.mode, 8)
-                    except ValueError:
-                        self.problem(path + ("mode",), f"bad mode '{item.mode}'", "e.g. '0644'")
+                        source = confined(self.src.folder, item.source, "any")
+                    except Refused as exc:
+                        self.problem(path + ("source",), exc.message, exc.fix)
+                if ".." in item.path.split("/"):
+                    self.problem(path + ("path",), f"guest path '{item.path}' must stay inside "
+                                 "the guest root", "write e.g. /etc/motd")
+                if item.enable and not UNIT_RE.match(item.path.rsplit("/", 1)[-1]):
+                    self.problem(path + ("enable",), f"'{item.path}' is not a systemd unit file "
+                                 "to enable", "name a file like /etc/systemd/system/x.service")
                 out.append(m.InjectSpec(
                     path=item.path, content=item.content.encode() if item.content is not None
-                    else None, source=source, mode=mode, owner=item.owner, group=item.group,
-                    symlink=item.symlink, enable=item.enable))
+                    else None, source=source, mode=int(item.mode, 8) if item.mode else None,
+                    owner=item.owner, group=item.group, symlink=item.symlink,
+                    enable=item.enable))
         return tuple(out)
+
+    def lab_key(self) -> Path | None:
+        """``ssh_key:``: a private key file in the blueprint folder, with its ``.pub``."""
+        if self.bp.ssh_key is None:
+            return None
+        try:
+            key = confined(self.src.folder, self.bp.ssh_key, "file")
+            confined(self.src.folder, self.bp.ssh_key + ".pub", "file")
+        except Refused as exc:
+            self.problem(("ssh_key",), exc.message, "give a private key file in the blueprint "
+                         "folder with its .pub beside it, or drop ssh_key: to generate one")
+            return None
+        return key
 
 
 def resolve_lab(blueprint: bp.Blueprint, source: bp.Source, catalogue: Catalogue) -> m.Lab:

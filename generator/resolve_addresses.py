@@ -25,11 +25,19 @@ class AddressSteps(ResolverBase):
                 self.problem(path + ("cidr",), f"bad CIDR '{spec.cidr}': {exc}",
                              "write e.g. 10.0.0.0/24")
                 continue
+            if spec.pool:
+                first, _, last = spec.pool.partition("-")
+                lo, hi = int(first), int(last)
+                if not 0 < lo <= hi < cidr.num_addresses - 1:
+                    self.problem(path + ("pool",), f"pool {spec.pool} is not a range of host "
+                                 f"numbers in {cidr}", f"write first-last with 1 <= first <= "
+                                 f"last <= {cidr.num_addresses - 2}")
             gateway = None
             if spec.gateway:
                 gateway = self.address_in(path + ("gateway",), spec.gateway, cidr)
             nets[name] = m.Network(name=name, cidr=cidr, vlan=spec.vlan, gateway=gateway,
-                                   dns=tuple(str(self.ip(path + ("dns", i), x)) for i, x in enumerate(spec.dns or ())),
+                                   dns=tuple(str(self.ip(path + ("dns", i), x))
+                                             for i, x in enumerate(spec.dns or ())),
                                    domain=spec.domain or f"{name}.{self.bp.domain}")
         return nets
 

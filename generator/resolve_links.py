@@ -9,7 +9,7 @@ from typing import Any
 from . import blueprint as bp
 from . import model as m
 from .draft import ResolverBase
-from .naming import closest_fix, derive_id, expand_name, fill_template
+from .naming import closest_fix, derive_id, fill_template
 
 
 class LinkSteps(ResolverBase):
@@ -53,7 +53,7 @@ class LinkSteps(ResolverBase):
     def members(self, path: tuple, each: str | list[str]) -> list[str]:
         """Nodes of a group (in declaration order), or an explicit list of node names."""
         if isinstance(each, list):
-            names = [n for item in each for n in expand_name(item)]
+            names = [n for item in each for n in self.expand(path, item)]
             for n in names:
                 if n not in self.drafts:
                     self.problem(path, f"unknown node '{n}'", closest_fix(n, self.drafts))

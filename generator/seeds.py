@@ -95,15 +95,15 @@ def render_user_data(node: Node, lab: Lab, lab_public_key: str | None,
         if index == 0 and lab_public_key:
             keys.append(lab_public_key)
         entry: dict[str, Any] = {"name": user.name, "shell": user.shell,
-                                 "lock_passwd": user.password is None}
+                                 "lock_passwd": user.password_hash is None}
         if user.sudo:
             entry["sudo"] = "ALL=(ALL) NOPASSWD:ALL"
         if user.groups:
             entry["groups"] = ", ".join(user.groups)
         if keys:
             entry["ssh_authorized_keys"] = keys
-        if user.password is not None:
-            entry["plain_text_passwd"] = user.password
+        if user.password_hash is not None:
+            entry["passwd"] = user.password_hash
         users.append(entry)
     doc: dict[str, Any] = {
         "hostname": node.name,

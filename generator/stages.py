@@ -13,6 +13,7 @@ from typing import Any
 
 from . import tools
 from .bootstrap import KEY, BootstrapTree, render_bootstrap
+from .confine import walk
 from .disks import GuestFile, Injection, inject_all
 from .errors import InjectionError
 from .fabric import injected_login
@@ -50,7 +51,7 @@ def _tree(spec: InjectSpec) -> list[GuestFile]:
     assert spec.source is not None
     out = [GuestFile(spec.path, kind="dir", mode=spec.mode or 0o755, owner=spec.owner,
                      group=spec.group)]
-    for path in sorted(spec.source.rglob("*")):
+    for path in walk(spec.source, spec.path):  # checked again: the folder may have changed
         guest = spec.path.rstrip("/") + "/" + path.relative_to(spec.source).as_posix()
         if path.is_dir():
             out.append(GuestFile(guest, kind="dir", mode=0o755, owner=spec.owner,

@@ -32,6 +32,7 @@ PACKAGES = {
     "mke2fs": "e2fsprogs",
     "extlinux": "extlinux",
     "ssh-keygen": "openssh-client",
+    "git": "git",
 }
 
 
@@ -51,8 +52,9 @@ def _tail(text: str, lines: int = 12) -> str:
 
 
 def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: float | None = 600,
-        cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run a command, capture its output, and raise ToolError on failure."""
+        cwd: Path | None = None, env: dict[str, str] | None = None,
+        ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
+    """Run a command, capture its output, and raise ToolError unless it exits with ``ok``."""
     args = [str(a) for a in argv]
     require(args[0])
     try:
@@ -60,7 +62,7 @@ def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: floa
                               cwd=cwd, env=env, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"command timed out after {timeout:.0f}s: {' '.join(args)}") from exc
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         stderr = proc.stderr.decode(errors="replace") or proc.stdout.decode(errors="replace")
         raise ToolError(f"command failed (exit {proc.returncode}): {' '.join(args)}\n"
                         f"{_tail(stderr)}")
