@@ -714,8 +714,11 @@ PATTERN_HELP = {
 
 def _is_union_tag(part: Any) -> bool:
     """Pydantic puts union member names (``str``, ``LinkSpec``…) into error locations."""
-    return isinstance(part, str) and (part[:1].isupper() or part in UNION_TAGS
-                                      or part.startswith(("literal[", "list[", "dict[")))
+    if not isinstance(part, str):
+        return False
+    model = globals().get(part)  # a model of this module, not a user's key such as 'Web1'
+    return (isinstance(model, type) and issubclass(model, BaseModel)) or part in UNION_TAGS \
+        or part.startswith(("literal[", "list[", "dict[", "constrained-", "function-"))
 
 
 UNION_TAGS = {"str", "int", "float", "bool", "text", "spec", "each"}
