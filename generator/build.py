@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
+from . import __version__, interrupt
 from .appliances import REPO_APPLIANCES, load_catalogue
 from .archive import write_archive, write_manifest
 from .archived_blueprint import copy_blueprint
 from .blueprint import load_blueprint
+from .errors import GeneratorError
+from .graph import render_svg
 from .images import attach_images, find_images, search_dirs, write_disks
 from .keys import ensure_lab_key
 from .layout import Layout
 from .model import Lab
 from .project import dump_project, render_project
+from .readme import render_readme
 from .resolve import resolve_lab
 from .stages import write_bootstrap, write_seeds
 
@@ -49,7 +54,9 @@ def load_lab(blueprint: Path, images_dirs: tuple[Path, ...] = ()) -> Lab:
 
 def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambda _: None
               ) -> BuildResult:
-    """Build one blueprint into ``<out_dir>/<lab>.gns3project``. Nothing half-written is left."""
+    """Build one blueprint into ``<out_dir>/<lab>[-<version>].gns3project``. Nothing
+    half-written is left: an error or a signal removes the staging folder and the temp file."""
+    progress = _checked(progress)
     progress("resolving blueprint")
     lab = load_lab(blueprint, options.images_dirs)
     images = None
@@ -57,9 +64,9 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         progress("checking base images")
         images = find_images(lab, search_dirs(options.images_dirs), progress)
         lab = attach_images(lab, images)
-    options.out_dir.mkdir(parents=True, exist_ok=True)
-    key = ensure_lab_key(lab.name, options.out_dir, lab.ssh_key)
-    with tempfile.TemporaryDirectory(prefix=f".{lab.name}.", dir=options.out_dir) as tmp:
+    out_dir = prepare_output(options.out_dir, lab)
+    key = ensure_lab_key(lab.name, out_dir, lab.ssh_key)
+    with tempfile.TemporaryDirectory(prefix=staging_prefix(lab), dir=out_dir) as tmp:
         layout = Layout(Path(tmp))
         progress(f"creating disks for {len(lab.vms)} VMs")
         write_disks(lab, layout, images)
@@ -68,25 +75,96 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         injected = write_bootstrap(lab, layout, key, images, progress)
         progress("writing project file")
         layout.project_file.write_bytes(dump_project(render_project(lab)))
-        copy_blueprint(lab, layout.blueprint_dir, options.out_dir, progress)
+        copy_blueprint(lab, layout.blueprint_dir, out_dir, progress)
         if options.include_images and images:
             for image in images.values():
                 assert image.path is not None
                 layout.image(image.filename).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(image.path, layout.image(image.filename))
-        write_manifest(layout, manifest_info(lab, options))
+        info = manifest_info(lab, options, key.public)
+        progress("writing README.md and topology.svg")
+        (layout.root / "README.md").write_text(render_readme(lab, info), encoding="utf-8")
+        (layout.root / "topology.svg").write_bytes(render_svg(lab))
+        write_manifest(layout, info)
         progress("writing archive")
-        archive = write_archive(layout, options.out_dir / f"{lab.name}.gns3project", progress)
+        archive = write_archive(layout, out_dir / archive_name(lab), progress)
     return BuildResult(lab=lab, archive=archive, key_path=key.private_path, injected=injected)
 
 
-def manifest_info(lab: Lab, options: BuildOptions) -> dict:
+def _checked(progress: Progress) -> Progress:
+    """Progress that also stops the build at the next step once a signal came in."""
+
+    def say(message: str) -> None:
+        interrupt.check()
+        progress(message)
+
+    return say
+
+
+def source_date_epoch(lab: Lab) -> int:
+    """``$SOURCE_DATE_EPOCH``, else the newest time of the blueprint's files (never "now")."""
+    given = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if given.isdigit():
+        return int(given)
+    folder = lab.blueprint_folder
+    files = [lab.blueprint_file] + ([p for p in folder.rglob("*") if p.is_file()
+                                     and not p.is_symlink()]
+                                    if lab.blueprint_file.name in ("lab.yaml", "lab.yml") else [])
+    return int(max(p.lstat().st_mtime for p in files))
+
+
+def archive_name(lab: Lab) -> str:
+    """``<lab>-<version>.gns3project``, or ``<lab>.gns3project`` for a lab without a version."""
+    return f"{lab.name}-{lab.version}.gns3project" if lab.version else f"{lab.name}.gns3project"
+
+
+def staging_prefix(lab: Lab, pid: int | None = None) -> str:
+    """Staging folders and temp files carry the builder's PID, so a later build can tell a
+    killed build's debris from a running build's work."""
+    return f".{lab.name}.{os.getpid() if pid is None else pid}."
+
+
+def prepare_output(out_dir: Path, lab: Lab) -> Path:
+    """The output folder, made if needed, with what killed builds of this lab left swept."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GeneratorError(f"output {out_dir} is not a folder",
+                             hint="give -o a folder (it is made if missing)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(rf"^\.{re.escape(lab.name)}(-[^/]*)?\.(gns3project\.)?(\d+)\.")
+    for entry in out_dir.iterdir():
+        match = pattern.match(entry.name)
+        if match and not _alive(int(match.group(3))):
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+    return out_dir
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # our own PID: a leftover of an earlier process that had it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "") -> dict:
     images = {n.image.filename: {"appliance": n.image.appliance,
                                  "version": n.image.appliance_version,
                                  "md5": n.image.md5sum, "size": n.image.filesize,
+                                 "sha256": n.image.sha256 or None,
                                  "url": n.image.download_url}
               for n in lab.vms if n.image}
     return {"generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,
+            "version": lab.version, "archive": archive_name(lab), "lab_key": public_key,
+            "source_date_epoch": source_date_epoch(lab),
+            "secrets": [f"{lab.controller.node} overlay: the lab's private key "
+                        "/root/.ssh/id_ed25519 (mode 0600)"] if lab.controller else [],
             "images": images, "images_included": bool(options.include_images),
             "images_checked": not options.no_images, "totals": lab.totals(),
             "placement": {n.name: n.compute for n in lab.nodes if n.compute is not None},

@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, interrupt
 from .cli_common import printable
 from .cli_common import progress as _progress
 from .errors import GeneratorError
+from .interrupt import Interrupted
 
 BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
 
@@ -37,10 +38,12 @@ class _Group(click.Group):
             ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
-        except Exception as exc:  # noqa: BLE001 - the one place a bug becomes a message
+        except (KeyboardInterrupt, Interrupted) as exc:
+            code = exc.exit_code if isinstance(exc, Interrupted) else 130
+            click.echo(f"interrupted ({exc or 'SIGINT'}); nothing half-written was left behind",
+                       err=True)
+            ctx.exit(code)
+        except Exception as exc:
             if ctx.params.get("debug") or os.environ.get("GNS3LAB_DEBUG"):
                 click.echo(traceback.format_exc(), err=True, nl=False)
             click.echo(f"internal error: {printable(type(exc).__name__)}: "
@@ -55,6 +58,7 @@ class _Group(click.Group):
 @click.option("--debug", is_flag=True, help="Print the full traceback of an internal error.")
 def main(debug: bool) -> None:
     """Build labs written as code into self-building GNS3 portable projects."""
+    interrupt.install()
 
 
 @main.command()
@@ -124,7 +128,7 @@ def schema() -> None:
 
 
 @main.command()
-@click.argument("archive", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("archive", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True)
 def inspect(archive: Path, as_json: bool) -> None:
     """Describe a built archive: nodes, links, images needed, sizes."""
@@ -135,20 +139,28 @@ def inspect(archive: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    click.echo(f"{info['name']} (project revision {info['revision']}), "
+    p = printable
+    click.echo(f"{p(info['name'])} (project revision {info['revision']}), "
                f"{info['archive_bytes']} bytes packed, {info['unpacked_bytes']} unpacked")
     click.echo(f"nodes ({len(info['nodes'])}):")
     for n in info["nodes"]:
-        extra = f" ram={n['ram']}MB cpus={n['cpus']} nics={n['adapters']} image={n['image']}" \
-            if n["type"] == "qemu" else ""
-        seed = f" seed={n['seed']}" if n["seed"] else ""
-        click.echo(f"  {n['name']:<12} {n['type']:<16}{extra}{seed}")
+        extra = f" ram={n['ram']}MB cpus={n['cpus']} nics={n['adapters']} " \
+            f"image={p(n['image'])}" if n["type"] == "qemu" else ""
+        seed = f" seed={p(n['seed'])}" if n["seed"] else ""
+        click.echo(f"  {p(n['name']):<12} {p(n['type']):<16}{extra}{seed}")
     click.echo(f"links ({len(info['links'])}):")
     for link in info["links"]:
-        click.echo(f"  {link}")
-    click.echo("images needed: " + (", ".join(info["images_needed"]) or "none"))
+        click.echo(f"  {p(link)}")
+    click.echo("images needed: " + (", ".join(map(p, info["images_needed"])) or "none"))
     if info["images_included"]:
-        click.echo("images included: " + ", ".join(info["images_included"]))
+        click.echo("images included: " + ", ".join(map(p, info["images_included"])))
+    click.echo(f"secrets ({len(info['secrets'])}):" if info["secrets"] else "secrets: none")
+    for secret in info["secrets"]:
+        click.echo(f"  {p(secret)}")
+    if info["qemu_options"]:
+        click.echo("QEMU options (extra arguments every start passes to QEMU; review them):")
+        for node, options in sorted(info["qemu_options"].items()):
+            click.echo(f"  {p(node)}: {p(options)}")
     if info["totals"]:
         t = info["totals"]
         click.echo(f"lab totals: {t['ram_mb']} MB RAM, {t['vcpus']} vCPUs, "

@@ -6,6 +6,8 @@ output folder, so rebuilding gives a byte-identical archive and the user can log
 
 from __future__ import annotations
 
+import fcntl
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,13 +35,20 @@ def ensure_lab_key(lab_name: str, out_dir: Path, given: Path | None = None) -> L
         return LabKey(given, pub.read_text().strip())
     folder = out_dir / "keys" / lab_name
     private = folder / "id_ed25519"
-    if not private.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".id_ed25519.tmp"
-        for stale in (tmp, tmp.with_name(tmp.name + ".pub")):
-            stale.unlink(missing_ok=True)
-        tools.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"gns3lab@{lab_name}",
-                   "-f", tmp])
-        tmp.with_name(tmp.name + ".pub").rename(private.with_name("id_ed25519.pub"))
-        tmp.rename(private)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel builds of one lab make one key
+        if not private.is_file():
+            for stale in folder.glob(".id_ed25519.*.tmp*"):  # a killed build's; we hold the lock
+                stale.unlink(missing_ok=True)
+            tmp = folder / f".id_ed25519.{os.getpid()}.tmp"
+            try:
+                tools.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                           f"gns3lab@{lab_name}", "-f", tmp])
+                # .pub first: whoever sees the private key finds its public half beside it
+                tmp.with_name(tmp.name + ".pub").rename(private.with_name("id_ed25519.pub"))
+                tmp.rename(private)
+            finally:
+                for stale in (tmp, tmp.with_name(tmp.name + ".pub")):
+                    stale.unlink(missing_ok=True)
     return LabKey(private, private.with_name("id_ed25519.pub").read_text().strip())

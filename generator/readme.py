@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .bootstrap import managed_nodes, resolve_stages
-from .imagebuild import RECIPES
+from .imagerecipe import RECIPES
 from .layout_canvas import tier_of
 from .model import Lab
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import sh
 
 from .errors import ToolError
+from .interrupt import check as check_interrupted
 
 logging.getLogger("sh").setLevel(logging.WARNING)  # sh logs every chunk at DEBUG
 
@@ -33,6 +34,7 @@ PACKAGES = {
     "extlinux": "extlinux",
     "ssh-keygen": "openssh-client",
     "git": "git",
+    "dot": "graphviz",
 }
 
 
@@ -62,6 +64,7 @@ def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: floa
                               cwd=cwd, env=env, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"command timed out after {timeout:.0f}s: {' '.join(args)}") from exc
+    check_interrupted()
     if proc.returncode not in ok:
         stderr = proc.stderr.decode(errors="replace") or proc.stdout.decode(errors="replace")
         raise ToolError(f"command failed (exit {proc.returncode}): {' '.join(args)}\n"
@@ -74,6 +77,9 @@ def qemu_img(*args: str | Path) -> str:
     require("qemu-img")
     try:
         return str(sh.Command("qemu-img")(*[str(a) for a in args]))
+    except sh.SignalException as exc:  # qemu-img got our Ctrl-C or SIGTERM: so do we
+        check_interrupted()
+        raise ToolError(f"qemu-img was killed by signal {-exc.exit_code}") from exc
     except sh.ErrorReturnCode as exc:
         stderr = exc.stderr.decode(errors="replace")
         raise ToolError(

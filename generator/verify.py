@@ -1,66 +1,147 @@
-"""Reopen an archive and describe it: nodes, links, images needed, sizes, manifest check."""
+"""Reopen an archive and describe it: nodes, links, images, sizes, secrets, QEMU options and the
+manifest check. Safe on a stranger's archive: names and types are checked, members are
+streamed (constant memory), and nothing is extracted."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import zipfile
+import re
 from pathlib import Path
 from typing import Any
 
+from .archive_reader import SafeArchive
 from .errors import ArchiveError
 from .layout import PROJECT_FILE
+
+MANIFEST = "gns3lab/manifest.json"
+MAX_NODES = 10_000
+PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
+PASSWORD_KEYS = re.compile(rb"^\s*-?\s*(passwd|hashed_passwd|plain_text_passwd|password):",
+                           re.MULTILINE)
+TEXT_SCAN = 4 << 20  # text members scanned for private keys
 
 
 def inspect_archive(archive: Path) -> dict[str, Any]:
     """What a ``.gns3project`` holds, as data (``gns3lab inspect`` prints it)."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ArchiveError(f"{archive}: not a readable .gns3project: {exc}") from None
-    with zf:
-        names = zf.namelist()
-        if PROJECT_FILE not in names:
+    with SafeArchive(archive) as zf:
+        if PROJECT_FILE not in zf.infos:
             raise ArchiveError(f"{archive}: no {PROJECT_FILE} at the archive root",
                                hint="is this a GNS3 portable project?")
-        project = json.loads(zf.read(PROJECT_FILE))
-        manifest = json.loads(zf.read("gns3lab/manifest.json")) \
-            if "gns3lab/manifest.json" in names else None
+        project = _project(archive, zf.json(PROJECT_FILE))
+        manifest = _manifest(archive, zf.json(MANIFEST)) if MANIFEST in zf.infos else None
         bad = _check_manifest(zf, manifest) if manifest else []
-        sizes = {i.filename: i.file_size for i in zf.infolist()}
+        sizes = {name: info.file_size for name, info in zf.infos.items()}
+        secrets = _secrets(zf, manifest)
     topo = project["topology"]
     by_id = {n["node_id"]: n for n in topo["nodes"]}
     nodes = []
     for n in topo["nodes"]:
-        props = n.get("properties", {})
+        props = n.get("properties") if isinstance(n.get("properties"), dict) else {}
         folder = f"project-files/qemu/{n['node_id']}/"
         nodes.append({
-            "name": n["name"], "type": n["node_type"], "ram": props.get("ram"),
+            "name": str(n["name"]), "type": str(n["node_type"]), "ram": props.get("ram"),
             "cpus": props.get("cpus"), "adapters": props.get("adapters"),
-            "image": props.get("hda_disk_image"), "seed": props.get("cdrom_image") or None,
+            "image": _text(props.get("hda_disk_image")),
+            "seed": _text(props.get("cdrom_image")) or None,
+            "options": _text(props.get("options")),
             "files_bytes": sum(s for name, s in sizes.items() if name.startswith(folder))})
-    links = [" -- ".join(f"{by_id[e['node_id']]['name']}:{e.get('label', {}).get('text', '?')}"
-                         for e in link["nodes"]) for link in topo["links"]]
+    links = []
+    for link in topo["links"]:
+        ends = link.get("nodes") if isinstance(link, dict) else None
+        if not isinstance(ends, list):
+            raise ArchiveError(f"{archive}: {PROJECT_FILE}: a link without 'nodes'")
+        links.append(" -- ".join(
+            f"{by_id.get(e.get('node_id'), {}).get('name', '?')}:{_label(e)}"
+            for e in ends if isinstance(e, dict)))
     images = sorted({n["image"] for n in nodes if n["image"]})
     return {
-        "name": project["name"], "revision": project["revision"], "nodes": nodes,
+        "name": str(project["name"]), "revision": project["revision"], "nodes": nodes,
         "links": links, "images_needed": images,
-        "images_included": sorted(n for n in names if n.startswith("images/")),
+        "images_included": sorted(n for n in sizes if n.startswith("images/")),
         "archive_bytes": archive.stat().st_size,
         "unpacked_bytes": sum(sizes.values()),
-        "totals": manifest.get("totals") if manifest else None,
+        "totals": _totals(manifest),
         "manifest_ok": (not bad) if manifest else None, "manifest_mismatches": bad,
+        "secrets": secrets,
+        "qemu_options": {n["name"]: n["options"] for n in nodes if n["options"]},
     }
 
 
-def _check_manifest(zf: zipfile.ZipFile, manifest: dict[str, Any]) -> list[str]:
+def _totals(manifest: dict[str, Any] | None) -> dict[str, int] | None:
+    totals = (manifest or {}).get("totals")
+    keys = ("ram_mb", "vcpus", "disk_bytes")
+    if isinstance(totals, dict) and all(type(totals.get(k)) is int for k in keys):
+        return {k: totals[k] for k in keys}
+    return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _label(end: dict[str, Any]) -> str:
+    label = end.get("label")
+    return str(label.get("text", "?")) if isinstance(label, dict) else "?"
+
+
+def _project(archive: Path, doc: Any) -> dict[str, Any]:
+    """``project.gns3`` with the shape inspect reads, or ArchiveError naming what is off."""
+    where = f"{archive}: {PROJECT_FILE}"
+    if not isinstance(doc, dict) or not isinstance(doc.get("topology"), dict):
+        raise ArchiveError(f"{where}: not a GNS3 project (no 'topology' mapping)")
+    topo = doc["topology"]
+    nodes, links = topo.get("nodes", []), topo.get("links", [])
+    if not isinstance(nodes, list) or not isinstance(links, list):
+        raise ArchiveError(f"{where}: 'topology.nodes' and 'topology.links' must be lists")
+    if len(nodes) > MAX_NODES or len(links) > 100 * MAX_NODES:
+        raise ArchiveError(f"{where}: {len(nodes)} nodes and {len(links)} links are too many")
+    for i, n in enumerate(nodes):
+        if not isinstance(n, dict) or not all(isinstance(n.get(k), str)
+                                              for k in ("node_id", "name", "node_type")):
+            raise ArchiveError(f"{where}: node {i} lacks a string node_id, name or node_type")
+    if not isinstance(doc.get("name"), str) or not isinstance(doc.get("revision"), int):
+        raise ArchiveError(f"{where}: 'name' must be a string and 'revision' a number")
+    return {"name": doc["name"], "revision": doc["revision"],
+            "topology": {"nodes": nodes, "links": links}}
+
+
+def _manifest(archive: Path, doc: Any) -> dict[str, Any]:
+    where = f"{archive}: {MANIFEST}"
+    files = doc.get("files") if isinstance(doc, dict) else None
+    if not isinstance(files, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()):
+        raise ArchiveError(f"{where}: 'files' must map member names to {{sha256: ...}}")
+    return doc
+
+
+def _check_manifest(zf: SafeArchive, manifest: dict[str, Any]) -> list[str]:
     bad = []
-    for name, entry in manifest.get("files", {}).items():
-        try:
-            digest = hashlib.sha256(zf.read(name)).hexdigest()
-        except KeyError:
+    for name, entry in manifest["files"].items():
+        if name not in zf.infos:
             bad.append(f"{name}: missing")
-            continue
-        if digest != entry["sha256"]:
-            bad.append(f"{name}: sha256 differs")
+        else:
+            try:
+                if zf.digest(name) != entry["sha256"]:
+                    bad.append(f"{name}: sha256 differs")
+            except ArchiveError as exc:
+                bad.append(f"{name}: unreadable ({exc.message.rsplit(': ', 1)[-1]})")
+    listed = set(manifest["files"]) | {MANIFEST}
+    bad += [f"{name}: not in the manifest" for name in sorted(set(zf.infos) - listed)]
     return bad
+
+
+def _secrets(zf: SafeArchive, manifest: dict[str, Any] | None) -> list[str]:
+    """Every secret the archive carries: what the manifest declares (keys written into
+    overlays), password hashes in seeds, and private keys in any plain member."""
+    found = [str(s) for s in (manifest or {}).get("secrets", []) if isinstance(s, str)]
+    for name, info in sorted(zf.infos.items()):
+        if name.startswith("images/") or info.file_size > TEXT_SCAN:
+            continue
+        try:
+            data = zf.read(name)
+        except ArchiveError:
+            continue
+        if PRIVATE_KEY.search(data):
+            found.append(f"{name}: a private key in a plain member")
+        if name.endswith(".iso") and PASSWORD_KEYS.search(data):
+            found.append(f"{name}: a console password hash (cloud-init user-data)")
+    return found

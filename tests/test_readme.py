@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from generator.build import BuildOptions, load_lab, manifest_info
-from generator.imagebuild import DEBIAN_12, BuiltImage, appliance_json
+from generator.imagebuild import BuiltImage, appliance_json
+from generator.imagerecipe import DEBIAN_12
 from generator.model import Lab
 from generator.readme import render_readme
 from tests.helpers import DATA, REPO
