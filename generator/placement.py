@@ -80,7 +80,7 @@ def plan_placement(project: dict[str, Any], manifest: dict[str, Any] | None,
                               hint="register the compute in GNS3 (Edit > Preferences > Server / "
                                    "POST /computes), or set computes.<name>.server in the "
                                    "blueprint to its name or id")
-        if cid in known and known[cid].get("connected") is False:
+        if cid != LOCAL and cid in known and known[cid].get("connected") is False:
             raise ServerError(f"compute '{cid}' (for the lab's compute '{name}') is registered "
                               "but not connected to the controller",
                               hint="start gns3server on that host and check its address")

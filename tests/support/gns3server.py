@@ -4,9 +4,9 @@ Fixtures:
 
 - ``gns3_server_22``: gns3-server 2.2.61; ``gns3_server_30``: gns3-server 3.0.6.
 - ``gns3_server``: parametrized over both (test ids ``[2.2]`` and ``[3.0]``).
-- ``gns3_computes_22``: two more 2.2.61 servers, the second registered as remote compute
-  ``remote1`` of the first (a :class:`ComputePair`); kept apart from ``gns3_server_22`` because
-  GNS3 spreads every import over all registered computes.
+- ``gns3_computes_22``: two more 2.2.61 servers (on 127.0.0.2 and 127.0.0.3), the second
+  registered as remote compute ``remote1`` of the first (a :class:`ComputePair`); kept apart
+  from ``gns3_server_22`` because GNS3 spreads every import over all registered computes.
 
 Each yields a :class:`Gns3Server` (``url``, ``version``, ``client``, ``images_dir``, ``root``,
 ``log_path``). A server runs isolated on loopback: its own directory tree, config, ``HOME``
@@ -97,10 +97,10 @@ def _provision() -> None:
                     f"{proc.stdout[-2000:]}{proc.stderr[-2000:]}", pytrace=False)
 
 
-def _free_tcp_port() -> int:
+def _free_tcp_port(host: str = "127.0.0.1") -> int:
     """A currently free loopback TCP port (the OS picks it)."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         return sock.getsockname()[1]
 
 
@@ -111,12 +111,12 @@ def _port_block(base: int, size: int = 200, blocks: int = 30) -> int:
     return base + size * random.randrange(blocks)
 
 
-def _write_config(root: Path, port: int) -> Path:
+def _write_config(root: Path, port: int, host: str = "127.0.0.1") -> Path:
     """The INI file both versions accept (each ignores the other's keys)."""
     console, udp = _port_block(20000), _port_block(26000)
     text = f"""\
 [Server]
-host = 127.0.0.1
+host = {host}
 port = {port}
 local = true
 auth = false
@@ -216,16 +216,16 @@ def _stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=STOP_TIMEOUT)
 
 
-def _run_server(version: str, tmp_path_factory: pytest.TempPathFactory, label: str = ""
-                ) -> Iterator[Gns3Server]:
-    """Start, wait for, yield and stop one server."""
+def _run_server(version: str, tmp_path_factory: pytest.TempPathFactory, label: str = "",
+                host: str = "127.0.0.1") -> Iterator[Gns3Server]:
+    """Start, wait for, yield and stop one server, bound to the loopback address ``host``."""
     exe = _gns3server_executable(version)
     root = tmp_path_factory.mktemp(f"gns3-{version.replace('.', '')}{label}")
     _make_tree(root)
-    port = _free_tcp_port()
-    conf = _write_config(root, port)
-    url = f"http://127.0.0.1:{port}"
-    argv = [str(exe), "--config", str(conf), "--local", "--host", "127.0.0.1",
+    port = _free_tcp_port(host)
+    conf = _write_config(root, port, host)
+    url = f"http://{host}:{port}"
+    argv = [str(exe), "--config", str(conf), "--local", "--host", host,
             "--port", str(port), "--log", str(root / "server.log")]
     with open(root / "stdout.log", "wb") as out:
         # cwd = root: on export GNS3 looks for relative image names in its cwd first.
@@ -287,10 +287,10 @@ class ComputePair:
 
 def register_compute(controller: Gns3Server, compute: Gns3Server, compute_id: str) -> None:
     """Register ``compute`` on ``controller`` and wait until the controller is connected to it."""
-    port = int(compute.url.rsplit(":", 1)[1])
+    host, port = compute.url.rsplit("/", 1)[1].split(":")
     controller.client.request("POST", "/computes", {
-        "compute_id": compute_id, "name": compute_id, "protocol": "http", "host": "127.0.0.1",
-        "port": port, "user": "", "password": ""})
+        "compute_id": compute_id, "name": compute_id, "protocol": "http", "host": host,
+        "port": int(port), "user": "", "password": ""})
     deadline = time.monotonic() + READY_TIMEOUT
     while not controller.client.request("GET", f"/computes/{compute_id}").get("connected"):
         if time.monotonic() > deadline:
@@ -301,9 +301,16 @@ def register_compute(controller: Gns3Server, compute: Gns3Server, compute_id: st
 
 @pytest.fixture(scope="session")
 def gns3_computes_22(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComputePair]:
-    """Two gns3-server 2.2.61 processes: a controller and a remote compute registered on it."""
-    controller_run = _run_server("2.2", tmp_path_factory, "-controller")
-    compute_run = _run_server("2.2", tmp_path_factory, "-compute")
+    """Two gns3-server 2.2.61 processes: a controller and a remote compute registered on it.
+
+    They listen on two loopback addresses, 127.0.0.2 and 127.0.0.3, not both on 127.0.0.1:
+    to tunnel a link between two computes, GNS3 needs an address of each that the other can
+    send UDP to. It trusts the computes' own addresses unless one is 127.0.0.1 or 0.0.0.0, and
+    otherwise looks for two *different* interface addresses on a common subnet, which one host
+    never has (``Compute.get_ip_on_same_subnet``: "No common subnet for compute ...").
+    """
+    controller_run = _run_server("2.2", tmp_path_factory, "-controller", host="127.0.0.2")
+    compute_run = _run_server("2.2", tmp_path_factory, "-compute", host="127.0.0.3")
     controller = next(controller_run)
     try:
         compute = next(compute_run)

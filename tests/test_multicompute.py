@@ -1,0 +1,119 @@
+"""Several computes: ``push`` puts every node on the compute the blueprint names.
+
+GNS3's import deals nodes round-robin over the controller's computes and moves their files
+there (docs/computes.md); push arranges the deal. Pure tests of the arrangement first, then two
+real gns3-server 2.2.61 processes on loopback (127.0.0.2 and 127.0.0.3: GNS3 cannot tunnel
+between two computes that both say 127.0.0.1, see tests/support/gns3server.py), the second
+registered as compute ``remote1`` of the first: after the push every node sits on its compute, its disk files are in that server's
+project folder (and not the other's), and the links between the computes exist with both ends
+started.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from generator import tools
+from generator.errors import ServerError
+from generator.placement import (FILLER_PREFIX, Placement, arrange_for_import, plan_placement,
+                                 settle_imported)
+from generator.push import push_archive, read_archive
+from tests.support.gns3server import ComputePair
+from tests.test_push_images import remove, tiny_lab
+
+COMPUTES = [{"compute_id": "local", "name": "vm", "connected": True},
+            {"compute_id": "remote1", "name": "remote1", "connected": True}]
+
+
+def project(*names: str) -> dict:
+    return {"name": "p", "topology": {"nodes": [{"name": n, "node_id": n, "compute_id": "local",
+                                                 "node_type": "qemu"} for n in names],
+                                      "links": []}}
+
+
+def test_placement_maps_blueprint_computes_onto_the_server() -> None:
+    manifest = {"placement": {"n1": "far", "n2": "far", "n3": "near"},
+                "computes": {"far": {"ram_mb": 256, "server": "remote1"},
+                             "near": {"ram_mb": 256, "server": "vm"}}}
+    plan = plan_placement(project("n1", "n2", "n3", "n4"), manifest, COMPUTES)
+    assert plan.nodes == {"n1": "remote1", "n2": "remote1", "n3": "local", "n4": "local"}
+    assert plan.cycle == ("local", "remote1") and plan.arranged
+    with pytest.raises(ServerError, match="no such compute; it has: local \\(vm\\), remote1"):
+        plan_placement(project("n1"), {"placement": {"n1": "x"}, "computes": {}}, COMPUTES)
+
+
+def test_the_arrangement_deals_every_node_onto_its_compute() -> None:
+    plan = Placement(("local", "remote1"), {"n1": "remote1", "n2": "remote1", "n3": "local"})
+    arranged = arrange_for_import(project("n1", "n2", "n3"), plan)
+    nodes = arranged["topology"]["nodes"]
+    dealt = {n["name"]: plan.cycle[i % 2] for i, n in enumerate(nodes)}  # GNS3's round-robin
+    assert {k: v for k, v in dealt.items() if not k.startswith(FILLER_PREFIX)} == plan.nodes
+    assert [n["name"] for n in nodes] == ["n3", "n1", f"{FILLER_PREFIX}2", "n2"]
+    imported = dict(arranged, topology={"nodes": [dict(n, compute_id=dealt[n["name"]])
+                                                  for n in nodes], "links": []})
+    assert [n["name"] for n in settle_imported(imported, plan)["topology"]["nodes"]] == \
+        ["n3", "n1", "n2"]
+    imported["topology"]["nodes"][0]["compute_id"] = "remote1"
+    with pytest.raises(ServerError, match="n3 went to 'remote1', not 'local'"):
+        settle_imported(imported, plan)
+
+
+BLUEPRINT = """\
+name: {name}
+defaults: {{appliance: Tiny Push Guest, ram: 64, nics: 2}}
+computes:
+  far: {{ram_mb: 256, server: remote1}}
+  near: {{ram_mb: 256, server: local}}
+nodes:
+  n1: {{compute: far}}
+  n2: {{compute: far}}
+  n3: {{compute: near}}
+links:
+  - n1:eth0 -- n3:eth0
+  - n2:eth0 -- n3:eth1
+  - n1:eth1 -- n2:eth1
+"""
+WANTED = {"n1": "remote1", "n2": "remote1", "n3": "local"}
+
+
+@pytest.mark.slow
+def test_push_places_nodes_and_their_disks_on_two_real_computes(
+        gns3_computes_22: ComputePair, tmp_path: Path) -> None:
+    pair = gns3_computes_22
+    name = f"multi-{uuid.uuid4().hex[:6]}"
+    built, image = tiny_lab(tmp_path, BLUEPRINT.format(name=name))
+    manifest = read_archive(built.archive).manifest
+    assert manifest is not None and manifest["placement"] == {"n1": "far", "n2": "far",
+                                                              "n3": "near"}
+    client = pair.controller.client
+    try:
+        result = push_archive(built.archive, pair.controller.url, name=name, start=True,
+                              upload_from=[image.parent])
+        assert sorted(result.uploaded) == [f"{image.name} -> local", f"{image.name} -> remote1"]
+        nodes = {n["name"]: n for n in client.nodes(result.project_id)}
+        assert {k: n["compute_id"] for k, n in nodes.items()} == WANTED
+        for node, compute in WANTED.items():
+            nid = nodes[node]["node_id"]
+            rel = Path(result.project_id) / "project-files" / "qemu" / nid / "hda_disk.qcow2"
+            here = pair.servers[compute].projects_dir / rel
+            there = pair.servers["remote1" if compute == "local" else "local"].projects_dir / rel
+            assert here.is_file(), f"{node}: no disk on {compute}"
+            assert not there.exists(), f"{node}: a disk on the other compute too"
+            backing = tools.image_info(here).get("backing-filename", "")
+            assert backing == str(pair.servers[compute].images_dir / image.name), backing
+        assert {n["status"] for n in nodes.values()} == {"started"}
+        crossing = {tuple(sorted(c.ends)) for c in result.cross_links}
+        assert crossing == {("n1", "n3"), ("n2", "n3")}
+        links = client.links(result.project_id)
+        assert len(links) == 3
+        by_id = {n["node_id"]: n["name"] for n in nodes.values()}
+        ends = {tuple(sorted(by_id[e["node_id"]] for e in link["nodes"])) for link in links}
+        assert crossing <= ends
+        remote_nodes = pair.compute.client.request(
+            "GET", f"/compute/projects/{result.project_id}/qemu/nodes/{nodes['n1']['node_id']}")
+        assert remote_nodes["status"] == "started"  # asked of the compute itself
+    finally:
+        remove(pair.controller, name)
