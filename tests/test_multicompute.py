@@ -4,9 +4,9 @@ GNS3's import deals nodes round-robin over the controller's computes and moves t
 there (docs/computes.md); push arranges the deal. Pure tests of the arrangement first, then two
 real gns3-server 2.2.61 processes on loopback (127.0.0.2 and 127.0.0.3: GNS3 cannot tunnel
 between two computes that both say 127.0.0.1, see tests/support/gns3server.py), the second
-registered as compute ``remote1`` of the first: after the push every node sits on its compute, its disk files are in that server's
-project folder (and not the other's), and the links between the computes exist with both ends
-started.
+registered as compute ``remote1`` of the first: after the push every node sits on its compute,
+its disk files are in that server's project folder (and not the other's), and the links
+between the computes exist with both ends started.
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ import pytest
 
 from generator import tools
 from generator.errors import ServerError
-from generator.placement import (FILLER_PREFIX, Placement, arrange_for_import, plan_placement,
-                                 settle_imported)
+from generator.placement import (
+    FILLER_PREFIX,
+    Placement,
+    arrange_for_import,
+    plan_placement,
+    settle_imported,
+)
 from generator.push import push_archive, read_archive
 from tests.support.gns3server import ComputePair
 from tests.test_push_images import remove, tiny_lab
