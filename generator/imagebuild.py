@@ -18,20 +18,12 @@ Kernel command line: ``root=/dev/vda1 rw console=ttyS0,115200n8 net.ifnames=0``.
 therefore needs a virtio root disk and its console is the first serial port; NICs are
 ``eth0..ethN``.
 
-An image is named by its own content: ``gns3lab-<recipe>-<sha256[:12]>.qcow2``, so two
-different builds never share a name (GNS3 matches base images by file name alone, and an
-overlay is only valid on the exact base it was made on). The recipe key (a hash of suite,
-packages, hook scripts, config files and layout) maps to the last build of that recipe in a
-hidden index, ``.gns3lab-builds.json`` in the images directory, so an unchanged recipe is a
-cache hit that returns at once. A build runs in a temporary directory inside the images
-directory and is renamed into place at the end; a failed build leaves nothing behind.
-Building needs root (mmdebstrap's root mode, file ownership).
-
-Reproducibility (see docs/images.md for what was measured): the build runs with the recipe's
-``SOURCE_DATE_EPOCH``; the file systems get fixed UUIDs, labels, volume id, hash seed and
-timestamps (:mod:`generator.imagedisk`); packages are listed sorted; the host's
-``/etc/resolv.conf`` is not copied in. Two builds only match while the mirror serves the same
-package versions.
+Images are named by their content, ``gns3lab-<recipe>-<sha256[:12]>.qcow2``; the hidden index
+``.gns3lab-builds.json`` maps the recipe key to the last build, so an unchanged recipe is a
+cache hit at once. A build runs in a temporary directory inside the images directory and is
+renamed into place at the end; a failed build leaves nothing behind. Building needs root.
+The build is reproducible as far as Debian allows (``SOURCE_DATE_EPOCH``, fixed UUIDs, seeds
+and times: :mod:`generator.imagedisk`); docs/images.md says what was measured.
 
 This is a lab/test image: root has an EMPTY password, for logging in on the serial console while
 debugging (sshd still refuses empty passwords). Host keys, machine-id and hostname are removed
@@ -52,15 +44,22 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from . import imagedisk, tools
 from .errors import ImageError, ToolError
 from .imagedisk import MBR_CODE
+from .imagerecipe import (
+    MIB,
+    Recipe,
+    appliance_filename,
+    data_file,
+    get_recipe,
+    image_filename,
+    recipe_key,
+    recipe_of,
+)
 
-#: Bump when the Python side of the build (disk layout, mmdebstrap flags) changes.
-LAYOUT_VERSION = "2"
 #: The hidden index (GNS3 skips dot files) of recipe key -> last build of that recipe.
 INDEX = ".gns3lab-builds.json"
 
@@ -76,64 +75,10 @@ HOST_PROGRAMS = {
     "qemu-img": "qemu-utils",
 }
 
-MIB = 1024 * 1024
-DATA = "imagebuild"
 
 Progress = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that decides an image's content. All of it goes into the cache key."""
-
-    name: str
-    suite: str
-    sources: tuple[str, ...]
-    packages: tuple[str, ...]
-    essential_hooks: tuple[str, ...]
-    customize_hooks: tuple[str, ...]
-    cloud_cfg: str
-    boot_cfg: str
-    disk_size: int
-    boot_size: int
-    appliance_name: str
-    version_prefix: str
-    description: str
-    #: SOURCE_DATE_EPOCH of the build: every timestamp the build makes is at most this.
-    source_date_epoch: int = 1735689600  # 2025-01-01T00:00:00Z
-
-
-DEBIAN_12 = Recipe(
-    name="debian-12",
-    suite="bookworm",
-    sources=(
-        "deb http://deb.debian.org/debian bookworm main",
-        "deb http://deb.debian.org/debian-security bookworm-security main",
-    ),
-    packages=tuple(sorted((
-        "systemd-sysv", "udev", "linux-image-cloud-amd64", "cloud-init", "ifupdown", "ifenslave",
-        "vlan", "bridge-utils", "iproute2", "iputils-ping", "netbase", "python3",
-        "openssh-server", "openssh-client", "sudo", "isc-dhcp-client", "dnsmasq-base",
-        "nftables", "ansible-core",
-    ))),
-    essential_hooks=("essential.sh",),
-    customize_hooks=("prune-modules.sh", "customize.sh"),
-    cloud_cfg="90-gns3lab.cfg",
-    boot_cfg="syslinux.cfg",
-    disk_size=3 * 1024 * MIB,
-    boot_size=64 * MIB,
-    appliance_name="gns3lab Debian 12",
-    version_prefix="12",
-    description=(
-        "Debian 12 (bookworm) cloud image built offline by gns3lab: cloud-init (NoCloud seed on "
-        "the IDE cdrom), openssh-server, ansible-core, ifupdown/bridge/vlan/bonding, nftables, "
-        "dnsmasq-base. Virtio disk and NICs only (cloud kernel), serial console on ttyS0, NICs "
-        "eth0..ethN. Test image: root has an empty password on the console."
-    ),
-)
-
-#: Recipes by name; add more here.
-RECIPES: dict[str, Recipe] = {DEBIAN_12.name: DEBIAN_12}
 
 
 @dataclass(frozen=True)
@@ -154,65 +99,6 @@ class BuiltImage:
     def digest(self) -> str:
         """The short content digest in the file name."""
         return self.sha256[:12]
-
-
-# --------------------------------------------------------------------------- recipe and naming
-
-
-def data_file(name: str) -> Path:
-    """Path of a helper file shipped as package data under ``generator/data/imagebuild``."""
-    path = Path(str(resources.files("generator") / "data" / DATA / name))
-    if not path.is_file():
-        raise ImageError(f"image build helper file missing: {path}",
-                         hint="reinstall gns3lab; the package data is incomplete")
-    return path
-
-
-def recipe_files(recipe: Recipe) -> list[str]:
-    """Names of the helper files a recipe uses, in a fixed order."""
-    return [*recipe.essential_hooks, *recipe.customize_hooks, recipe.cloud_cfg, recipe.boot_cfg]
-
-
-def recipe_key(recipe: Recipe) -> str:
-    """Short hash of everything that decides the image content."""
-    h = hashlib.sha256()
-    fields = {k: v for k, v in recipe.__dict__.items() if k != "description"}
-    h.update(json.dumps({"layout": LAYOUT_VERSION, **fields}, sort_keys=True).encode())
-    for name in recipe_files(recipe):
-        h.update(name.encode() + b"\0" + data_file(name).read_bytes() + b"\0")
-    return h.hexdigest()[:12]
-
-
-def get_recipe(name: str) -> Recipe:
-    """The recipe called ``name``, or an ImageError listing the known ones."""
-    try:
-        return RECIPES[name]
-    except KeyError:
-        raise ImageError(f"unknown image recipe: {name!r}",
-                         hint=f"known recipes: {', '.join(sorted(RECIPES))}") from None
-
-
-def image_filename(recipe: Recipe, sha256: str) -> str:
-    """File name of a qcow2 image of ``recipe`` whose content has digest ``sha256``."""
-    return f"gns3lab-{recipe.name}-{sha256[:12]}.qcow2"
-
-
-def recipe_of(filename: str) -> Recipe:
-    """The recipe an image file name ``gns3lab-<recipe>-<12 hex>.qcow2`` was built from."""
-    for recipe in sorted(RECIPES.values(), key=lambda r: -len(r.name)):
-        prefix = f"gns3lab-{recipe.name}-"
-        rest = filename.removeprefix(prefix).removesuffix(".qcow2")
-        if filename.startswith(prefix) and filename.endswith(".qcow2") and \
-                len(rest) == 12 and all(c in "0123456789abcdef" for c in rest):
-            return recipe
-    raise ImageError(f"{filename} is not named like an image gns3lab built "
-                     "(gns3lab-<recipe>-<sha256[:12]>.qcow2)",
-                     hint=f"known recipes: {', '.join(sorted(RECIPES))}")
-
-
-def appliance_filename(recipe: Recipe) -> str:
-    """File name of the appliance file for ``recipe``."""
-    return f"gns3lab-{recipe.name}.gns3a"
 
 
 # --------------------------------------------------------------------------- public entry point

@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from .appliances import REPO_APPLIANCES, Catalogue, ImageFile, check_filename, load_catalogue
 from .errors import ImageError
@@ -42,7 +42,7 @@ from .layout import PROJECT_FILE
 MANIFEST = "gns3lab/manifest.json"
 
 BLOCK = 1 << 20
-DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+DECOMPRESSORS: dict[str, Callable[[IO[bytes]], Any]] = {
     "xz": lambda f: lzma.open(f), "lzma": lambda f: lzma.open(f),
     "gzip": lambda f: gzip.open(f), "bzip2": lambda f: bz2.open(f),
 }
@@ -135,10 +135,10 @@ def _archive_needs(archive: Path, dirs: tuple[Path, ...]) -> list[ImageNeed]:
             project = json.loads(zf.read(PROJECT_FILE)) if PROJECT_FILE in names else {}
     except (OSError, zipfile.BadZipFile, ValueError) as exc:
         raise ImageError(f"{archive}: not a readable .gns3project: {exc}") from None
-    known: dict[str, tuple[str, ImageFile]] = {}
+    known: dict[str, tuple[str, ImageFile | None]] = {}
     for app in load_catalogue([REPO_APPLIANCES, *search_dirs(dirs)]).appliances:
-        for info in app.images.values():
-            known.setdefault(info.filename, (app.name, info))
+        for image in app.images.values():
+            known.setdefault(image.filename, (app.name, image))
     records = {}
     for rec in manifest.get("images", []) if isinstance(manifest, dict) else []:
         if isinstance(rec, dict) and (rec.get("name") or rec.get("filename")):

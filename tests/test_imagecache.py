@@ -337,3 +337,39 @@ def test_two_images_with_one_file_name_are_refused(tmp_path: Path) -> None:
         assert "node 'vm1' (Guest A 1" in message and "node 'vm2' (Guest B 1" in message
         assert "rename one image" in (info.value.hint or "")
         assert not list((tmp_path / "dist").glob("*.gns3project"))
+
+
+def test_archive_needs_come_from_its_manifest_and_project(tmp_path: Path) -> None:
+    """An archive's manifest records name, size, md5 and sha256 of each base; verify against a
+    folder finds a same-named file with other content (the issue's corruption case)."""
+    import zipfile
+
+    good, other = PAYLOAD, PAYLOAD[::-1]
+    archive = tmp_path / "lab.gns3project"
+    project = {"topology": {"nodes": [
+        {"node_type": "qemu", "properties": {"hda_disk_image": "base-a.qcow2"}},
+        {"node_type": "qemu", "properties": {"hda_disk_image": "debian-12.6.qcow2"}},
+        {"node_type": "ethernet_switch", "properties": {}}]}}
+    manifest = {"images": [{"name": "base-a.qcow2", "size": len(good),
+                            "md5": hashlib.md5(good).hexdigest(),
+                            "sha256": hashlib.sha256(good).hexdigest()}]}
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.gns3", json.dumps(project))
+        zf.writestr("gns3lab/manifest.json", json.dumps(manifest))
+    needs = imagecache.needs_of(archive)
+    assert [n.filename for n in needs] == ["base-a.qcow2", "debian-12.6.qcow2"]
+    assert needs[0].sha256 == hashlib.sha256(good).hexdigest() and needs[0].size == len(good)
+    debian = needs[1]  # not in the manifest: what the bundled appliance says
+    assert debian.appliance == "Debian" and debian.md5 and debian.url and not debian.sha256
+    folder = tmp_path / "elsewhere"
+    folder.mkdir()
+    (folder / "base-a.qcow2").write_bytes(other)  # same name and size, other bytes
+    runner = CliRunner()
+    result = runner.invoke(main, ["images", "verify", str(archive), "--images-dir", str(folder)],
+                           env={"GNS3LAB_IMAGES": str(tmp_path / "cache"),
+                                "HOME": str(tmp_path)})
+    assert result.exit_code == 2
+    assert f"BAD base-a.qcow2: {folder / 'base-a.qcow2'} has md5 " in result.output
+    (folder / "base-a.qcow2").write_bytes(good)
+    [state, _] = imagecache.check_folder(needs, [folder])
+    assert state.ok
