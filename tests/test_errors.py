@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from generator.blueprint import load_blueprint
 from generator.cli import main
 from generator.naming import MAX_RANGE, expand_name
 from tests.helpers import make_tiny_appliance
@@ -373,6 +374,17 @@ def test_billion_laughs_fails_fast_in_little_memory(tmp_path: Path) -> None:
     assert seconds < 20, seconds
 
 
+def test_aliases_within_the_limits_still_load(tmp_path: Path) -> None:
+    """Aliases are capped, not banned: shared settings through an anchor keep working."""
+    (tmp_path / "alias.yaml").write_text(
+        "name: alias\ndefaults: &d {appliance: Ubuntu Cloud Guest, ram: 640}\n"
+        "groups:\n  g: *d\nnodes:\n  vm1: {group: g}\n  vm2: {<<: *d, ram: 768}\n")
+    bp, source = load_blueprint(tmp_path / "alias.yaml")
+    assert bp.groups["g"].ram == 640 and bp.nodes["vm2"].ram == 768
+    assert bp.nodes["vm2"].appliance == "Ubuntu Cloud Guest"
+    assert source.line(("nodes", "vm2")) == 7
+
+
 def test_huge_range_is_refused_fast(tmp_path: Path) -> None:
     """n[1-100000] used to take minutes and 1.5 GB: now refused at once by the range limit."""
     start = time.monotonic()
@@ -406,6 +418,7 @@ def test_bad_ranges_raise_value_error_fast(name: str, words: str) -> None:
     assert time.monotonic() - start < 0.1
 
 
+@pytest.mark.slow  # the build that succeeds runs qemu-img and ssh-keygen
 def test_broken_home_appliance_does_not_block_no_images(tmp_path: Path) -> None:
     """A broken ~/GNS3/images/QEMU/*.gns3a that the lab does not use must not stop a build."""
     SETUP["home-appliance-broken"](tmp_path)
