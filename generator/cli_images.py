@@ -46,7 +46,7 @@ def _states(source: Path, images_dirs: tuple[Path, ...]) -> list:
     from .imagecache import cache_dir, check_folder, needs_of
     from .images import search_dirs
 
-    folders = [cache_dir(), *search_dirs(images_dirs)]
+    folders = [*images_dirs, cache_dir(), *search_dirs(images_dirs)]
     return check_folder(needs_of(source, images_dirs), list(dict.fromkeys(folders)))
 
 

@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from .appliances import REPO_APPLIANCES, Catalogue, ImageFile, check_filename, load_catalogue
 from .errors import ImageError
-from .images import ENV_IMAGES, digests_of, search_dirs
+from .images import ENV_IMAGES, default_cache, digests_of, search_dirs
 from .layout import PROJECT_FILE
 
 MANIFEST = "gns3lab/manifest.json"
@@ -78,7 +78,7 @@ class ImageState:
 def cache_dir() -> Path:
     """The cache folder: the first ``$GNS3LAB_IMAGES`` entry, else ``~/.cache/gns3lab/images``."""
     first = next((p for p in os.environ.get(ENV_IMAGES, "").split(os.pathsep) if p), None)
-    return Path(first).expanduser() if first else Path.home() / ".cache" / "gns3lab" / "images"
+    return Path(first).expanduser() if first else default_cache()
 
 
 def needs_from_catalogue(catalogue: Catalogue, wanted: Iterable[tuple[str, str, str]]

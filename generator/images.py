@@ -16,12 +16,17 @@ from .model import BaseImage, Lab
 ENV_IMAGES = "GNS3LAB_IMAGES"
 
 
+def default_cache() -> Path:
+    """The image cache when ``$GNS3LAB_IMAGES`` is unset: ``~/.cache/gns3lab/images``."""
+    return Path.home() / ".cache" / "gns3lab" / "images"
+
+
 def search_dirs(extra: Iterable[Path] = ()) -> list[Path]:
-    """Where base images are looked for: ``--images-dir``…, ``$GNS3LAB_IMAGES``, GNS3's own."""
+    """Where base images are looked for: ``--images-dir``…, ``$GNS3LAB_IMAGES`` (else the
+    default cache that ``gns3lab images pull`` fills), GNS3's own."""
     dirs = [Path(p) for p in extra]
-    env = os.environ.get(ENV_IMAGES)
-    if env:
-        dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    env = [Path(p) for p in os.environ.get(ENV_IMAGES, "").split(os.pathsep) if p]
+    dirs += env or [default_cache()]
     dirs.append(Path.home() / "GNS3" / "images" / "QEMU")
     return list(dict.fromkeys(d.expanduser() for d in dirs))
 

@@ -240,6 +240,11 @@ def test_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("GNS3LAB_IMAGES")
     monkeypatch.setenv("HOME", str(tmp_path))
     assert imagecache.cache_dir() == tmp_path / ".cache" / "gns3lab" / "images"
+    # What 'images pull' fills is where a build looks (before GNS3's own folder).
+    from generator.images import search_dirs
+
+    assert search_dirs([tmp_path / "x"]) == [tmp_path / "x", imagecache.cache_dir(),
+                                             tmp_path / "GNS3" / "images" / "QEMU"]
 
 
 def test_bad_file_name_is_refused_before_any_download(tmp_path: Path) -> None:
