@@ -516,7 +516,7 @@ def locate(path: Path) -> Path:
     a FIFO or device named as the blueprint is refused instead of read."""
     try:
         is_dir = stat.S_ISDIR(os.stat(path).st_mode)
-    except OSError:
+    except (OSError, ValueError):  # ValueError: a NUL in the path
         is_dir = False
     if is_dir:
         for name in ("lab.yaml", "lab.yml"):
@@ -539,7 +539,7 @@ def _checked_file(file: Path) -> Path:
                          "replace the link by the file itself")
     try:
         mode = os.stat(file).st_mode
-    except OSError:
+    except (OSError, ValueError):
         raise refuse("no such file or folder", "check the path") from None
     if not stat.S_ISREG(mode):
         raise refuse(f"is a {_file_kind(mode)}, not a YAML file",
@@ -563,7 +563,11 @@ def _read_text(file: Path) -> str:
     def refuse(line: int | None, message: str, fix: str) -> BlueprintError:
         return BlueprintError([Problem(str(file), line, "", message, fix)])
 
-    fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise refuse(None, f"cannot be read: {exc.strerror}", "check the file's permissions"
+                     ) from None
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise refuse(None, "is not a regular file", "pass a blueprint folder or its lab.yaml")
