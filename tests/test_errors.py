@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.blueprint import load_blueprint
+from generator.blueprint import MAX_STRING, MAX_YAML_DEPTH, load_blueprint
 from generator.cli import main
+from generator.errors import BlueprintError
 from generator.naming import MAX_RANGE, expand_name
 from tests.helpers import make_tiny_appliance
 
@@ -383,6 +384,28 @@ def test_aliases_within_the_limits_still_load(tmp_path: Path) -> None:
     assert bp.groups["g"].ram == 640 and bp.nodes["vm2"].ram == 768
     assert bp.nodes["vm2"].appliance == "Ubuntu Cloud Guest"
     assert source.line(("nodes", "vm2")) == 7
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("x: " + "[" * (MAX_YAML_DEPTH - 2) + "]" * (MAX_YAML_DEPTH - 2), True),
+    ("x: " + "[" * MAX_YAML_DEPTH + "]" * MAX_YAML_DEPTH, False),
+    ("x: " + "y" * MAX_STRING, True), ("x: " + "y" * (MAX_STRING + 1), False),
+])
+def test_loader_limits_are_where_they_say(tmp_path: Path, text: str, ok: bool) -> None:
+    """Just inside a limit loads; one past it is one problem naming the limit."""
+    (tmp_path / "lab.yaml").write_text(VALID + "extra:\n  " + text + "\n")
+    if ok:
+        assert load_blueprint(tmp_path)[0].name == "fine"
+        return
+    with pytest.raises(BlueprintError) as info:
+        load_blueprint(tmp_path)
+    assert len(info.value.problems) == 1
+    assert str(MAX_YAML_DEPTH if "[" in text else MAX_STRING) in info.value.problems[0].message
+
+
+def test_utf8_byte_order_mark_is_fine(tmp_path: Path) -> None:
+    (tmp_path / "lab.yaml").write_bytes(b"\xef\xbb\xbf" + VALID.encode())
+    assert load_blueprint(tmp_path)[0].name == "fine"
 
 
 def test_huge_range_is_refused_fast(tmp_path: Path) -> None:

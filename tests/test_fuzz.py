@@ -159,6 +159,15 @@ def check_blueprint(path: Path) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
 
 
+@pytest.mark.parametrize("name", SEEDS)
+def test_seeds_validate(sandbox: Path, name: str) -> None:
+    """The unmutated seeds are good blueprints, so mutants start from something that works."""
+    path = sandbox / name / "seed.yaml"
+    path.write_text(yaml.safe_dump(SEED_DATA[name], sort_keys=False))
+    result = CliRunner().invoke(main, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.timeout(150)
 @fuzz(500)
 @given(mutants())
