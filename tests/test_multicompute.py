@@ -11,8 +11,10 @@ between the computes exist with both ends started.
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -84,6 +86,17 @@ links:
 WANTED = {"n1": "remote1", "n2": "remote1", "n3": "local"}
 
 
+def _statuses_when_settled(client: Any, pid: str, timeout: float = 20) -> dict[str, str]:
+    """node -> status, polled until every node is started or ``timeout`` passes (the
+    controller learns a remote node's status from the compute's notifications)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = {n["name"]: n["status"] for n in client.nodes(pid)}
+        if set(statuses.values()) == {"started"} or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.5)
+
+
 @pytest.mark.slow
 def test_push_places_nodes_and_their_disks_on_two_real_computes(
         gns3_computes_22: ComputePair, tmp_path: Path) -> None:
@@ -109,7 +122,8 @@ def test_push_places_nodes_and_their_disks_on_two_real_computes(
             assert not there.exists(), f"{node}: a disk on the other compute too"
             backing = tools.image_info(here).get("backing-filename", "")
             assert backing == str(pair.servers[compute].images_dir / image.name), backing
-        assert {n["status"] for n in nodes.values()} == {"started"}
+        statuses = _statuses_when_settled(client, result.project_id)
+        assert statuses == dict.fromkeys(WANTED, "started"), statuses
         crossing = {tuple(sorted(c.ends)) for c in result.cross_links}
         assert crossing == {("n1", "n3"), ("n2", "n3")}
         links = client.links(result.project_id)
