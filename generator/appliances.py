@@ -264,6 +264,8 @@ class Catalogue:
     """Every appliance gns3lab can see, by lowercase name and by file stem."""
 
     appliances: tuple[Appliance, ...]
+    #: Unreadable files of the image folders: skipped, unless nothing else answers a lookup.
+    broken: tuple[GeneratorError, ...] = ()
 
     def find(self, ref: str, base: Path | None = None) -> Appliance:
         """Look an appliance up by name, file stem, or a path to a ``.gns3a`` file."""
@@ -276,6 +278,8 @@ class Catalogue:
         for app in self.appliances:
             if app.name.lower() == key or app.stem.lower() == key:
                 return app
+        if self.broken:  # perhaps it is the one that could not be read: say why
+            raise self.broken[0]
         raise LookupError(f"unknown appliance '{ref}'")
 
     def names(self) -> list[str]:
@@ -283,14 +287,23 @@ class Catalogue:
         return sorted({a.name for a in self.appliances})
 
 
-def load_catalogue(folders: list[Path]) -> Catalogue:
-    """Load every ``.gns3a`` in ``folders`` (first folder wins on a duplicate name)."""
+def load_catalogue(folders: list[Path], strict: int | None = None) -> Catalogue:
+    """Load every ``.gns3a`` in ``folders`` (first folder wins on a duplicate name). A broken
+    file in the first ``strict`` folders (all by default) is an error; in the others (the
+    user's image folders, which a lab may not even use) it is skipped and kept for lookups."""
     sizes = _image_sizes()
     seen: dict[str, Appliance] = {}
-    for folder in folders:
+    broken: list[GeneratorError] = []
+    for index, folder in enumerate(folders):
         if not folder.is_dir():
             continue
         for path in sorted(folder.glob("*.gns3a")):
-            app = load_appliance(path, sizes)
+            try:
+                app = load_appliance(path, sizes)
+            except GeneratorError as exc:
+                if strict is None or index < strict:
+                    raise
+                broken.append(exc)
+                continue
             seen.setdefault(app.name.lower(), app)
-    return Catalogue(tuple(seen.values()))
+    return Catalogue(tuple(seen.values()), tuple(broken))

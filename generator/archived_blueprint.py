@@ -26,14 +26,15 @@ PRIVATE_KEY_MARK = b"PRIVATE KEY-----"
 
 
 def copy_blueprint(lab: Lab, target: Path, out_dir: Path,
-                   note: Callable[[str], None] = lambda _: None) -> None:
-    """Write the archived blueprint into ``target``; ``note`` hears what was left out, why."""
+                   note: Callable[[str], None] = lambda _: None) -> list[Path]:
+    """Write the archived blueprint into ``target``; ``note`` hears what was left out, why.
+    Returns the source files archived (the blueprint's YAML first)."""
     target.mkdir(parents=True)
     yaml_text = lab.blueprint_file.read_text(encoding="utf-8")
     (target / lab.blueprint_file.name).write_text(hash_passwords(yaml_text, lab.name),
                                                   encoding="utf-8")
     if lab.blueprint_file.name not in ("lab.yaml", "lab.yml"):
-        return  # a single-file blueprint: the file alone
+        return [lab.blueprint_file]  # a single-file blueprint: the file alone
     folder = lab.blueprint_folder
     skip = {p.resolve() for p in (out_dir, lab.ssh_key) if p is not None}
     candidates = []
@@ -44,6 +45,7 @@ def copy_blueprint(lab: Lab, target: Path, out_dir: Path,
                        if here / f != lab.blueprint_file
                        and not _left_out(here / f, skip, note, folder)]
     ignored = _git_ignored(folder, candidates)
+    archived = [lab.blueprint_file]
     for path in candidates:
         rel = path.relative_to(folder)
         if path in ignored:
@@ -52,6 +54,8 @@ def copy_blueprint(lab: Lab, target: Path, out_dir: Path,
         dest = target / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest, follow_symlinks=False)
+        archived.append(path)
+    return archived
 
 
 def _left_out(path: Path, skip: set[Path], note: Callable[[str], None], folder: Path) -> bool:

@@ -39,6 +39,8 @@ WORD_RE = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # network, role and tag names (dnsmasq 
 USER_RE = r"^[a-z_][a-z0-9_-]{0,31}$"  # POSIX user names as useradd takes them
 STAGE_RE = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"  # printed on the console, a shell word
 VERSION_RE = r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$"  # goes into the archive's file name
+MODE_RE = r"^0?[0-7]{3,4}$"  # an octal file mode
+POOL_RE = r"^\s*\d{1,9}\s*-\s*\d{1,9}\s*$"  # first-last host numbers
 LINE_RE = r"^[^\n\r\x00]*$"  # one line, no NUL
 MAX_TEXT = 1 << 20  # longest string a blueprint may hold (a file's content inline)
 MAX_RAM_MB = 1 << 20  # 1 TiB
@@ -119,7 +121,7 @@ class Inject(Strict):
     path: str = Field(pattern=r"^/[^\n\r\x00]{0,4095}$", description="Absolute path in the guest.")
     content: str | None = None
     source: str | None = Field(None, description="File or folder in the blueprint folder.")
-    mode: str | None = Field(None, pattern=r"^0?[0-7]{3,4}$", description="Octal mode, e.g. '0755'.")
+    mode: str | None = Field(None, pattern=MODE_RE, description="Octal mode, e.g. '0755'.")
     owner: str = Field("root", pattern=USER_RE)
     group: str = Field("root", pattern=USER_RE)
     symlink: OneLine | None = Field(None, description="Make `path` a symlink to this target.")
@@ -263,7 +265,7 @@ class Network(Strict):
     vlan: int | None = Field(None, ge=1, le=4094)
     gateway: str | None = None
     dns: list[str] | None = None
-    pool: str | None = Field(None, pattern=r"^\s*\d{1,9}\s*-\s*\d{1,9}\s*$",
+    pool: str | None = Field(None, pattern=POOL_RE,
                              description="First-last host numbers for 'auto', e.g. 100-199.")
     domain: str | None = Field(None, pattern=DOMAIN_RE, max_length=253)
 
@@ -713,6 +715,8 @@ PATTERN_HELP = {
     STAGE_RE: ("is not one word", "use letters, digits, '-', '_' or '.'"),
     VERSION_RE: ("is not a version", "use letters, digits and . _ + - (e.g. 1.4.0)"),
     LINE_RE: ("spans several lines", "write it on one line"),
+    MODE_RE: ("is not an octal file mode", "write it quoted, e.g. '0644' or '0755'"),
+    POOL_RE: ("is not a range of host numbers", "write first-last, e.g. 100-199"),
 }
 
 

@@ -49,7 +49,7 @@ def load_lab(blueprint: Path, images_dirs: tuple[Path, ...] = ()) -> Lab:
     """Load, check and resolve a blueprint (no files written)."""
     bp, source = load_blueprint(blueprint)
     folders = [source.folder / "appliances", REPO_APPLIANCES, *search_dirs(images_dirs)]
-    return resolve_lab(bp, source, load_catalogue(folders))
+    return resolve_lab(bp, source, load_catalogue(folders, strict=2))
 
 
 def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambda _: None
@@ -75,13 +75,13 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         injected = write_bootstrap(lab, layout, key, images, progress)
         progress("writing project file")
         layout.project_file.write_bytes(dump_project(render_project(lab)))
-        copy_blueprint(lab, layout.blueprint_dir, out_dir, progress)
+        sources = copy_blueprint(lab, layout.blueprint_dir, out_dir, progress)
         if options.include_images and images:
             for image in images.values():
                 assert image.path is not None
                 layout.image(image.filename).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(image.path, layout.image(image.filename))
-        info = manifest_info(lab, options, key.public)
+        info = manifest_info(lab, options, key.public, source_date_epoch(sources))
         progress("writing README.md and topology.svg")
         (layout.root / "README.md").write_text(render_readme(lab, info), encoding="utf-8")
         (layout.root / "topology.svg").write_bytes(render_svg(lab))
@@ -101,16 +101,13 @@ def _checked(progress: Progress) -> Progress:
     return say
 
 
-def source_date_epoch(lab: Lab) -> int:
-    """``$SOURCE_DATE_EPOCH``, else the newest time of the blueprint's files (never "now")."""
+def source_date_epoch(sources: list[Path]) -> int:
+    """``$SOURCE_DATE_EPOCH``, else the newest time of the blueprint's archived files (never
+    "now", never the output folder's)."""
     given = os.environ.get("SOURCE_DATE_EPOCH", "")
     if given.isdigit():
         return int(given)
-    folder = lab.blueprint_folder
-    files = [lab.blueprint_file] + ([p for p in folder.rglob("*") if p.is_file()
-                                     and not p.is_symlink()]
-                                    if lab.blueprint_file.name in ("lab.yaml", "lab.yml") else [])
-    return int(max(p.lstat().st_mtime for p in files))
+    return int(max(p.lstat().st_mtime for p in sources))
 
 
 def archive_name(lab: Lab) -> str:
@@ -153,7 +150,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "") -> dict:
+def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
+                  epoch: int | None = None) -> dict:
     images = {n.image.filename: {"appliance": n.image.appliance,
                                  "version": n.image.appliance_version,
                                  "md5": n.image.md5sum, "size": n.image.filesize,
@@ -162,7 +160,7 @@ def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "") -> dict
               for n in lab.vms if n.image}
     return {"generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,
             "version": lab.version, "archive": archive_name(lab), "lab_key": public_key,
-            "source_date_epoch": source_date_epoch(lab),
+            "source_date_epoch": epoch,
             "secrets": [f"{lab.controller.node} overlay: the lab's private key "
                         "/root/.ssh/id_ed25519 (mode 0600)"] if lab.controller else [],
             "images": images, "images_included": bool(options.include_images),

@@ -174,7 +174,7 @@ def inspect(archive: Path, as_json: bool) -> None:
 
 
 @main.command()
-@click.argument("archive", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--server", "server_url", required=True, metavar="URL",
               help="GNS3 server, e.g. http://localhost:3080.")
 @click.option("--user", "username", default=None, help="GNS3 user (required by GNS3 3.x).")
@@ -188,20 +188,33 @@ def inspect(archive: Path, as_json: bool) -> None:
               help="Seconds --wait waits for 'lab ready'.")
 @click.option("--console-log", "console_dir", type=click.Path(path_type=Path), default=None,
               help="With --wait: write each node's console transcript to DIR/<node>.log.")
+@click.option("--upload-images", "upload_dirs", multiple=True, metavar="DIR",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Upload base images the server lacks, from DIR (repeatable; then "
+                   "$GNS3LAB_IMAGES and ~/GNS3/images/QEMU).")
+@click.option("--stop", is_flag=True,
+              help="Stop the nodes of the pushed project --name (default: the archive's).")
+@click.option("--delete", is_flag=True, help="Stop and delete the pushed project --name.")
 def push(archive: Path, server_url: str, username: str | None, password: str | None,
          name: str | None, start: bool, wait: bool, timeout: float,
-         console_dir: Path | None) -> None:
+         console_dir: Path | None, upload_dirs: tuple[Path, ...], stop: bool,
+         delete: bool) -> None:
     """Import ARCHIVE into a GNS3 server, open it, and optionally start it and wait.
 
     Exit code 0 when done (with --wait: the lab reported ready), 1 when a stage failed or
     --wait timed out, 2 when the server refused or could not be reached.
     """
     from .push import push_archive
+    from .pushview import PushDisplay
 
-    say = _progress()
-    result = push_archive(archive, server_url, username=username, password=password, name=name,
-                          start=start, wait=wait, timeout=timeout,
-                          progress=lambda event: say(str(event)))
+    with PushDisplay(sys.stderr, live=sys.stdout.isatty()) as display:
+        result = push_archive(archive, server_url, username=username, password=password,
+                              name=name, start=start, wait=wait, timeout=timeout,
+                              upload_from=upload_dirs or None, stop=stop, delete=delete,
+                              progress=display)
+    if result.deleted or result.stopped:
+        click.echo(f"project {result.name!r}: " + ("deleted" if result.deleted else "stopped"))
+        return
     click.echo(f"project {result.name!r} ({result.project_id}) on {server_url}: "
                f"{len(result.nodes)} nodes" + (", started" if result.started else ""))
     if not result.waited:
@@ -243,10 +256,11 @@ def _plain(value: Any) -> Any:
 
 def _register() -> None:
     """Command groups that live in their own modules."""
-    from .cli_images import images
+    from .cli_images import appliance, images
     from .cli_lifecycle import diff, graph
 
     main.add_command(images)
+    main.add_command(appliance)
     main.add_command(graph)
     main.add_command(diff)
 

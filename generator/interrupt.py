@@ -4,6 +4,8 @@ so every ``finally`` and context manager on the way out removes what it made."""
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 _received: list[int] = []
@@ -21,9 +23,26 @@ class Interrupted(BaseException):
         return 128 + self.signum
 
 
+_depth = [0]  # > 0 while an external program runs: raising inside its wait could deadlock
+
+
 def _handler(signum: int, frame: FrameType | None) -> None:
     _received.append(signum)
-    raise Interrupted(signum)
+    if not _depth[0]:
+        raise Interrupted(signum)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a signal's exception until the block ends (a child program's wait loop, with its
+    threads and locks, is no place to unwind from); then raise it."""
+    _depth[0] += 1
+    try:
+        yield
+    finally:
+        _depth[0] -= 1
+    if not _depth[0]:
+        check()
 
 
 def install() -> None:

@@ -11,20 +11,26 @@ import json
 from html import escape
 from typing import Any
 
+from .canvas_quality import text_size
+from .layout_canvas import NAME_STYLE, NAME_Y, PORT_STYLE, place_labels, place_nodes, tier_of
 from .model import Lab, Link, Node
 
 REVISION = 9
 VERSION = "2.2.59"
-LABEL_STYLE = ("font-family: TypeWriter;font-size: 10.0;font-weight: bold;fill: #000000;"
-               "fill-opacity: 1.0;")
-NODE_LABEL_STYLE = "font-family: TypeWriter;font-size: 10.0;font-weight: bold;fill: #000000;" \
-                   "fill-opacity: 1.0;"
+LABEL_STYLE = PORT_STYLE
+NODE_LABEL_STYLE = NAME_STYLE
 DISK_SLOTS = ("hda", "hdb", "hdc", "hdd")
+#: Notes use Noto Sans: both GNS3 web UIs bundle it, and it is their own default for notes.
+NOTE_FONT = "Noto Sans"
+TITLE_PT, LEGEND_PT = 16, 9
+LEGEND_WIDTH = 64  # characters per legend line
 
 
 def render_project(lab: Lab) -> dict[str, Any]:
     """The whole project file as a dict."""
-    nodes = {n.name: n for n in lab.nodes}
+    placed = place_nodes(lab.nodes, lab.links, lab.controller.node if lab.controller else None)
+    nodes = {n.name: n for n in placed}
+    labels = place_labels(placed, lab.links)
     return {
         "auto_close": True,
         "auto_open": False,
@@ -43,9 +49,9 @@ def render_project(lab: Lab) -> dict[str, Any]:
         "supplier": None,
         "topology": {
             "computes": [],
-            "drawings": [render_title(lab)],
-            "links": [render_link(link, nodes) for link in lab.links],
-            "nodes": [render_node(node) for node in lab.nodes],
+            "drawings": render_notes(lab, placed),
+            "links": [render_link(link, nodes, labels) for link in lab.links],
+            "nodes": [render_node(node) for node in placed],
         },
         "type": "topology",
         "variables": None,
@@ -68,7 +74,7 @@ def render_node(node: Node) -> dict[str, Any]:
         "custom_adapters": [],
         "first_port_name": node.first_port_name,
         "label": {"rotation": 0, "style": NODE_LABEL_STYLE, "text": node.name, "x": None,
-                  "y": -25},
+                  "y": NAME_Y},
         "locked": False,
         "name": node.name,
         "node_id": node.node_id,
@@ -134,13 +140,17 @@ def render_qemu(node: Node) -> dict[str, Any]:
     return props
 
 
-def render_link(link: Link, nodes: dict[str, Node]) -> dict[str, Any]:
+def render_link(link: Link, nodes: dict[str, Node],
+                labels: dict[tuple[str, int], tuple[int, int]] | None = None) -> dict[str, Any]:
+    """A link; its port labels where :func:`place_labels` put them (else near each end)."""
     ends = []
-    for end, other in ((link.a, link.b), (link.b, link.a)):
+    for i, (end, other) in enumerate(((link.a, link.b), (link.b, link.a))):
         me, them = nodes[end.node], nodes[other.node]
+        spot = (labels or {}).get((link.link_id, i)) or _near_end(me, them)
         ends.append({
             "adapter_number": end.adapter,
-            "label": _end_label(end.port_name, me, them),
+            "label": {"rotation": 0, "style": LABEL_STYLE, "text": end.port_name,
+                      "x": spot[0], "y": spot[1]},
             "node_id": me.node_id,
             "port_number": end.port,
         })
@@ -153,27 +163,69 @@ def render_link(link: Link, nodes: dict[str, Node]) -> dict[str, Any]:
     }
 
 
-def _end_label(text: str, me: Node, them: Node) -> dict[str, Any]:
-    """A port label placed a little way along the link, on the side of its own node."""
+def _near_end(me: Node, them: Node) -> tuple[int, int]:
     dx, dy = them.x - me.x, them.y - me.y
     length = max((dx * dx + dy * dy) ** 0.5, 1.0)
-    x = int(round(20 + 45 * dx / length))
-    y = int(round(20 + 45 * dy / length))
-    return {"rotation": 0, "style": LABEL_STYLE, "text": text, "x": x, "y": y}
+    return int(round(20 + 45 * dx / length)), int(round(20 + 45 * dy / length))
 
 
-def render_title(lab: Lab) -> dict[str, Any]:
-    """A text drawing above the lab: its name and description."""
-    top = min((n.y for n in lab.nodes), default=0) - 110
-    left = min((n.x for n in lab.nodes), default=0)
-    text = escape(lab.name + (f" — {lab.description}" if lab.description else ""))
-    svg = (f'<svg height="24" width="{max(120, 8 * len(text))}"><text font-family="TypeWriter" '
-           f'font-size="12.0" font-weight="bold" fill="#000000">{text}</text></svg>')
-    return {"drawing_id": _title_id(lab), "locked": False, "rotation": 0, "svg": svg,
-            "x": left, "y": top, "z": 2}
+# -- notes --------------------------------------------------------------------------------
+def render_notes(lab: Lab, nodes: list[Node]) -> list[dict[str, Any]]:
+    """The title (the lab's name and version) centred above the nodes, and a legend (the
+    description and who is who) to their left."""
+    if not nodes:
+        return [_note(lab, "title", 0, 0, [lab.name], TITLE_PT, bold=True)]
+    x0 = min(n.x for n in nodes)
+    y0 = min(n.y for n in nodes) - 40  # above the node names
+    x1 = max(n.x + 80 for n in nodes)
+    title = " ".join(p for p in (lab.name, lab.version) if p)
+    width, _ = text_size(title, TITLE_PT * 4 / 3)
+    notes = [_note(lab, "title", int(round((x0 + x1) / 2 - width / 2)), y0 - 70, [title],
+                   TITLE_PT, bold=True)]
+    lines = _legend_lines(lab, nodes)
+    legend_w = max(text_size(line, LEGEND_PT * 4 / 3)[0] for line in lines)
+    notes.append(_note(lab, "legend", int(round(x0 - legend_w - 90)), y0, lines, LEGEND_PT,
+                       bold=False))
+    return notes
 
 
-def _title_id(lab: Lab) -> str:
+def _legend_lines(lab: Lab, nodes: list[Node]) -> list[str]:
+    lines = _wrap(lab.description, LEGEND_WIDTH) if lab.description else []
+    by_role: dict[str, list[str]] = {}
+    for n in sorted(nodes, key=lambda n: (tier_of(n), n.y, n.x)):
+        role = "controller" if lab.controller and n.name == lab.controller.node else n.role
+        by_role.setdefault(role, []).append(n.name)
+    if lines:
+        lines.append("")
+    for role, names in by_role.items():
+        lines += _wrap(f"{role}: {', '.join(names)}", LEGEND_WIDTH)
+    return lines
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    lines: list[str] = []
+    for word in text.split():
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return lines
+
+
+def _note(lab: Lab, kind: str, x: int, y: int, lines: list[str], pt: int, bold: bool
+          ) -> dict[str, Any]:
+    px = pt * 4 / 3
+    width = int(max(text_size(line, px)[0] for line in lines)) + 10
+    height = int(len(lines) * 1.4 * px) + 10
+    weight = ' font-weight="bold"' if bold else ""
+    text = escape("\n".join(lines))
+    svg = (f'<svg height="{height}" width="{width}"><text font-family="{NOTE_FONT}" '
+           f'font-size="{pt:.1f}"{weight} fill="#000000">{text}</text></svg>')
+    return {"drawing_id": _note_id(lab, kind), "locked": False, "rotation": 0, "svg": svg,
+            "x": x, "y": y, "z": 2}
+
+
+def _note_id(lab: Lab, kind: str) -> str:
     from .resolve import derive_id
 
-    return derive_id(lab.name, "drawing", "title")
+    return derive_id(lab.name, "drawing", kind)

@@ -16,7 +16,7 @@ from typing import Any
 
 from . import blueprint as bp
 from . import model as m
-from .appliances import DEFAULT_VIRTUAL_SIZE, Appliance, Catalogue
+from .appliances import DEFAULT_VIRTUAL_SIZE, UNSUPPORTED, Appliance, Catalogue
 from .confine import Refused, confined
 from .draft import Draft
 from .layout_canvas import place_nodes
@@ -34,11 +34,14 @@ from .resolve_controller import ControllerSteps
 from .resolve_links import LinkSteps
 
 MAX_ADAPTERS = 275  # GNS3's limit for QEMU adapters
-SYMBOLS = {"qemu": ":/symbols/classic/qemu_guest.svg", "cloud": ":/symbols/classic/cloud.svg",
+#: GNS3's built-in symbols: a VM is a server (tower) unless its role or appliance says more.
+SYMBOLS = {"qemu": ":/symbols/classic/server.svg", "cloud": ":/symbols/classic/cloud.svg",
            "nat": ":/symbols/classic/nat.svg",
            "ethernet_switch": ":/symbols/classic/ethernet_switch.svg"}
 CATEGORY_SYMBOLS = {"multilayer_switch": ":/symbols/classic/multilayer_switch.svg",
-                    "router": ":/symbols/classic/router.svg"}
+                    "switch": ":/symbols/classic/ethernet_switch.svg",
+                    "router": ":/symbols/classic/router.svg",
+                    "firewall": ":/symbols/classic/firewall.svg"}
 UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer|path|target|mount)$")
 MIN_DISK, MAX_DISK = 1 << 20, 64 << 40
 DATA_SLOTS = ("hdb", "hdd")  # the seed ISO is -cdrom, which takes hdc's place
@@ -176,9 +179,12 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
                              closest_fix(ref, self.catalogue.names()))
                 continue
             try:
-                d.appliance.version(d.settings.get("version"))
+                d.appliance = d.appliance.for_version(d.settings.get("version"))
             except LookupError as exc:
-                self.problem(d.path + ("version",), str(exc), "pick one of the known versions")
+                self.problem(d.path + ("version",), str(exc),
+                             "use a qemu appliance" if UNSUPPORTED in str(exc)
+                             else "pick one of the known versions")
+                continue
             fmt = self.setting(d, "port_name_format", d.appliance.port_name_format, "Ethernet{0}")
             first = self.setting(d, "first_port_name", d.appliance.first_port_name, None)
             bad = port_format_problem(fmt)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from . import addons
 from . import model as m
-from .bootstrap import CHECK_STAGE, resolve_hosts
-from .confine import Refused, confined
+from .bootstrap import CHECK_STAGE, PLAYBOOK_DIRS, resolve_hosts
+from .confine import Refused, confined, walk
 from .draft import ResolverBase
 from .naming import closest_fix
 
@@ -69,9 +69,16 @@ class ControllerSteps(ResolverBase):
                             playbooks=playbooks, stages=tuple(stages), timeout=spec.timeout)
 
     def blueprint_file(self, path: tuple, written: str) -> Path:
-        """A file the blueprint names, confined to its folder (a problem otherwise)."""
+        """A playbook the blueprint names, confined to its folder (a problem otherwise), and
+        the folders the bootstrap copies with it (its own, or the Ansible folders beside
+        lab.yaml), checked entry by entry: no links out, no FIFOs or devices."""
         try:
-            return confined(self.src.folder, written, "file")
+            file = confined(self.src.folder, written, "file")
+            near = [file.parent] if file.parent != self.src.folder else [
+                self.src.folder / d for d in PLAYBOOK_DIRS if (self.src.folder / d).is_dir()]
+            for folder in near:
+                walk(folder, str(folder.relative_to(self.src.folder)), skip_hidden=True)
+            return file
         except Refused as exc:
             self.problem(path, exc.message, exc.fix)
             return self.src.folder / "missing"

@@ -18,6 +18,7 @@ import sh
 
 from .errors import ToolError
 from .interrupt import check as check_interrupted
+from .interrupt import deferred
 
 logging.getLogger("sh").setLevel(logging.WARNING)  # sh logs every chunk at DEBUG
 
@@ -60,8 +61,9 @@ def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: floa
     args = [str(a) for a in argv]
     require(args[0])
     try:
-        proc = subprocess.run(args, input=input, capture_output=True, timeout=timeout,
-                              cwd=cwd, env=env, check=False)
+        with deferred():
+            proc = subprocess.run(args, input=input, capture_output=True, timeout=timeout,
+                                  cwd=cwd, env=env, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"command timed out after {timeout:.0f}s: {' '.join(args)}") from exc
     check_interrupted()
@@ -76,7 +78,8 @@ def qemu_img(*args: str | Path) -> str:
     """Run qemu-img through ``sh`` and return its stdout."""
     require("qemu-img")
     try:
-        return str(sh.Command("qemu-img")(*[str(a) for a in args]))
+        with deferred():
+            return str(sh.Command("qemu-img")(*[str(a) for a in args]))
     except sh.SignalException as exc:  # qemu-img got our Ctrl-C or SIGTERM: so do we
         check_interrupted()
         raise ToolError(f"qemu-img was killed by signal {-exc.exit_code}") from exc
