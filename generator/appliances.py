@@ -154,7 +154,11 @@ def load_appliance(path: Path, sizes: dict[str, int] | None = None) -> Appliance
         if not isinstance(data, dict):
             raise ValueError("the top level is not an object")
         return _parse(Path(path), data, sizes if sizes is not None else _image_sizes())
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except KeyError as exc:
+        raise GeneratorError(f"{path}: not a readable appliance file: missing key {exc}",
+                             hint="appliance files are GNS3 .gns3a JSON; see the registry's "
+                             "schema for the keys each version needs") from None
+    except (OSError, ValueError, TypeError) as exc:
         raise GeneratorError(f"{path}: not a readable appliance file: {exc}",
                              hint="appliance files are GNS3 .gns3a JSON") from None
 

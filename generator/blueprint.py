@@ -643,17 +643,37 @@ def load_blueprint(path: Path) -> tuple[Blueprint, Source]:
         return Blueprint.model_validate(data), source
     except ValidationError as exc:
         problems: dict[str, Problem] = {}
-        for err in exc.errors():
-            p = _problem_from(source, dict(err))
+        errors = [dict(e) for e in exc.errors()]
+        # A value that fails every member of a union gets one error per member; keep the
+        # telling one (a bound, a pattern) over "should be 'auto'" or "should be a string".
+        telling = {_place(e) for e in errors if e["type"] not in VAGUE}
+        for err in errors:
+            if err["type"] in VAGUE and _place(err) in telling:
+                continue
+            p = _problem_from(source, err)
             problems.setdefault(p.render(), p)
         raise BlueprintError(sorted(problems.values(), key=lambda p: p.line or 0)) from None
 
 
+VAGUE = {"literal_error", "string_type", "int_type", "bool_type", "list_type", "dict_type",
+         "model_type", "model_attributes_type", "float_type"}
+
+
+def _place(err: dict[str, Any]) -> tuple:
+    """An error's location without pydantic's union member names."""
+    loc = err["loc"]
+    return tuple(p for i, p in enumerate(loc)
+                 if not (_is_union_tag(p) and (i == 0 or loc[i - 1] not in FREE_KEYS)))
+
+
 def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
     """Turn one pydantic error into a Problem with a line and a fix."""
-    loc = tuple(p for i, p in enumerate(err["loc"])
-                if not (_is_union_tag(p) and (i == 0 or err["loc"][i - 1] not in FREE_KEYS)))
+    loc = _place(err)
     kind, msg = err["type"], err["msg"]
+    if "[key]" in loc and kind == "string_type":
+        key = loc[loc.index("[key]") - 1]
+        return source.problem(loc[:loc.index("[key]") - 1], f"name {key!r} is not text",
+                              f"quote it: '{key}'")
     if kind == "extra_forbidden":
         key = loc[-1]
         allowed = _allowed_keys(loc[:-1])

@@ -48,7 +48,7 @@ def confined(folder: Path, written: str, kind: Kind = "file") -> Path:
     try:
         st = os.lstat(real)
     except FileNotFoundError:
-        raise Refused(f"'{written}' not found in {folder}",
+        raise Refused(f"'{written}' not found in the blueprint folder",
                       "give a path relative to the blueprint's folder") from None
     except OSError as exc:
         raise Refused(f"'{written}' cannot be read: {exc.strerror}",
