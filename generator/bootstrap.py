@@ -371,11 +371,24 @@ def render_dnsmasq(lab: Lab) -> bytes:
 # --------------------------------------------------------------------------- script and units
 
 @functools.cache
+def _one_line(value: Any) -> Any:
+    """Every value a template writes stays on its line: dnsmasq, nftables, systemd units and
+    shell comments have no quoting for a newline, so one would start a new directive. The
+    resolver refuses such names; this is the renderer's own guard."""
+    if isinstance(value, str) and CONTROL_RE.search(value):
+        raise ValueError(f"refusing to render {value!r} into a generated config")
+    return value
+
+
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("generator", "templates/bootstrap"),
                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                              trim_blocks=True, lstrip_blocks=True, autoescape=False,
-                             comment_start_string="{#-#", comment_end_string="#-#}")  # bash ${#a}
+                             comment_start_string="{#-#", comment_end_string="#-#}",  # ${#a}
+                             finalize=_one_line)
     env.filters["q"] = shlex.quote
     return env
 

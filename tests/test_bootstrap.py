@@ -8,6 +8,7 @@ with stub ssh/ansible-playbook/timeout/sleep and GNS3LAB_ROOT pointing at a temp
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -668,3 +669,17 @@ def test_demo_budget(demo: Lab) -> None:
         assert 384 <= node.ram <= 512 and node.cpus == 1
         assert node.image is not None and node.image.appliance == APPLIANCE
     assert demo.node("srv1").interfaces[0].dhcp
+
+
+def test_renderers_refuse_a_name_that_would_start_a_new_directive(tmp_path: Path,
+                                                                 images_dir: Path) -> None:
+    """Resolution refuses such names; the renderer guards again (dnsmasq, nft, units)."""
+    lab = small_lab(tmp_path, images_dir)
+    evil = dataclasses.replace(lab, domain="lab\ndhcp-script=/tmp/x")
+    with pytest.raises(ValueError, match="refusing to render"):
+        bs.render_dnsmasq(evil)
+    ctl = dataclasses.replace(lab.controller, uplink="eth1\naccept")
+    with pytest.raises(ValueError, match="refusing to render"):
+        bs.render_nat(dataclasses.replace(lab, controller=ctl))
+    with pytest.raises(BlueprintError, match="is not an interface name"):
+        small_lab(tmp_path / "q", images_dir, SMALL.replace("uplink: eth1", "uplink: 'eth1\"x'"))
