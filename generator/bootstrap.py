@@ -462,7 +462,7 @@ def _ansible_files(lab: Lab, managed: list[Managed]) -> dict[str, tuple[bytes, i
     return files
 
 
-def render_bootstrap(lab: Lab, public_key: str) -> BootstrapTree:
+def render_bootstrap(lab: Lab, public_key: str | None) -> BootstrapTree:
     """The controller's bootstrap tree for a resolved lab (resolution checked every setting).
     The private key is not included: the caller adds it as ``/root/.ssh/id_ed25519``."""
     assert lab.controller is not None, "the lab has no controller"
@@ -472,7 +472,8 @@ def render_bootstrap(lab: Lab, public_key: str) -> BootstrapTree:
     files[SCRIPT] = (render_script(lab, stages, managed), 0o755)
     files[STAGES_FILE] = (render_stages_json(lab, stages), 0o644)
     files[DNSMASQ_CONF] = (render_dnsmasq(lab), 0o644)
-    files[f"{KEY}.pub"] = (public_key.strip().encode() + b"\n", 0o644)
+    if public_key is not None:  # None: --redact, the controller makes the key at first boot
+        files[f"{KEY}.pub"] = (public_key.strip().encode() + b"\n", 0o644)
     units = render_units(lab)
     files.update({f"{UNIT_DIR}/{name}": (data, 0o644) for name, data in units.items()})
     if lab.controller.uplink:

@@ -15,6 +15,7 @@ from .appliances import REPO_APPLIANCES, load_catalogue
 from .archive import write_archive, write_manifest
 from .archived_blueprint import copy_blueprint
 from .blueprint import load_blueprint
+from .bootstrap import management_address
 from .errors import GeneratorError
 from .graph import render_svg
 from .images import attach_images, find_images, search_dirs, write_disks
@@ -35,13 +36,14 @@ class BuildOptions:
     images_dirs: tuple[Path, ...] = ()
     include_images: bool = False
     no_images: bool = False
+    redact: bool = False  # no private key anywhere: the controller makes it at first boot
 
 
 @dataclass(frozen=True)
 class BuildResult:
     lab: Lab
     archive: Path
-    key_path: Path
+    key_path: Path | None  # None with --redact
     injected: tuple[str, ...]
 
 
@@ -59,13 +61,15 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     progress = _checked(progress)
     progress("resolving blueprint")
     lab = load_lab(blueprint, options.images_dirs)
+    if options.redact:
+        check_redactable(lab)
     images = None
     if not options.no_images:
         progress("checking base images")
         images = find_images(lab, search_dirs(options.images_dirs), progress)
         lab = attach_images(lab, images)
     out_dir = prepare_output(options.out_dir, lab)
-    key = ensure_lab_key(lab.name, out_dir, lab.ssh_key)
+    key = None if options.redact else ensure_lab_key(lab.name, out_dir, lab.ssh_key)
     with tempfile.TemporaryDirectory(prefix=staging_prefix(lab), dir=out_dir) as tmp:
         layout = Layout(Path(tmp))
         progress(f"creating disks for {len(lab.vms)} VMs")
@@ -81,14 +85,27 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
                 assert image.path is not None
                 layout.image(image.filename).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(image.path, layout.image(image.filename))
-        info = manifest_info(lab, options, key.public, source_date_epoch(sources))
+        info = manifest_info(lab, options, key.public if key else "", source_date_epoch(sources))
         progress("writing README.md and topology.svg")
         (layout.root / "README.md").write_text(render_readme(lab, info), encoding="utf-8")
         (layout.root / "topology.svg").write_bytes(render_svg(lab))
         write_manifest(layout, info)
         progress("writing archive")
         archive = write_archive(layout, out_dir / archive_name(lab), progress)
-    return BuildResult(lab=lab, archive=archive, key_path=key.private_path, injected=injected)
+    return BuildResult(lab=lab, archive=archive, key_path=key.private_path if key else None,
+                       injected=injected)
+
+
+def check_redactable(lab: Lab) -> None:
+    """``--redact`` needs a controller the nodes can reach, to make and serve the key."""
+    if lab.controller is None:
+        raise GeneratorError("--redact needs a controller: it makes the lab key at first boot",
+                             hint="add 'controller:' to the blueprint, or build without "
+                             "--redact")
+    if management_address(lab, lab.node(lab.controller.node)) is None:
+        raise GeneratorError(f"--redact: controller {lab.controller.node} has no address the "
+                             "nodes can fetch the key from",
+                             hint="give it a static address on the network it serves by DHCP")
 
 
 def _checked(progress: Progress) -> Progress:
@@ -162,7 +179,9 @@ def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
             "version": lab.version, "archive": archive_name(lab), "lab_key": public_key,
             "source_date_epoch": epoch,
             "secrets": [f"{lab.controller.node} overlay: the lab's private key "
-                        "/root/.ssh/id_ed25519 (mode 0600)"] if lab.controller else [],
+                        "/root/.ssh/id_ed25519 (mode 0600)"]
+            if lab.controller and not options.redact else [],
+            "redacted": options.redact,
             "images": images, "images_included": bool(options.include_images),
             "images_checked": not options.no_images, "totals": lab.totals(),
             "placement": {n.name: n.compute for n in lab.nodes if n.compute is not None},

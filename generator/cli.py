@@ -81,8 +81,11 @@ def validate(blueprint: Path, images_dirs: tuple[Path, ...]) -> None:
 @click.option("--include-images", is_flag=True, help="Put the base images into the archive.")
 @click.option("--no-images", is_flag=True,
               help="Do not look for base images: size overlays from the appliance, no injection.")
+@click.option("--redact", is_flag=True,
+              help="No private key in the archive: the controller makes the lab key at first "
+                   "boot and the nodes fetch its public half from it.")
 def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...], include_images: bool,
-          no_images: bool) -> None:
+          no_images: bool, redact: bool) -> None:
     """Build BLUEPRINT into OUTPUT/<lab>.gns3project."""
     from .build import BuildOptions, build_lab
     from .hostcheck import resource_warnings
@@ -90,7 +93,7 @@ def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...], include
     if include_images and no_images:
         raise click.UsageError("--include-images and --no-images exclude each other")
     options = BuildOptions(out_dir=out_dir, images_dirs=images_dirs,
-                           include_images=include_images, no_images=no_images)
+                           include_images=include_images, no_images=no_images, redact=redact)
     result = build_lab(blueprint, options, _progress())
     totals = result.lab.totals()
     click.echo(f"built {result.archive} ({result.archive.stat().st_size} bytes): "
@@ -99,7 +102,9 @@ def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...], include
                f"{totals['disk_bytes'] / 2**30:.1f} GiB worst-case disk")
     for warning in resource_warnings(totals):
         click.echo(f"warning: {warning}", err=True)
-    click.echo(f"lab SSH key: {result.key_path}")
+    click.echo(f"lab SSH key: {result.key_path}" if result.key_path else
+               "lab SSH key: made by the controller at first boot (--redact); log in to the "
+               "nodes from the controller")
 
 
 @main.command()

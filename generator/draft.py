@@ -40,7 +40,9 @@ class ResolverBase:
         self.drafts: dict[str, Draft] = {}
 
     def problem(self, path: tuple, message: str, fix: str | None = None) -> None:
-        self.problems.append(self.src.problem(path, message, fix))
+        found = self.src.problem(path, message, fix)
+        if all(p.render() != found.render() for p in self.problems):  # a range: said once
+            self.problems.append(found)
 
     def expand(self, path: tuple, written: str) -> list[str]:
         """The names a ``name[lo-hi]`` range stands for (none, with a problem, if it can't)."""

@@ -37,7 +37,7 @@ ROLE_TIERS = {
 }
 OOB_ROLES = frozenset({"oob"})
 SERVER_TIER = 3
-OOB_TIER = 90
+OOB_TIER = 4  # below the server rows
 DY = 250  # row spacing (symbol centres): links between rows stay longer than 220 px
 DX = 170  # least spacing of symbol centres in a row
 PEER_DX = 240  # ... between linked nodes of a row: the web UI names ports on links > 220 px
@@ -55,7 +55,7 @@ NAME_STYLE = ("font-family: Noto Sans;font-size: 10.0;font-weight: bold;fill: #0
 PORT_STYLE = ("font-family: Noto Sans;font-size: 9.0;font-weight: bold;fill: #1a3c6e;"
               "fill-opacity: 1.0;")
 NAME_Y = -25  # GNS3's own offset of a centred node name
-LABEL_GAP = 2  # least gap between a port label and anything else (px)
+LABEL_GAP = 5  # least gap between a port label and anything else (px): the clients round
 
 _CLASSIC = ":/symbols/classic/"
 #: Role -> built-in symbol, for nodes whose blueprint names none.

@@ -178,7 +178,8 @@ def render_notes(lab: Lab, nodes: list[Node]) -> list[dict[str, Any]]:
     x0 = min(n.x for n in nodes)
     y0 = min(n.y for n in nodes) - 40  # above the node names
     x1 = max(n.x + 80 for n in nodes)
-    title = " ".join(p for p in (lab.name, lab.version) if p)
+    title = lab.name + (f" v{lab.version}" if lab.version[:1].isdigit() else
+                        f" {lab.version}" if lab.version else "")
     width, _ = text_size(title, TITLE_PT * 4 / 3)
     notes = [_note(lab, "title", int(round((x0 + x1) / 2 - width / 2)), y0 - 70, [title],
                    TITLE_PT, bold=True)]

@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from . import tools
-from .bootstrap import KEY, BootstrapTree, render_bootstrap
+from . import redact, tools
+from .bootstrap import KEY, BootstrapTree, default_user, render_bootstrap
 from .confine import walk
 from .disks import GuestFile, Injection, inject_all
 from .errors import InjectionError
@@ -24,11 +24,13 @@ from .model import BaseImage, InjectSpec, Lab, Node
 from .seeds import render_seed
 
 
-def write_seeds(lab: Lab, layout: Layout, key: LabKey) -> None:
-    """One NoCloud seed ISO per cloud-init VM, in the node's folder."""
+def write_seeds(lab: Lab, layout: Layout, key: LabKey | None) -> None:
+    """One NoCloud seed ISO per cloud-init VM, in the node's folder. ``key`` None
+    (``--redact``): the seed fetches the key the controller makes instead of carrying one."""
     for node in lab.vms:
         if node.cloud_init is not None:
-            write_seed_iso(layout.seed(node), render_seed(node, lab, key.public))
+            extra = redact.seed_extra(lab, default_user(node)) if key is None else None
+            write_seed_iso(layout.seed(node), render_seed(node, lab, key and key.public, extra))
 
 
 def guest_files(specs: tuple[InjectSpec, ...]) -> tuple[GuestFile, ...]:
@@ -73,11 +75,18 @@ def node_injection(node: Node, layout: Layout, extra: tuple[GuestFile, ...] = ()
                      hostname=node.name if hostname else None, authorized_keys=keys)
 
 
-def login_injection(node: Node, key: LabKey) -> dict[str, Any]:
+def login_injection(lab: Lab, node: Node, key: LabKey | None) -> dict[str, Any]:
     """A node without cloud-init (Cumulus) gets its hostname and the lab key for its login
-    injected; ``node_injection`` keywords, empty for other nodes."""
+    injected (with ``--redact``, a first-boot unit that fetches it); ``node_injection``
+    keywords, empty for other nodes."""
     user = injected_login(node)
-    return {"keys": ((user, key.public),), "hostname": True} if user else {}
+    if not user:
+        return {}
+    if key is None:
+        files = tuple(GuestFile(path, content=data, mode=mode)
+                      for path, (data, mode) in redact.node_files(lab, user).items())
+        return {"extra": files, "units": (redact.FETCH_UNIT,), "hostname": True}
+    return {"keys": ((user, key.public),), "hostname": True}
 
 
 def write_tree(tree: BootstrapTree, folder: Path) -> None:
@@ -89,16 +98,19 @@ def write_tree(tree: BootstrapTree, folder: Path) -> None:
         target.chmod(mode)
 
 
-def controller_injection(node: Node, layout: Layout, tree: BootstrapTree, key: LabKey
+def controller_injection(node: Node, layout: Layout, tree: BootstrapTree, key: LabKey | None
                          ) -> Injection:
-    """The controller's own injects, its bootstrap tree and the lab's private key."""
+    """The controller's own injects, its bootstrap tree and the lab's private key (none with
+    ``--redact``: the tree then holds the units that make it at first boot)."""
     files = [GuestFile(str(PurePosixPath(KEY).parent), kind="dir", mode=0o700)]
     files += [GuestFile(path, content=data, mode=mode) for path, (data, mode) in tree.files.items()]
-    files.append(GuestFile(KEY, content=key.private, mode=0o600))
+    if key is not None:
+        files.append(GuestFile(KEY, content=key.private, mode=0o600))
     return node_injection(node, layout, extra=tuple(files), units=tree.units)
 
 
-def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, BaseImage] | None,
+def write_bootstrap(lab: Lab, layout: Layout, key: LabKey | None,
+                    images: dict[str, BaseImage] | None,
                     progress: Callable[[str], None]) -> tuple[str, ...]:
     """Render the controller's bootstrap tree into the staging folder (for review, without the
     private key), then inject every node's files (one libguestfs launch); returns the injected
@@ -106,11 +118,16 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey, images: dict[str, Bas
     tree = None
     if lab.controller is not None:
         progress(f"rendering the bootstrap of controller {lab.controller.node}")
-        tree = render_bootstrap(lab, key.public)
+        tree = render_bootstrap(lab, key and key.public)
+        if key is None:
+            tree = BootstrapTree(files=dict(sorted({**tree.files,
+                                                    **redact.controller_files()}.items())),
+                                 units=redact.controller_units() + tree.units)
         write_tree(tree, layout.bootstrap_dir)
     injections = [controller_injection(n, layout, tree, key)
                   if tree is not None and lab.controller and n.name == lab.controller.node
-                  else node_injection(n, layout, **login_injection(n, key)) for n in lab.vms]
+                  else node_injection(n, layout, **login_injection(lab, n, key))
+                  for n in lab.vms]
     injections = [i for i in injections if i.files or i.enable_units or i.authorized_keys]
     if not injections:
         return ()

@@ -1,4 +1,5 @@
-"""The mission, end to end: blueprints/demo builds itself in a real GNS3 2.2.61 server.
+"""The mission, end to end: blueprints/demo builds itself in a real GNS3 2.2.61 server, from an
+archive that carries no private key (``--redact``).
 
 Build the demo with the real image (one libguestfs launch injects the controller's bootstrap),
 import it into gns3-server 2.2.61 on 127.0.0.1 (TCG; the uBridge stand-in forwards the links),
@@ -8,6 +9,8 @@ server log are kept in ``test-artifacts/`` when it fails.
 """
 
 from __future__ import annotations
+
+import zipfile
 
 import pytest
 
@@ -23,13 +26,18 @@ WAIT = 1800  # seconds; four TCG guests on two cores boot in 3-6 minutes, Ansibl
 
 @pytest.fixture(scope="module")
 def demo(lab_image, tmp_path_factory: pytest.TempPathFactory) -> BuildResult:  # type: ignore[no-untyped-def]
-    """The demo built with the real image: every injected overlay in ONE libguestfs launch."""
+    """The demo built with the real image, ``--redact``: no private key anywhere in the archive
+    (the controller makes it at first boot and the nodes fetch its public half), every injected
+    overlay in ONE libguestfs launch. (The mini lab's boot runs the kept-key path.)"""
     before = disks.launch_count()
     result = build_lab(REPO / "blueprints" / "demo",
                        BuildOptions(out_dir=tmp_path_factory.mktemp("dist"),
-                                    images_dirs=(lab_image.path.parent,)))
+                                    images_dirs=(lab_image.path.parent,), redact=True))
     assert disks.launch_count() - before == 1
     assert set(result.injected) == {"mgmt", "srv1", "srv2"}
+    assert result.key_path is None
+    with zipfile.ZipFile(result.archive) as zf:
+        assert not [n for n in zf.namelist() if b"PRIVATE KEY" in zf.read(n)]
     return result
 
 

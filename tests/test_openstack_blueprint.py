@@ -187,7 +187,7 @@ def test_cumulus_nodes_get_hostname_key_and_first_boot(lab: Lab, tmp_path: Path)
     key = LabKey(tmp_path / "id", "ssh-ed25519 AAAATEST lab")
     layout = Layout(tmp_path)
     for node in lab.vms:
-        inj = node_injection(node, layout, **login_injection(node, key))
+        inj = node_injection(node, layout, **login_injection(lab, node, key))
         if node.image and node.image.appliance == "Cumulus VX":
             assert inj.hostname == node.name
             assert inj.authorized_keys == (("cumulus", key.public),)

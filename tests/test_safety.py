@@ -19,7 +19,7 @@ import yaml
 
 from generator.iso import read_seed_iso
 from generator.passwords import derived_salt, sha512_crypt
-from tests.helpers import BLUEPRINTS
+from tests.helpers import BLUEPRINTS, REPO
 
 pytestmark = pytest.mark.slow
 FABRIC = BLUEPRINTS / "fabric"
@@ -246,3 +246,40 @@ def test_inspect_never_hangs_on_a_fifo(tmp_path: Path) -> None:
     shown = cli("inspect", fifo)
     assert shown.returncode == 2
     assert "not a regular file" in shown.stderr
+
+
+def test_redact_leaves_no_private_key_and_fetches_the_controllers(tmp_path: Path,
+                                                                 lab_image) -> None:  # type: ignore[no-untyped-def]
+    """--redact: no key pair is made or kept; the controller's tree makes and serves it, every
+    seed fetches it from the controller's management address (the boot is in test_e2e_demo)."""
+    env = dict(os.environ, GNS3LAB_IMAGES=str(lab_image.path.parent))
+    mini = REPO / "blueprints" / "openstack-ceph-mini"
+    built = subprocess.run([sys.executable, "-m", "generator.cli", "build", str(mini), "-o",
+                            str(tmp_path / "out"), "--no-images", "--redact"], env=env,
+                           capture_output=True, text=True, timeout=600, check=False)
+    assert built.returncode == 0, built.stderr
+    assert not (tmp_path / "out" / "keys").exists()
+    archive = next((tmp_path / "out").glob("*.gns3project"))
+    files = members(archive)
+    assert not [n for n, data in files.items() if b"PRIVATE KEY" in data]
+    units = {n.rsplit("/", 1)[-1] for n in files if n.startswith("gns3lab/bootstrap/etc/")}
+    assert {"gns3lab-keygen.service", "gns3lab-keyserve.service"} <= units
+    assert "gns3lab/bootstrap/root/.ssh/id_ed25519.pub" not in files
+    seeds = [data for n, data in files.items() if n.endswith("-seed.iso")]
+    assert seeds and all(b"http://" in data and b":8222/id_ed25519.pub" in data
+                         and b"ssh-ed25519" not in data for data in seeds)
+    shown = subprocess.run([sys.executable, "-m", "generator.cli", "inspect", str(archive)],
+                           capture_output=True, text=True, check=False)
+    assert shown.returncode == 0 and "secrets: none" in shown.stdout
+
+
+@pytest.mark.parametrize("name", ["demo", "openstack-ceph", "openstack-ceph-mini"])
+def test_validate_and_build_agree_on_the_bundled_blueprints(tmp_path: Path, name: str,
+                                                           lab_image) -> None:  # type: ignore[no-untyped-def]
+    bp = REPO / "blueprints" / name
+    env = dict(os.environ, GNS3LAB_IMAGES=str(lab_image.path.parent))  # the demo's appliance
+    runs = [subprocess.run([sys.executable, "-m", "generator.cli", *args], env=env,
+                           capture_output=True, text=True, timeout=600, check=False)
+            for args in (["validate", str(bp)],
+                         ["build", str(bp), "-o", str(tmp_path), "--no-images"])]
+    assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
