@@ -200,10 +200,12 @@ def inspect(archive: Path, as_json: bool) -> None:
 @click.option("--stop", is_flag=True,
               help="Stop the nodes of the pushed project --name (default: the archive's).")
 @click.option("--delete", is_flag=True, help="Stop and delete the pushed project --name.")
+@click.option("--stall", type=click.FloatRange(min=1), default=900, show_default=True,
+              help="With --wait: give up when no console prints anything for this long.")
 def push(archive: Path, server_url: str, username: str | None, password: str | None,
          name: str | None, start: bool, wait: bool, timeout: float,
          console_dir: Path | None, upload_dirs: tuple[Path, ...], stop: bool,
-         delete: bool) -> None:
+         delete: bool, stall: float) -> None:
     """Import ARCHIVE into a GNS3 server, open it, and optionally start it and wait.
 
     Exit code 0 when done (with --wait: the lab reported ready), 1 when a stage failed or
@@ -216,7 +218,7 @@ def push(archive: Path, server_url: str, username: str | None, password: str | N
         result = push_archive(archive, server_url, username=username, password=password,
                               name=name, start=start, wait=wait, timeout=timeout,
                               upload_from=upload_dirs or None, stop=stop, delete=delete,
-                              progress=display)
+                              progress=display, stall=stall)
     if result.deleted or result.stopped:
         click.echo(f"project {result.name!r}: " + ("deleted" if result.deleted else "stopped"))
         return

@@ -212,16 +212,29 @@ class ConsoleWatch:
         """Every console's lines so far, by node name."""
         return {f.node: "".join(line + "\n" for line in list(f.lines)) for f in self._followers}
 
-    def wait(self, timeout: float) -> WaitOutcome:
-        """Handle console events until the lab is ready, a stage fails, or ``timeout`` seconds
-        have passed. Stops the console threads; the outcome carries the transcripts."""
+    def _seen(self) -> int:
+        return sum(len(f.lines) for f in self._followers)
+
+    def wait(self, timeout: float, stall: float | None = None) -> WaitOutcome:
+        """Handle console events until the lab is ready, a stage fails, ``timeout`` seconds
+        have passed, or (``stall``) no console printed a line for that many seconds: guests
+        that stopped progressing fail fast instead of waiting out the timeout. Stops the
+        console threads; the outcome carries the transcripts."""
         outcome = WaitOutcome()
         deadline = time.monotonic() + timeout
+        seen, quiet_since = self._seen(), time.monotonic()
         try:
             while not outcome.finished:
-                remaining = deadline - time.monotonic()
+                now = time.monotonic()
+                remaining = deadline - now
                 if remaining <= 0:
                     outcome.failure = f"no 'gns3lab: lab ready' within {timeout:g} s"
+                    break
+                if self._seen() != seen:
+                    seen, quiet_since = self._seen(), now
+                elif stall is not None and now - quiet_since > stall:
+                    outcome.failure = (f"no console printed anything for {stall:g} s: the "
+                                       "guests stopped progressing")
                     break
                 try:
                     event = self._events.get(timeout=min(remaining, POLL_INTERVAL))

@@ -155,7 +155,8 @@ def push_archive(archive: Path, server_url: str, *, username: str | None = None,
                  password: str | None = None, name: str | None = None, start: bool = False,
                  wait: bool = False, timeout: float = 1800,
                  upload_from: Sequence[Path] | None = None, stop: bool = False,
-                 delete: bool = False, progress: Progress = lambda _: None) -> PushResult:
+                 delete: bool = False, progress: Progress = lambda _: None,
+                 stall: float | None = None) -> PushResult:
     """Import ``archive`` into the GNS3 server at ``server_url``, open it, and optionally start
     its nodes in stage order (``start``) and follow their consoles until the lab is ready
     (``wait``, which implies ``start``; ``timeout`` seconds from the first start).
@@ -205,7 +206,7 @@ def push_archive(archive: Path, server_url: str, *, username: str | None = None,
         result.nodes = _start(client, pid, final, result.order, progress)
         result.started = True
         if wait:
-            _take_outcome(result, watch.wait(timeout))
+            _take_outcome(result, watch.wait(timeout, stall))
     return result
 
 

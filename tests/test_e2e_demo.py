@@ -22,6 +22,7 @@ from tests.helpers import REPO, judging_pushed_lab, link_image
 pytestmark = [pytest.mark.slow, pytest.mark.boot]
 
 WAIT = 1800  # seconds; four TCG guests on two cores boot in 3-6 minutes, Ansible adds a few
+STALL = 600  # seconds without a console line: the guests stopped progressing, fail now
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) ->
     result, lab = demo, demo.lab
     link_image(lab_image.path, gns3_server_22.images_dir)
     events: list[PushEvent] = []
-    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True,
+    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
                         timeout=WAIT, progress=events.append)
     with judging_pushed_lab(gns3_server_22, push, "e2e-demo"):
         assert push.ready, f"lab not ready: {push.failure}"

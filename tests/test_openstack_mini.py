@@ -43,6 +43,7 @@ APPLIANCE = "gns3lab Debian 12"
 PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYmxhYmxhYmxhYmxhYmxhYmxhYmxhYmxhYmxhYmxh gns3lab@t"
 ANSIBLE = "opt/gns3lab/ansible"
 WAIT = 1500  # seconds; five TCG guests on two cores, then three stages of Ansible
+STALL = 600  # seconds without a console line: the guests stopped progressing, fail now
 STAGES = ["oob", "fabric", "servers-ready", "check"]
 #: Every VM's planned management (OOB) address: mgmt01 is the gateway, the rest by reservation.
 PLANNED = {"mgmt01": "192.168.50.1", "leaf01": "192.168.50.5", "leaf02": "192.168.50.6",
@@ -330,7 +331,7 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
     built = time.monotonic()
     link_image(lab_image.path, gns3_server_22.images_dir)
     events: list[PushEvent] = []
-    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True,
+    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
                         timeout=WAIT, progress=events.append)
     done = time.monotonic()
     controller = push.transcripts.get("mgmt01", "")

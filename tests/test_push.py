@@ -364,3 +364,34 @@ def test_push_wait_follows_real_consoles_until_timeout(gns3_server: Gns3Server, 
     assert "\x1b" not in transcript and "\xff" not in transcript
     (pid,) = projects_named(gns3_server, lab_name).values()
     assert {n["status"] for n in gns3_server.client.nodes(pid)} == {"started"}
+
+
+def test_wait_fails_fast_when_every_console_goes_quiet() -> None:
+    """A guest that stops printing ends the wait after ``stall`` seconds, not the timeout
+    (a real TCP console on 127.0.0.1 that prints two lines, then nothing)."""
+    import socket
+    import threading
+    import time
+
+    from generator.consoles import ConsoleWatch
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    done = threading.Event()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"Booting the kernel\r\nsystemd[1]: Started foo\r\n")
+        done.wait(30)
+        conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    start = time.monotonic()
+    with ConsoleWatch({"vm1": ("127.0.0.1", port)}) as watch:
+        outcome = watch.wait(timeout=120, stall=3)
+    done.set()
+    server.close()
+    assert time.monotonic() - start < 30
+    assert outcome.failure is not None and "stopped progressing" in outcome.failure
+    assert "Started foo" in outcome.transcripts["vm1"]
