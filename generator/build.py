@@ -21,7 +21,7 @@ from .graph import render_svg
 from .images import attach_images, find_images, search_dirs, write_disks
 from .keys import ensure_lab_key
 from .layout import Layout
-from .model import Lab
+from .model import BaseImage, Lab
 from .project import dump_project, render_project
 from .readme import render_readme
 from .resolve import resolve_lab
@@ -34,7 +34,7 @@ Progress = Callable[[str], None]
 class BuildOptions:
     out_dir: Path = Path("dist")
     images_dirs: tuple[Path, ...] = ()
-    include_images: bool = False
+    include_images: bool | None = None  # None: bundle the images with no public URL
     no_images: bool = False
     redact: bool = False  # no private key anywhere: the controller makes it at first boot
 
@@ -80,18 +80,15 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         progress("writing project file")
         layout.project_file.write_bytes(dump_project(render_project(lab)))
         sources = copy_blueprint(lab, layout.blueprint_dir, out_dir, progress)
-        if options.include_images and images:
-            for image in images.values():
-                assert image.path is not None
-                layout.image(image.filename).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(image.path, layout.image(image.filename))
+        bundle = {layout.rel(layout.image(i.filename)): i.path for i in (images or {}).values()
+                  if i.path is not None and bundles(i, options)}  # streamed, never copied
         info = manifest_info(lab, options, key.public if key else "", source_date_epoch(sources))
         progress("writing README.md and topology.svg")
         (layout.root / "README.md").write_text(render_readme(lab, info), encoding="utf-8")
         (layout.root / "topology.svg").write_bytes(render_svg(lab))
-        write_manifest(layout, info)
+        write_manifest(layout, info, bundle)
         progress("writing archive")
-        archive = write_archive(layout, out_dir / archive_name(lab), progress)
+        archive = write_archive(layout, out_dir / archive_name(lab), progress, bundle)
     return BuildResult(lab=lab, archive=archive, key_path=key.private_path if key else None,
                        injected=injected)
 
@@ -167,13 +164,24 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def bundles(image: BaseImage, options: BuildOptions) -> bool:
+    """Whether ``image`` goes into the archive: ``--include-images`` all, ``--no-include-images``
+    none, by default those a colleague cannot download (no public URL: the ones we build)."""
+    if options.no_images:
+        return False
+    return options.include_images if options.include_images is not None \
+        else not image.download_url
+
+
 def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
                   epoch: int | None = None) -> dict:
     images = {n.image.filename: {"appliance": n.image.appliance,
                                  "version": n.image.appliance_version,
                                  "md5": n.image.md5sum, "size": n.image.filesize,
                                  "sha256": n.image.sha256 or None,
-                                 "url": n.image.download_url}
+                                 "url": n.image.download_url,
+                                 "public_url": bool(n.image.download_url),
+                                 "included": bundles(n.image, options)}
               for n in lab.vms if n.image}
     return {"generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,
             "version": lab.version, "archive": archive_name(lab), "lab_key": public_key,
@@ -182,7 +190,8 @@ def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
                         "/root/.ssh/id_ed25519 (mode 0600)"]
             if lab.controller and not options.redact else [],
             "redacted": options.redact,
-            "images": images, "images_included": bool(options.include_images),
+            "images": images,
+            "images_included": bool(images) and all(i["included"] for i in images.values()),
             "images_checked": not options.no_images, "totals": lab.totals(),
             "placement": {n.name: n.compute for n in lab.nodes if n.compute is not None},
             "computes": {name: dict(c) for name, c in lab.computes}}
