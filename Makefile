@@ -51,7 +51,7 @@ demo: setup
 	@echo "--server http://127.0.0.1:3080 --wait"
 
 test: setup servers
-	$(PY) -m pytest -q -rfEs
+	$(PY) -m pytest -q -rfEs --durations=25
 
 test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not boot"

@@ -78,13 +78,16 @@ def validate(blueprint: Path, images_dirs: tuple[Path, ...]) -> None:
               type=click.Path(path_type=Path), help="Folder for the archive.")
 @click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Folder with base images (repeatable).")
-@click.option("--include-images", is_flag=True, help="Put the base images into the archive.")
+@click.option("--include-images/--no-include-images", default=None,
+              help="Put every base image into the archive / none. Default: only those with "
+                   "no public download URL (the ones gns3lab builds).")
 @click.option("--no-images", is_flag=True,
               help="Do not look for base images: size overlays from the appliance, no injection.")
 @click.option("--redact", is_flag=True,
               help="No private key in the archive: the controller makes the lab key at first "
                    "boot and the nodes fetch its public half from it.")
-def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...], include_images: bool,
+def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...],
+          include_images: bool | None,
           no_images: bool, redact: bool) -> None:
     """Build BLUEPRINT into OUTPUT/<lab>.gns3project."""
     from .build import BuildOptions, build_lab
@@ -156,6 +159,7 @@ def inspect(archive: Path, as_json: bool) -> None:
     click.echo(f"links ({len(info['links'])}):")
     for link in info["links"]:
         click.echo(f"  {p(link)}")
+    click.echo(f"layout: {p(info['layout'])}")
     click.echo("images needed: " + (", ".join(map(p, info["images_needed"])) or "none"))
     if info["images_included"]:
         click.echo("images included: " + ", ".join(map(p, info["images_included"])))

@@ -24,8 +24,8 @@ from .layout_canvas import tier_of
 from .model import Endpoint, Lab, Node
 
 #: What each canvas tier is called in the diagram (see layout_canvas.ROLE_TIERS).
-TIER_NAMES = {0: "oob", 1: "spines", 2: "leaves", 3: "servers"}
-TIER_COLOURS = {0: "#e8eef7", 1: "#f7e8e8", 2: "#f7f1e0", 3: "#e6f2e6"}
+TIER_NAMES = {0: "edge", 1: "spines", 2: "leaves", 3: "servers", 4: "oob"}
+TIER_COLOURS = {0: "#eeeeee", 1: "#f7e8e8", 2: "#f7f1e0", 3: "#e6f2e6", 4: "#e8eef7"}
 #: Colours given to the lab's networks in the order they are declared (then grey).
 NETWORK_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b",
                    "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")

@@ -91,14 +91,12 @@ def tier_of(node: Node) -> int:
 
 
 # -- node positions -----------------------------------------------------------------------
-def place_nodes(nodes: Sequence[Node], links: Sequence[Link] = (),
-                controller: str | None = None) -> list[Node]:
+def place_nodes(nodes: Sequence[Node], links: Sequence[Link] = ()) -> list[Node]:
     """Give every node without a pinned position a place; see the module docstring.
 
     Without ``links`` only the tiers are known, and rows are simply centred. Running it again
     on its own output gives the same positions.
     """
-    del controller  # the controller is found as the hub of row 0; kept for the call's sake
     tiers = {n.name: tier_of(n) for n in nodes}
     size = {n.name: symbol_size(n.symbol) for n in nodes}
     centre = {n.name: (n.x + size[n.name][0] / 2, n.y + size[n.name][1] / 2)

@@ -28,7 +28,7 @@ LEGEND_WIDTH = 64  # characters per legend line
 
 def render_project(lab: Lab) -> dict[str, Any]:
     """The whole project file as a dict."""
-    placed = place_nodes(lab.nodes, lab.links, lab.controller.node if lab.controller else None)
+    placed = place_nodes(lab.nodes, lab.links)  # again with the links: idempotent
     nodes = {n.name: n for n in placed}
     labels = place_labels(placed, lab.links)
     return {

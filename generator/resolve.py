@@ -19,7 +19,7 @@ from . import model as m
 from .appliances import DEFAULT_VIRTUAL_SIZE, UNSUPPORTED, Appliance, Catalogue
 from .confine import Refused, confined
 from .draft import Draft
-from .layout_canvas import place_nodes
+from .layout_canvas import place_nodes, symbol_for
 from .naming import (  # noqa: F401 - re-exported: the naming rules are part of resolution
     closest_fix,
     derive_id,
@@ -289,7 +289,9 @@ class Resolver(LinkSteps, AddressSteps, ControllerSteps):
 
         return m.Node(
             **common,
-            symbol=pick("symbol", CATEGORY_SYMBOLS.get(app.category), SYMBOLS["qemu"]),
+            symbol=symbol_for(role, d.name == getattr(self.bp.controller, "node", None),
+                              pick("symbol", None, None), CATEGORY_SYMBOLS.get(app.category),
+                              SYMBOLS["qemu"]),
             console_type=pick("console", qemu.get("console_type"), "telnet"),
             image=image, ram=pick("ram", qemu.get("ram"), 512),
             cpus=pick("cpus", qemu.get("cpus"), 1), adapters=d.adapters,

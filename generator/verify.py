@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .archive_reader import SafeArchive
+from .canvas_quality import measure_canvas
 from .errors import ArchiveError
 from .layout import PROJECT_FILE
 
@@ -26,7 +27,8 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
         if PROJECT_FILE not in zf.infos:
             raise ArchiveError(f"{archive}: no {PROJECT_FILE} at the archive root",
                                hint="is this a GNS3 portable project?")
-        project = _project(archive, zf.json(PROJECT_FILE))
+        raw = zf.json(PROJECT_FILE)
+        project = _project(archive, raw)
         manifest = _manifest(archive, zf.json(MANIFEST)) if MANIFEST in zf.infos else None
         bad = _check_manifest(zf, manifest) if manifest else []
         sizes = {name: info.file_size for name, info in zf.infos.items()}
@@ -63,7 +65,16 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
         "manifest_ok": (not bad) if manifest else None, "manifest_mismatches": bad,
         "secrets": secrets,
         "qemu_options": {n["name"]: n["options"] for n in nodes if n["options"]},
+        "layout": _layout(raw),
     }
+
+
+def _layout(project: dict[str, Any]) -> str:
+    """The canvas's readability figures, or why a stranger's project can't be measured."""
+    try:
+        return measure_canvas(project).summary()
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        return f"not measurable ({type(exc).__name__}: {exc})"
 
 
 def _totals(manifest: dict[str, Any] | None) -> dict[str, int] | None:
