@@ -37,7 +37,7 @@ def render_project(lab: Lab) -> dict[str, Any]:
         "auto_start": False,
         "drawing_grid_size": 25,
         "grid_size": 75,
-        "name": lab.name,
+        "name": f"{lab.name}-{lab.version}" if lab.version else lab.name,  # as the archive
         "project_id": lab.project_id,
         "revision": REVISION,
         "scene_height": 1000,
@@ -54,7 +54,8 @@ def render_project(lab: Lab) -> dict[str, Any]:
             "nodes": [render_node(node) for node in placed],
         },
         "type": "topology",
-        "variables": None,
+        # GNS3 shows project variables in the project's properties
+        "variables": [{"name": "lab_version", "value": lab.version}] if lab.version else None,
         "version": VERSION,
         "zoom": 100,
     }

@@ -234,3 +234,21 @@ def test_exported_appliance_passes_the_registry_checks(tmp_path: Path) -> None:
         export_appliance(other)
     with pytest.raises(GeneratorError, match="is not named like an image gns3lab built"):
         export_appliance(other.rename(tmp_path / "debian.qcow2"))
+
+
+@pytest.mark.parametrize(("version", "ram", "cpus", "fmt"), [("2.0", 8192, 4, "eth{0}"),
+                                                             ("1.0", 2048, 2, "eth{0}")])
+def test_resolved_nodes_take_the_v8_settings_of_their_version(tmp_path: Path, version: str,
+                                                               ram: int, cpus: int,
+                                                               fmt: str) -> None:
+    """A blueprint node on a v8 appliance gets the settings of the version it picks."""
+    from generator.build import load_lab
+
+    folder = tmp_path / "bp"
+    (folder / "appliances").mkdir(parents=True)
+    source = DATA / "appliances-v8" / "test-router.gns3a"
+    (folder / "appliances" / source.name).write_text(source.read_text())
+    (folder / "lab.yaml").write_text(
+        f"name: v8\nnodes:\n  r1: {{appliance: gns3lab Test Router, version: '{version}'}}\n")
+    node = load_lab(folder).node("r1")
+    assert (node.ram, node.cpus, node.port_name_format) == (ram, cpus, fmt)

@@ -64,3 +64,26 @@ def test_a_bad_key_is_caught(server_python: Path) -> None:
     bad = text.replace('"adapter_type": "virtio-net-pci"', '"adapter_type": "bogus-nic"', 1)
     bad = bad.replace('"locked": false', '"locked": false, "bogus": 1', 1)
     assert check(server_python, bad.encode()) != "ok"
+
+
+def test_a_versioned_lab_names_its_project_and_passes(server_python: Path,
+                                                      tmp_path: Path) -> None:
+    """``version:`` names the archive and the project and is a project variable GNS3 shows."""
+    import json
+    import shutil
+
+    bp = tmp_path / "bp"
+    shutil.copytree(BLUEPRINTS / "fabric", bp)
+    text = (bp / "lab.yaml").read_text().replace("name: fabric\n", "name: fabric\nversion: 2.1.0\n")
+    (bp / "lab.yaml").write_text(text)
+    result = build_lab(bp, BuildOptions(out_dir=tmp_path / "dist", no_images=True))
+    assert result.archive.name == "fabric-2.1.0.gns3project"
+    with zipfile.ZipFile(result.archive) as zf:
+        data = zf.read("project.gns3")
+        manifest = json.loads(zf.read("gns3lab/manifest.json"))
+    project = json.loads(data)
+    assert project["name"] == "fabric-2.1.0"
+    assert project["variables"] == [{"name": "lab_version", "value": "2.1.0"}]
+    assert manifest["version"] == "2.1.0" and manifest["generator"].startswith("gns3lab ")
+    assert isinstance(manifest["source_date_epoch"], int)
+    assert check(server_python, data) == "ok"
