@@ -269,11 +269,13 @@ def _register() -> None:
     """Command groups that live in their own modules."""
     from .cli_images import appliance, images
     from .cli_lifecycle import diff, graph
+    from .cli_verify import verify
 
     main.add_command(images)
     main.add_command(appliance)
     main.add_command(graph)
     main.add_command(diff)
+    main.add_command(verify)
 
 
 _register()
