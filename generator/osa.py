@@ -40,7 +40,9 @@ DIFFERENCES = (
     "  example reserves .1-.50 of each network and a fourth, unused 172.29.248.0/22);",
     "- external_lb_vip_address is an address on br-mgmt, not a DNS name (no public network);",
     "- the provider VLAN range is extra.provider_vlans, the VLANs the fabric trunks to br-vlan;",
-    "- each ceph-osd host lists its data disks as host_vars.devices.",
+    "- each ceph-osd host lists its data disks as host_vars.devices;",
+    "- the flat network's eth12 is a veth pair into br-vlan that playbooks/osa-deploy.yml",
+    "  makes on every host (as OpenStack-Ansible's AIO does); the example's hosts have a NIC.",
 )
 #: The same for user_variables.yml.prod-ceph.example.
 VARIABLE_DIFFERENCES = (
@@ -495,8 +497,23 @@ def _deploy_host_tasks(s: Settings) -> list[dict[str, Any]]:
     ]
 
 
-def _target_tasks() -> list[dict[str, Any]]:
-    return [
+def _flat_interface_task(bridge: str) -> dict[str, Any]:
+    """The flat network's ``eth12``: a veth pair into the provider bridge, as OpenStack-Ansible's
+    own AIO makes it (the prod-ceph example's hosts have a NIC of that name; ours do not)."""
+    peer = f"{bridge}-veth"[:15]
+    return {"name": f"Give the flat provider network its eth12 (a veth pair into {bridge})",
+            "ansible.builtin.shell": {
+                "cmd": f"set -e\nip link show eth12 >/dev/null 2>&1 && exit 0\n"
+                       f"ip link add eth12 type veth peer name {peer}\n"
+                       f"ip link set {peer} master {bridge}\n"
+                       f"ip link set {peer} up\nip link set eth12 up\necho created\n",
+                "executable": "/bin/bash"},
+            "register": "osa_eth12", "changed_when": "'created' in osa_eth12.stdout"}
+
+
+def _target_tasks(vlan_bridge: str | None = None) -> list[dict[str, Any]]:
+    flat = [_flat_interface_task(vlan_bridge)] if vlan_bridge else []
+    return flat + [
         {"name": "Let the deployment host in as root",
          "ansible.builtin.lineinfile": {
              "path": "/root/.ssh/authorized_keys", "create": True, "mode": "0600",
@@ -522,7 +539,7 @@ def render_deploy_playbook(lab: Lab, s: Settings) -> bytes:
          "tasks": _deploy_host_tasks(s)},
         {"name": "OpenStack hosts: root access for the deployment host, and base packages",
          "hosts": ":".join(n.name for n in osa_nodes(lab, s)), "gather_facts": False,
-         "become": True, "tasks": _target_tasks()},
+         "become": True, "tasks": _target_tasks(provider_bridge(osa_nodes(lab, s)))},
         {"name": "Deploy OpenStack", **local, "tasks": [run]},
     ])
 

@@ -317,3 +317,26 @@ def test_playbooks(lab: Lab, tmp_path: Path) -> None:
     assert deploy[2]["tasks"][0]["loop"] == ["setup-hosts.yml", "setup-infrastructure.yml",
                                              "setup-openstack.yml"]
     check_playbooks(files, tmp_path)
+
+
+def test_the_flat_networks_eth12_is_made_on_every_host() -> None:
+    """host_bind_override: eth12 names an interface our hosts really get: the deploy playbook
+    makes it, a veth pair into the provider bridge, before OpenStack-Ansible runs."""
+    import yaml
+
+    from generator.build import load_lab
+    from generator.osa import render
+    from tests.helpers import REPO
+
+    files = render(load_lab(REPO / "blueprints" / "openstack-ceph"))
+    config = yaml.safe_load(files["openstack/openstack_user_config.yml"])
+    flat = [n["network"] for n in config["global_overrides"]["provider_networks"]
+            if n["network"].get("type") == "flat"]
+    assert [n["host_bind_override"] for n in flat] == ["eth12"]
+    deploy = yaml.safe_load(files["playbooks/osa-deploy.yml"])
+    hosts_play = next(p for p in deploy if p["hosts"] != "localhost")
+    task = hosts_play["tasks"][0]
+    script = task["ansible.builtin.shell"]["cmd"]
+    assert "ip link add eth12 type veth peer name br-vlan-veth" in script
+    assert f"ip link set br-vlan-veth master {flat[0]['container_bridge']}" in script
+    assert {"osd1", "compute1", "infra1"} <= set(hosts_play["hosts"].split(":"))
