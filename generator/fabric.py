@@ -508,6 +508,13 @@ def dump_ansible_yaml(data: Any, sort_keys: bool = False) -> str:
             sum(len(str(v)) + 2 for v in value) <= 72  # one line, even when nested
         return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
 
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        block = "\n" in value.rstrip("\n") and all(line == line.rstrip()
+                                                   for line in value.splitlines())
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value,
+                                       style="|" if block else None)  # a script reads as one
+
     _Dumper.add_representer(list, represent_list)
+    _Dumper.add_representer(str, represent_str)
     return yaml.dump(data, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False,
                      width=100, allow_unicode=True)
