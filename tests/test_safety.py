@@ -283,3 +283,93 @@ def test_validate_and_build_agree_on_the_bundled_blueprints(tmp_path: Path, name
             for args in (["validate", str(bp)],
                          ["build", str(bp), "-o", str(tmp_path), "--no-images"])]
     assert [r.returncode for r in runs] == [0, 0], [r.stderr for r in runs]
+
+
+@pytest.fixture(scope="module")
+def fabric_members(tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
+    out = tmp_path_factory.mktemp("fabric")
+    built = cli("build", FABRIC, "-o", out, "--no-images")
+    assert built.returncode == 0, built.stderr
+    return members(out / "fabric.gns3project")
+
+
+def rezip(path: Path, files: dict[str, bytes], tweak=None) -> Path:  # type: ignore[no-untyped-def]
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            info = zipfile.ZipInfo(name)
+            if tweak:
+                tweak(info)
+            zf.writestr(info, data)
+    return path
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("absolute", "unsafe member name '/etc/cron.d/x'"),
+    ("dotdot", "unsafe member name '../../x'"),
+    ("symlink", "is a symlink"),
+    ("encrypted", "'project.gns3' is encrypted"),
+    ("duplicate", "appears twice"),
+    ("project-list", "not a GNS3 project"),
+    ("project-not-json", "is not valid JSON"),
+    ("manifest-typeless", "'files' must map member names"),
+])
+def test_inspect_refuses_what_gns3lab_never_writes(tmp_path: Path, case: str, message: str,
+                                                   fabric_members: dict[str, bytes]) -> None:
+    files = dict(fabric_members)
+    tweak = None
+    if case in ("absolute", "dotdot"):
+        files["/etc/cron.d/x" if case == "absolute" else "../../x"] = b"* * * * * root id\n"
+    elif case == "symlink":
+        files["gns3lab/link"] = b"/etc/shadow"
+
+        def tweak(info: zipfile.ZipInfo) -> None:
+            if info.filename == "gns3lab/link":
+                info.external_attr = 0o120777 << 16
+    elif case == "project-list":
+        files["project.gns3"] = b"[1, 2]"
+    elif case == "project-not-json":
+        files["project.gns3"] = b"\x00\xffnot json"
+    elif case == "manifest-typeless":
+        files["gns3lab/manifest.json"] = b'{"files": [1]}'
+    archive = rezip(tmp_path / "bad.gns3project", files, tweak)
+    if case == "duplicate":
+        with zipfile.ZipFile(archive, "a") as zf:
+            zf.writestr("README.md", b"a second README")
+    if case == "encrypted":  # set bit 0 of the member's flags in the central directory
+        data = bytearray(archive.read_bytes())
+        at = data.index(b"PK\x01\x02")  # the first central record: project.gns3's
+        data[at + 8] |= 0x1
+        archive.write_bytes(bytes(data))
+    shown = cli("inspect", archive)
+    assert shown.returncode == 2, shown.stdout + shown.stderr
+    assert message in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_inspect_reports_a_bad_crc_and_shows_options_and_escapes(
+        tmp_path: Path, fabric_members: dict[str, bytes]) -> None:
+    import json
+
+    files = dict(fabric_members)
+    project = json.loads(files["project.gns3"])
+    node = next(n for n in project["topology"]["nodes"] if n["node_type"] == "qemu")
+    node["name"] = "evil\x1b[2J\x1b[31mname"
+    node["properties"]["options"] = "-virtfs local,path=/,mount_tag=host,security_model=none"
+    files["project.gns3"] = json.dumps(project).encode()
+    archive = rezip(tmp_path / "opts.gns3project", files)
+    shown = cli("inspect", archive)
+    assert "\x1b" not in shown.stdout + shown.stderr
+    assert "evil\\x1b[2J\\x1b[31mname" in shown.stdout
+    assert "-virtfs local,path=/" in shown.stdout and "QEMU options" in shown.stdout
+    assert shown.returncode == 2  # the project file no longer matches the manifest
+    assert "project.gns3: sha256 differs" in shown.stderr
+    # a member whose bytes no longer match their CRC
+    data = bytearray(archive.read_bytes())
+    seed = next(n for n in files if n.endswith("-seed.iso"))
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(seed)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    data[start + 10] ^= 0xFF
+    (tmp_path / "crc.gns3project").write_bytes(bytes(data))
+    shown = cli("inspect", tmp_path / "crc.gns3project")
+    assert shown.returncode == 2 and "Traceback" not in shown.stderr
+    assert f"{seed}: unreadable" in shown.stderr
