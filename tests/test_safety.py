@@ -313,6 +313,7 @@ def rezip(path: Path, files: dict[str, bytes], tweak=None) -> Path:  # type: ign
     ("project-not-json", "is not valid JSON"),
     ("manifest-typeless", "'files' must map member names"),
 ])
+@pytest.mark.filterwarnings("ignore:Duplicate name")  # the duplicate is the point
 def test_inspect_refuses_what_gns3lab_never_writes(tmp_path: Path, case: str, message: str,
                                                    fabric_members: dict[str, bytes]) -> None:
     files = dict(fabric_members)
