@@ -57,7 +57,8 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not slow and not boot"
 
 bench: setup
-	$(PY) bench/run.py
+	@command -v cloud-localds >/dev/null || { echo "bench needs cloud-localds: apt-get install -y cloud-image-utils"; exit 2; }
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf dist .pytest_cache test-artifacts

@@ -1,69 +1,190 @@
-"""Benchmarks: build speed and memory, as ratios against a baseline measured in the same run.
+"""Benchmarks, as ratios against baselines measured in the same run (``make bench``).
 
-Baseline: the unavoidable work of a build (one ``qemu-img create`` per VM disk) done directly.
-Target: a ``--no-images`` build of the biggest bundled blueprint costs at most 3x that baseline,
-and its peak RSS stays under 200 MB. Run: ``make bench`` (or ``.venv/bin/python bench/run.py``).
+1. A 15-VM lab shaped like the reference lab, every disk injected, against (a) the floor (one
+   bare libguestfs launch with the same disks, each mounted) and (b) the naive pipeline
+   (qemu-img + cloud-localds + virt-customize per node, then zip -r).
+2. Growth: 15, 50, 100 and 200 VMs, all injected: time and the tool's peak RSS.
+3. Bundling (--include-images) of 2 and 8 GiB non-sparse images against cp.
+4. Archive bytes per VM against the floor (overlay header + injected bytes + seed ISO).
+Each figure is a median of ``--runs`` runs unless its ``runs`` in the JSON says fewer (the
+naive pipeline and the large growth labs: see bench/README.md). ``--quick`` is a reduced run.
+libguestfs takes LIBGUESTFS_BACKEND/_SETTINGS from the environment (the Makefile sets them).
+Writes bench/results/latest.json and latest.md; exits 1 when a target is missed.
 """
 
 from __future__ import annotations
 
-import resource
+import argparse
+import json
+import os
+import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from generator import tools  # noqa: E402
-from generator.build import BuildOptions, build_lab, load_lab  # noqa: E402
+from bench import machine, report  # noqa: E402
+from bench.baseimages import SERVER, SWITCH, make_base  # noqa: E402
+from bench.bundle import measure_bundle  # noqa: E402
+from bench.injection import (  # noqa: E402
+    archive_sizes,
+    injected_bytes,
+    measure_build,
+    measure_floor,
+    measure_naive,
+)
+from bench.procs import Figure  # noqa: E402
+from generator.images import digests_of  # noqa: E402
 
-TARGET_RATIO = 3.0
-TARGET_RSS_MB = 200
-
-
-def pick_blueprint() -> Path:
-    for name in ("openstack-ceph", "demo"):
-        if (REPO / "blueprints" / name / "lab.yaml").is_file():
-            return REPO / "blueprints" / name
-    return REPO / "tests" / "data" / "blueprints" / "fabric"
-
-
-def baseline(blueprint: Path, tmp: Path) -> float:
-    lab = load_lab(blueprint)
-    start = time.perf_counter()
-    for node in lab.vms:
-        assert node.image is not None
-        tools.create_overlay(tmp / f"{node.name}.qcow2", node.image.filename, "qcow2",
-                             size=node.image.virtual_size)
-        for disk in node.data_disks:
-            tools.create_blank_disk(tmp / f"{node.name}-{disk.slot}.qcow2", disk.size)
-    return time.perf_counter() - start
+RESULTS = REPO / "bench" / "results"
 
 
-def measure(blueprint: Path, tmp: Path) -> float:
-    start = time.perf_counter()
-    build_lab(blueprint, BuildOptions(out_dir=tmp, no_images=True))
-    return time.perf_counter() - start
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--quick", action="store_true",
+                   help="1 run each, growth to 50 VMs, 2 GiB bundling, no naive pipeline")
+    p.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    p.add_argument("--naive-runs", type=int, default=1,
+                   help="runs of the naive pipeline (about 30 s per node under TCG)")
+    p.add_argument("--growth", default="15,50,100,200", help="lab sizes for growth")
+    p.add_argument("--growth-runs", type=int, default=1,
+                   help="runs per growth size above 15 (15 reuses figure 1's build)")
+    p.add_argument("--bundle-gib", default="2,8", help="image sizes for bundling, GiB")
+    p.add_argument("--only", default="build,naive,growth,bundle",
+                   help="comma-separated parts to run")
+    p.add_argument("--scratch", type=Path, default=Path("/var/tmp/gns3lab-bench"),
+                   help="scratch folder (about 26 GB at the peak with 8 GiB bundling)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.runs, args.naive_runs, args.growth_runs = 1, 0, 1
+        args.growth, args.bundle_gib = "15,50", "2"
+    return args
 
 
-def main() -> int:
-    blueprint = pick_blueprint()
-    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
-        base = min(baseline(blueprint, Path(a) / str(i)) if (Path(a) / str(i)).mkdir() is None
-                   else 0 for i in range(3))
-        build = min(measure(blueprint, Path(b) / str(i)) for i in range(3))
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    ratio = build / base
-    print(f"blueprint: {blueprint.name}")
-    print(f"baseline (qemu-img only): {base:.3f} s")
-    print(f"build --no-images:        {build:.3f} s  ratio {ratio:.2f} (target <= {TARGET_RATIO})")
-    print(f"peak RSS: {rss_mb:.0f} MB (target <= {TARGET_RSS_MB})")
-    ok = ratio <= TARGET_RATIO and rss_mb <= TARGET_RSS_MB
-    print("PASS" if ok else "FAIL")
-    return 0 if ok else 1
+def say(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def part_build(args: argparse.Namespace, images: Path, log: Path, res: dict) -> Path:
+    scratch = args.scratch
+    say(f"floor: 15 disks, {args.runs} run(s)")
+    floor = measure_floor(scratch, 15, args.runs, images, log)
+    say(f"  median {floor.seconds:.1f} s")
+    say(f"build: 15-VM lab, {args.runs} run(s)")
+    archive = scratch / "bench15.gns3project"
+    build = measure_build(scratch, 15, args.runs, images, log, keep=archive)
+    say(f"  median {build.seconds:.1f} s")
+    res["figures"]["floor_15"], res["figures"]["build_15"] = floor.as_json(), build.as_json()
+    res["seconds"].update(floor_15=floor.seconds, build_15=build.seconds)
+    res["ratio_build_vs_floor"] = round(build.seconds / floor.seconds, 3)
+    sizes = archive_sizes(archive, 15, images, scratch,
+                          injected_bytes(archive, scratch / "labs" / "bench15"))
+    res["sizes"] = sizes
+    res["bytes"].update(archive_15=sizes["archive_bytes"], bytes_per_vm=sizes["bytes_per_vm"],
+                        floor_bytes_per_vm=sizes["floor_bytes_per_vm"])
+    res["bytes_per_vm_vs_floor"] = sizes["ratio"]
+    res["_build15"] = build
+    return archive
+
+
+def part_naive(args: argparse.Namespace, images: Path, log: Path, res: dict,
+               archive: Path) -> None:
+    say(f"naive pipeline: 15 nodes, {args.naive_runs} run(s) (one launch per node)")
+    naive, zip_bytes, seed_bytes = measure_naive(args.scratch, archive, args.naive_runs,
+                                                 images, log)
+    say(f"  median {naive.seconds:.1f} s")
+    res["figures"]["naive_15"] = naive.as_json()
+    res["seconds"]["naive_15"] = naive.seconds
+    res["bytes"].update(naive_zip_15=zip_bytes, naive_seed_iso_15=seed_bytes)
+    res["ratio_naive_vs_build"] = round(naive.seconds / res["seconds"]["build_15"], 3)
+
+
+def part_growth(args: argparse.Namespace, images: Path, log: Path, res: dict) -> None:
+    growth: dict[str, dict] = {}
+    for vms in (int(v) for v in args.growth.split(",")):
+        fig: Figure
+        if vms == 15 and "_build15" in res:
+            fig = res["_build15"]
+        else:
+            runs = args.runs if vms == 15 else args.growth_runs
+            say(f"growth: {vms}-VM lab, {runs} run(s)")
+            fig = measure_build(args.scratch, vms, runs, images, log)
+            say(f"  median {fig.seconds:.1f} s, peak RSS {fig.rss_mb:.0f} MB")
+        growth[str(vms)] = fig.as_json()
+        res["seconds"][f"build_{vms}"] = fig.seconds
+    biggest = max(int(v) for v in growth)
+    if biggest > 15:
+        say(f"floor: {biggest} disks, 1 run (what the launch alone costs at that size)")
+        floor = measure_floor(args.scratch, biggest, 1, images, log)
+        res["figures"][f"floor_{biggest}"] = floor.as_json()
+        res["seconds"][f"floor_{biggest}"] = floor.seconds
+    res["growth"] = growth
+    if "200" in growth and "15" in growth:
+        res["ratio_200_vs_15"] = round(growth["200"]["seconds"] / growth["15"]["seconds"], 3)
+        res["peak_rss_mb_200"] = growth["200"]["rss_mb"]
+
+
+def part_bundle(args: argparse.Namespace, log: Path, res: dict) -> None:
+    bundles = {}
+    for gib in (int(g) for g in args.bundle_gib.split(",")):
+        say(f"bundling: {gib} GiB image vs cp, {args.runs} run(s) each")
+        bundles[f"{gib}g"] = b = measure_bundle(args.scratch, gib, args.runs, log)
+        say(f"  cp {b['cp']['seconds']:.1f} s, build {b['build']['seconds']:.1f} s, "
+            f"ratio {b['ratio_vs_cp']}, peak RSS {b['build']['rss_mb']:.0f} MB")
+        res["seconds"].update({f"cp_{gib}g": b["cp"]["seconds"],
+                               f"bundle_{gib}g": b["build"]["seconds"]})
+        res["bytes"][f"image_{gib}g"] = b["bytes"]
+    res["bundling"] = bundles
+    res["ratio_bundle_vs_cp"] = min(b["ratio_vs_cp"] for b in bundles.values())
+    res["peak_rss_mb_bundle"] = max(b["build"]["rss_mb"] for b in bundles.values())
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    parts = set(args.only.split(","))
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    images = args.scratch / "images"
+    images.mkdir(exist_ok=True)
+    log = args.scratch / "bench.log"
+    say(f"scratch {args.scratch}, log {log}")
+    if not os.environ.get("LIBGUESTFS_BACKEND"):
+        say("LIBGUESTFS_BACKEND is unset: libguestfs uses its default backend (make bench sets "
+            "LIBGUESTFS_BACKEND=direct LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
+    res: dict = {"mode": "quick" if args.quick else "full", "machine": machine.describe(),
+                 "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "figures": {},
+                 "seconds": {}, "bytes": {}}
+    start = time.monotonic()
+    try:
+        if parts & {"build", "naive", "growth"}:
+            for spec in (SWITCH, SERVER):
+                digests_of(make_base(images, spec))  # warm the tool's digest cache once
+            res["bytes"]["base_image"] = (images / SERVER.filename).stat().st_size
+        if "build" in parts or "naive" in parts:
+            archive = part_build(args, images, log, res)
+            if "naive" in parts and args.naive_runs > 0:
+                part_naive(args, images, log, res, archive)
+        if "growth" in parts:
+            part_growth(args, images, log, res)
+        if "bundle" in parts:
+            part_bundle(args, log, res)
+    finally:
+        if not args.keep:
+            shutil.rmtree(args.scratch, ignore_errors=True)
+    res.pop("_build15", None)
+    res["wall_seconds"] = round(time.monotonic() - start, 1)
+    res["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    res["verdicts"] = report.verdicts(res)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
+    args.output.with_suffix(".md").write_text(report.markdown(res))
+    report.print_table(res)
+    say(f"wrote {args.output} ({res['wall_seconds']:.0f} s)")
+    return 1 if any(v is False for v in res["verdicts"].values()) else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,42 @@
+"""Bundling: ``build --include-images`` on one big non-sparse base vs ``cp`` of the same file
+on the same disk."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from generator.images import digests_of
+
+from .baseimages import make_filled
+from .labs import write_bundle_lab
+from .procs import Figure, repeat, run_command, run_job
+
+
+def measure_bundle(scratch: Path, gib: int, runs: int, log: Path) -> dict:
+    """cp and the bundling build of a ``gib`` GiB image, ``runs`` times each; all removed after."""
+    images = scratch / f"bundle-images-{gib}g"
+    images.mkdir(parents=True, exist_ok=True)
+    image = make_filled(images / f"bench-raw-{gib}g.img", gib << 30)
+    digests_of(image)  # warm gns3lab's own digest cache, as any second build finds it
+    bp = write_bundle_lab(scratch / "labs", image)
+    out = scratch / f"bundle-out-{gib}g"
+    copy = images / "copy.img"
+    env = {"GNS3LAB_IMAGES": str(images)}
+
+    def clean(_i: int) -> None:
+        shutil.rmtree(out, ignore_errors=True)
+        copy.unlink(missing_ok=True)
+
+    try:
+        cp: Figure = repeat(runs, lambda _i: run_command(["cp", image, copy], log), clean)
+        build: Figure = repeat(runs, lambda _i: run_job(
+            "build", ["build", bp, "-o", out, "--include-images"], log, env), clean)
+    finally:
+        clean(0)
+        shutil.rmtree(images, ignore_errors=True)
+    size = gib << 30  # make_filled writes exactly this many bytes
+    return {"bytes": size, "cp": cp.as_json(), "build": build.as_json(),
+            "cp_mb_per_s": round(size / cp.seconds / 1e6, 1),
+            "build_mb_per_s": round(size / build.seconds / 1e6, 1),
+            "ratio_vs_cp": round(cp.seconds / build.seconds, 3)}
