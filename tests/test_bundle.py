@@ -2,10 +2,10 @@
 
 ``--include-images`` streams each base straight from its file into the zip (stored, Zip64 past
 4 GiB) with no staging copy; images with no public download URL (the ones we build) are
-bundled by default, ``--no-include-images`` refuses. The big test builds and inspects a 2 GiB
-image in subprocesses and measures what they write (``/proc/self/io``) and their peak RSS
-(``RUSAGE_CHILDREN`` of a fresh parent, so nothing earlier in the session counts). The round
-trip imports a bundled archive into real gns3-server 2.2.61 and 3.0.6.
+bundled by default, ``--no-include-images`` refuses. The big test builds, inspects and
+verifies a 2 GiB image in subprocesses and measures what they write (``/proc/self/io``) and
+their peak RSS (``RUSAGE_CHILDREN`` of a fresh parent, so nothing earlier in the session
+counts). The round trip imports a bundled archive into real gns3-server 2.2.61 and 3.0.6.
 """
 
 from __future__ import annotations
@@ -105,8 +105,14 @@ def test_bundling_a_2_gib_image_writes_it_once_in_little_memory(tmp_path: Path) 
     assert io["wchar"] < size * 1.2 + overhead, f"the build wrote {io['wchar'] >> 20} MiB"
     assert io["write_bytes"] < size * 1.2 + overhead, io
     assert rss < 200 * MIB, f"build peaked at {rss >> 20} MiB"
+    print(f"build: wrote {io['wchar'] >> 20} MiB (wchar), {io['write_bytes'] >> 20} MiB "
+          f"(write_bytes), peak RSS {rss >> 20} MiB")
     rss, io = run_measured(tmp_path, "inspect", archive)
     assert rss < 200 * MIB, f"inspect peaked at {rss >> 20} MiB"
+    print(f"inspect: peak RSS {rss >> 20} MiB")
+    rss, io = run_measured(tmp_path, "verify", archive)  # exit 0: its image is inside
+    assert rss < 200 * MIB, f"verify peaked at {rss >> 20} MiB"
+    print(f"verify: peak RSS {rss >> 20} MiB")
     assert io["rchar"] >= size  # it did hash the image member (streamed)
 
 
