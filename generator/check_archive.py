@@ -187,7 +187,7 @@ def check_project(doc: Any) -> list[str]:
     for version, schemas in _server_schemas():
         validator = jsonschema.Draft4Validator if version.startswith("2.") \
             else jsonschema.Draft202012Validator
-        errors = [(_where(e.absolute_path) or "the top level", e.message)
+        errors = [(_where(e.absolute_path) or "the top level", _message(e))
                   for e in validator(schemas["topology"]).iter_errors(doc)]
         nodes = (doc.get("topology") or {}).get("nodes") if isinstance(doc, dict) else None
         for node in nodes if isinstance(nodes, list) else []:
@@ -195,7 +195,7 @@ def check_project(doc: Any) -> list[str]:
             if schema is not None and isinstance(node.get("properties", {}), dict):
                 errors += [(f"node {node.get('name')!r} as sent to the compute"
                             + (f" at {_where(e.absolute_path)}" if e.absolute_path else ""),
-                            e.message)
+                            _message(e))
                            for e in validator(schema).iter_errors(_node_payload(node))]
         problems += [f"GNS3 {version} refuses {where}: {_short(message)}"
                      for where, message in sorted(set(errors))]
@@ -211,6 +211,14 @@ def _node_payload(node: dict[str, Any]) -> dict[str, Any]:
     if node.get("node_type") == "qemu" and node.get("console_type"):
         payload["console_type"] = node["console_type"]
     return payload
+
+
+def _message(error: Any) -> str:
+    """A schema error's reason; for "not valid under any of the given schemas" (3.0's
+    optional fields are ``anyOf: [T, null]``) the reasons of the branches that matter."""
+    useful = [c.message for c in error.context or ()
+              if not c.message.endswith("is not of type 'null'")]
+    return "; or ".join(dict.fromkeys(useful)) if useful else error.message
 
 
 def _where(path: Iterable[Any]) -> str:
