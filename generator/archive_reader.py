@@ -89,6 +89,14 @@ class SafeArchive:
             raise ArchiveError(f"{self.path}: cannot read member {name}: {exc}") from None
         return sha.hexdigest()
 
+    def head(self, name: str, size: int) -> bytes:
+        """The first ``size`` bytes of a member, inflated no further."""
+        try:
+            with self.zf.open(self.infos[name]) as fh:
+                return fh.read(size)
+        except ZIP_ERRORS as exc:
+            raise ArchiveError(f"{self.path}: cannot read member {name}: {exc}") from None
+
     def json(self, name: str) -> Any:
         """A member parsed as JSON (size-capped)."""
         try:

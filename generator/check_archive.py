@@ -29,10 +29,10 @@ from typing import Any
 
 import yaml
 
-from .archive_reader import ZIP_ERRORS, SafeArchive
+from .archive_reader import SafeArchive
 from .errors import ArchiveError, GeneratorError, ImageError
-from .imagecache import ImageNeed, cache_dir, check_folder, needs_of
-from .images import digests_of, search_dirs
+from .imagecache import ImageNeed, check_folder, image_folders, needs_of
+from .images import digests_of
 from .iso import SeedError, read_seed_iso
 from .layout import PROJECT_FILE
 
@@ -257,15 +257,6 @@ def parse_qcow2_backing(head: bytes) -> str | None:
         raise ValueError("backing file name is not UTF-8") from None
 
 
-def _head(zf: SafeArchive, name: str, size: int) -> bytes:
-    """The first ``size`` bytes of a member, inflated no further."""
-    try:
-        with zf.zf.open(zf.infos[name]) as fh:
-            return fh.read(size)
-    except ZIP_ERRORS as exc:
-        raise ArchiveError(f"cannot read member {name}: {exc}") from None
-
-
 def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str]
                    ) -> tuple[int, list[Problem]]:
     """Each qcow2 under ``project-files/``: its backing file is a bare name the manifest lists
@@ -277,7 +268,7 @@ def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str
     problems = []
     for name in names:
         try:
-            backing = parse_qcow2_backing(_head(zf, name, QCOW2_HEAD))
+            backing = parse_qcow2_backing(zf.head(name, QCOW2_HEAD))
         except (ValueError, ArchiveError) as exc:
             problems.append(Problem("overlays", name, str(getattr(exc, "message", exc))))
             continue
@@ -363,12 +354,6 @@ def _yaml(data: bytes) -> Any:
 
 
 # --------------------------------------------------------------------------- images
-
-
-def image_folders(images_dirs: Iterable[Path] = ()) -> list[Path]:
-    """Where verify looks for bases: ``--images-dir``…, the cache, the build's folders."""
-    dirs = list(images_dirs)
-    return list(dict.fromkeys([*dirs, cache_dir(), *search_dirs(dirs)]))
 
 
 def image_needs(archive: Path, manifest: dict[str, Any], dirs: tuple[Path, ...]

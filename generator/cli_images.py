@@ -43,11 +43,9 @@ def images_build(name: str, images_dir: Path | None, force: bool) -> None:
 
 def _states(source: Path, images_dirs: tuple[Path, ...]) -> list:
     """What the cache and the search folders hold for each image ``source`` needs."""
-    from .imagecache import cache_dir, check_folder, needs_of
-    from .images import search_dirs
+    from .imagecache import check_folder, image_folders, needs_of
 
-    folders = [*images_dirs, cache_dir(), *search_dirs(images_dirs)]
-    return check_folder(needs_of(source, images_dirs), list(dict.fromkeys(folders)))
+    return check_folder(needs_of(source, images_dirs), image_folders(images_dirs))
 
 
 @images.command("list")

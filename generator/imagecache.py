@@ -140,7 +140,10 @@ def _archive_needs(archive: Path, dirs: tuple[Path, ...]) -> list[ImageNeed]:
         for image in app.images.values():
             known.setdefault(image.filename, (app.name, image))
     records = {}
-    for rec in manifest.get("images", []) if isinstance(manifest, dict) else []:
+    images = manifest.get("images", {}) if isinstance(manifest, dict) else {}
+    if isinstance(images, dict):  # what build writes: {filename: {md5, size, sha256, ...}}
+        images = [dict(rec, name=name) for name, rec in images.items() if isinstance(rec, dict)]
+    for rec in images if isinstance(images, list) else []:
         if isinstance(rec, dict) and (rec.get("name") or rec.get("filename")):
             records[check_filename(rec.get("name") or rec.get("filename"), str(archive))] = rec
     for node in project.get("topology", {}).get("nodes", []):
@@ -384,3 +387,9 @@ def _file_digests(path: Path) -> tuple[str, str]:
             md5.update(chunk)
             sha256.update(chunk)
     return md5.hexdigest(), sha256.hexdigest()
+
+
+def image_folders(images_dirs: Iterable[Path] = ()) -> list[Path]:
+    """Where base images are looked for: ``--images-dir``…, the cache, the build's folders."""
+    dirs = list(images_dirs)
+    return list(dict.fromkeys([*dirs, cache_dir(), *search_dirs(dirs)]))

@@ -88,6 +88,8 @@ def _networks(lab: Lab) -> list[str]:
 
 
 def _image_source(entry: dict[str, Any]) -> str:
+    if entry.get("included"):
+        return "in this archive (`images/QEMU/`)"
     if entry.get("url"):
         return str(entry["url"])
     recipe = next((r for r in RECIPES.values() if r.appliance_name == entry.get("appliance")),
@@ -107,13 +109,15 @@ def _images(info: dict[str, Any]) -> list[str]:
              + (f", sha256 {e['sha256']}" if e.get("sha256") else ""), _image_source(e)]
             for name, e in sorted(images.items())]
     out += _table(["file", "appliance", "bytes", "checksums", "where to get it"], rows)
-    if info.get("images_included"):
-        out += ["They are included in this archive (`images/QEMU/`); GNS3 installs them on "
-                "import.", ""]
-    else:
-        out += ["They are not in this archive: put them in the GNS3 server's `images/QEMU/` "
-                "folder (by these exact names) before starting the lab. Every VM's disk is a "
-                "linked clone that names its base image by file name.", ""]
+    bundled = [name for name, e in images.items() if e.get("included")]
+    if bundled:
+        out += ["Those in this archive (`images/QEMU/`) GNS3 installs on import.", ""]
+    if len(bundled) < len(images):
+        out += ["Put the others in the GNS3 server's `images/QEMU/` folder (by these exact "
+                "names) before starting the lab, or let `gns3lab push --upload-images DIR` "
+                "upload them. Every VM's disk is a linked clone that names its base image by "
+                "file name and is only valid on that exact file: `gns3lab verify ARCHIVE "
+                "--images-dir DIR` checks a folder against the checksums above.", ""]
     return out
 
 

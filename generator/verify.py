@@ -10,6 +10,7 @@ from typing import Any
 
 from .archive_reader import SafeArchive
 from .canvas_quality import measure_canvas
+from .check_archive import check_members
 from .errors import ArchiveError
 from .layout import PROJECT_FILE
 
@@ -125,19 +126,8 @@ def _manifest(archive: Path, doc: Any) -> dict[str, Any]:
 
 
 def _check_manifest(zf: SafeArchive, manifest: dict[str, Any]) -> list[str]:
-    bad = []
-    for name, entry in manifest["files"].items():
-        if name not in zf.infos:
-            bad.append(f"{name}: missing")
-        else:
-            try:
-                if zf.digest(name) != entry["sha256"]:
-                    bad.append(f"{name}: sha256 differs")
-            except ArchiveError as exc:
-                bad.append(f"{name}: unreadable ({exc.message.rsplit(': ', 1)[-1]})")
-    listed = set(manifest["files"]) | {MANIFEST}
-    bad += [f"{name}: not in the manifest" for name in sorted(set(zf.infos) - listed)]
-    return bad
+    """Every member against the manifest, as ``verify`` checks them (streamed sha256)."""
+    return [p.render() for p in check_members(zf, manifest["files"])[0]]
 
 
 def _secrets(zf: SafeArchive, manifest: dict[str, Any] | None) -> list[str]:

@@ -355,9 +355,9 @@ def test_archive_needs_come_from_its_manifest_and_project(tmp_path: Path) -> Non
         {"node_type": "qemu", "properties": {"hda_disk_image": "base-a.qcow2"}},
         {"node_type": "qemu", "properties": {"hda_disk_image": "debian-12.6.qcow2"}},
         {"node_type": "ethernet_switch", "properties": {}}]}}
-    manifest = {"images": [{"name": "base-a.qcow2", "size": len(good),
-                            "md5": hashlib.md5(good).hexdigest(),
-                            "sha256": hashlib.sha256(good).hexdigest()}]}
+    manifest = {"images": {"base-a.qcow2": {"size": len(good),  # as build writes it
+                                            "md5": hashlib.md5(good).hexdigest(),
+                                            "sha256": hashlib.sha256(good).hexdigest()}}}
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("project.gns3", json.dumps(project))
         zf.writestr("gns3lab/manifest.json", json.dumps(manifest))

@@ -112,7 +112,7 @@ def test_readme_follows_the_manifest(appliances: Path) -> None:
     info.update(archive="demo-2.0.gns3project", computes={"big": {"ram_mb": 4096}},
                 placement={"srv1": "big", "srv2": "big"})
     text = render_readme(lab, info)
-    assert "included in this archive (`images/QEMU/`)" in text
+    assert "| in this archive (`images/QEMU/`) |" in text and "GNS3 installs on import" in text
     assert f"sha256 {'ab' * 32}" in text
     assert "choose `demo-2.0.gns3project`" in text
     assert "| big | 4096 | srv1, srv2 |" in text
