@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -78,15 +79,19 @@ class SafeArchive:
             raise ArchiveError(f"{path}: member {dup!r} appears twice",
                                hint="this archive was not written by gns3lab; do not import it")
 
-    def digest(self, name: str) -> str:
-        """sha256 of a member, streamed (constant memory; the CRC is checked at the end)."""
-        sha = hashlib.sha256()
+    def chunks(self, name: str) -> Iterator[bytes]:
+        """A member's bytes in 1 MiB pieces (constant memory; the CRC is checked at the end)."""
         try:
             with self.zf.open(self.infos[name]) as fh:
-                for chunk in iter(lambda: fh.read(CHUNK), b""):
-                    sha.update(chunk)
+                yield from iter(lambda: fh.read(CHUNK), b"")
         except ZIP_ERRORS as exc:
             raise ArchiveError(f"{self.path}: cannot read member {name}: {exc}") from None
+
+    def digest(self, name: str) -> str:
+        """sha256 of a member, streamed."""
+        sha = hashlib.sha256()
+        for chunk in self.chunks(name):
+            sha.update(chunk)
         return sha.hexdigest()
 
     def head(self, name: str, size: int) -> bytes:

@@ -19,7 +19,7 @@ MAX_NODES = 10_000
 PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 PASSWORD_KEYS = re.compile(rb"^\s*-?\s*(passwd|hashed_passwd|plain_text_passwd|password):",
                            re.MULTILINE)
-TEXT_SCAN = 4 << 20  # text members scanned for private keys
+OVERLAP = 64  # bytes kept between chunks, so a marker split across two is still found
 
 
 def inspect_archive(archive: Path) -> dict[str, Any]:
@@ -131,18 +131,27 @@ def _check_manifest(zf: SafeArchive, manifest: dict[str, Any]) -> list[str]:
 
 
 def _secrets(zf: SafeArchive, manifest: dict[str, Any] | None) -> list[str]:
-    """Every secret the archive carries: what the manifest declares (keys written into
-    overlays), password hashes in seeds, and private keys in any plain member."""
+    """Every secret the archive carries: what the manifest declares, and what a scan of every
+    member but the base images finds (private keys, in plain files or inside overlays;
+    password hashes in seeds) — a stranger's manifest may not say."""
     found = [str(s) for s in (manifest or {}).get("secrets", []) if isinstance(s, str)]
-    for name, info in sorted(zf.infos.items()):
-        if name.startswith("images/") or info.file_size > TEXT_SCAN:
+    for name in sorted(zf.infos):
+        if name.startswith("images/"):
             continue
+        key = password = False
+        tail = b""
         try:
-            data = zf.read(name)
+            for chunk in zf.chunks(name):
+                window = tail + chunk
+                key = key or bool(PRIVATE_KEY.search(window))
+                password = password or bool(PASSWORD_KEYS.search(window))
+                tail = window[-OVERLAP:]
         except ArchiveError:
-            continue
-        if PRIVATE_KEY.search(data):
-            found.append(f"{name}: a private key in a plain member")
-        if name.endswith(".iso") and PASSWORD_KEYS.search(data):
+            continue  # reported by the manifest check
+        if key:
+            where = "inside this disk overlay" if name.endswith(".qcow2") else \
+                "in a plain member"
+            found.append(f"{name}: a private key {where}")
+        if password and name.endswith(".iso"):
             found.append(f"{name}: a console password hash (cloud-init user-data)")
     return found

@@ -195,3 +195,19 @@ def test_servers_are_left_to_cloud_init(built: dict[str, Any], server: str) -> N
     assert stats["/etc/hostname"].content == f"{STANDIN_HOSTNAME}\n".encode()
     assert "/opt/gns3lab" not in stats and "/home/ubuntu/.ssh" not in stats
     assert not any(p in stats for p in CUMULUS_FILES)
+
+
+@pytest.mark.slow
+def test_inspect_lists_the_key_inside_the_controllers_overlay(built: dict[str, Any]) -> None:
+    """The only private key is inside mgmt01's overlay: inspect finds it there by scanning (and
+    the manifest declares it), and in no plain member."""
+    from generator.verify import inspect_archive
+
+    result: BuildResult = built["result"]
+    secrets = inspect_archive(result.archive)["secrets"]
+    mgmt = result.lab.node("mgmt01")
+    inside = [s for s in secrets if "a private key inside this disk overlay" in s]
+    assert inside == [f"project-files/qemu/{mgmt.node_id}/hda_disk.qcow2: a private key inside "
+                      "this disk overlay"]
+    assert "mgmt01 overlay: the lab's private key /root/.ssh/id_ed25519 (mode 0600)" in secrets
+    assert not [s for s in secrets if "plain member" in s]
