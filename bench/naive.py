@@ -77,11 +77,13 @@ def plan(archive: Path, blueprint: Path, images: Path, work: Path) -> list[Naive
             seed = _seed_files(zf, isos[0], folder) if isos else {}
             if name.startswith("sw"):
                 flags = ["--hostname", name, "--ssh-inject", f"cumulus:file:{key}.pub",
+                         "--mkdir", "/usr/local/sbin",
                          "--upload", f"{files}/cumulus-firstboot.sh:/usr/local/sbin/"
                          "gns3lab-firstboot", "--chmod", "0755:/usr/local/sbin/gns3lab-firstboot",
                          "--upload", f"{files}/gns3lab-firstboot.service:/etc/systemd/system/",
                          "--link", "/etc/systemd/system/gns3lab-firstboot.service:/etc/systemd/"
                          "system/multi-user.target.wants/gns3lab-firstboot.service",
+                         "--mkdir", "/etc/sudoers.d",
                          "--write", "/etc/sudoers.d/10-gns3lab:cumulus ALL=(ALL) NOPASSWD:ALL",
                          "--chmod", "0440:/etc/sudoers.d/10-gns3lab"]
                 base = images / SWITCH.filename

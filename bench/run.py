@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +36,7 @@ from bench.injection import (  # noqa: E402
     measure_floor,
     measure_naive,
 )
-from bench.procs import Figure  # noqa: E402
+from bench.procs import Figure, JobFailed  # noqa: E402
 from generator.images import digests_of  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -69,7 +70,7 @@ def say(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
-def part_build(args: argparse.Namespace, images: Path, log: Path, res: dict) -> Path:
+def part_build(args: argparse.Namespace, images: Path, log: Path, res: dict) -> None:
     scratch = args.scratch
     say(f"floor: 15 disks, {args.runs} run(s)")
     floor = measure_floor(scratch, 15, args.runs, images, log)
@@ -88,7 +89,6 @@ def part_build(args: argparse.Namespace, images: Path, log: Path, res: dict) -> 
                         floor_bytes_per_vm=sizes["floor_bytes_per_vm"])
     res["bytes_per_vm_vs_floor"] = sizes["ratio"]
     res["_build15"] = build
-    return archive
 
 
 def part_naive(args: argparse.Namespace, images: Path, log: Path, res: dict,
@@ -158,29 +158,45 @@ def main(argv: list[str]) -> int:
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "figures": {},
                  "seconds": {}, "bytes": {}}
     start = time.monotonic()
+
+    def save() -> None:
+        res["wall_seconds"] = round(time.monotonic() - start, 1)
+        res["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        res["verdicts"] = report.verdicts(res)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        public = {k: v for k, v in res.items() if not k.startswith("_")}
+        args.output.write_text(json.dumps(public, indent=2, sort_keys=True) + "\n")
+        args.output.with_suffix(".md").write_text(report.markdown(res))
+
+    def attempt(name: str, part: Callable[[], object]) -> None:
+        """One part; a failed command is recorded and the other parts still run."""
+        try:
+            part()
+        except JobFailed as exc:
+            say(f"{name} failed: {exc}")
+            res.setdefault("errors", {})[name] = str(exc)
+        save()
+
+    archive = args.scratch / "bench15.gns3project"
     try:
         if parts & {"build", "naive", "growth"}:
             for spec in (SWITCH, SERVER):
                 digests_of(make_base(images, spec))  # warm the tool's digest cache once
             res["bytes"]["base_image"] = (images / SERVER.filename).stat().st_size
-        if "build" in parts or "naive" in parts:
-            archive = part_build(args, images, log, res)
-            if "naive" in parts and args.naive_runs > 0:
-                part_naive(args, images, log, res, archive)
+        if parts & {"build", "naive"}:
+            attempt("build", lambda: part_build(args, images, log, res))
         if "growth" in parts:
-            part_growth(args, images, log, res)
+            attempt("growth", lambda: part_growth(args, images, log, res))
         if "bundle" in parts:
-            part_bundle(args, log, res)
+            attempt("bundle", lambda: part_bundle(args, log, res))
+        if "naive" in parts and args.naive_runs > 0 and archive.exists():
+            attempt("naive", lambda: part_naive(args, images, log, res, archive))
     finally:
+        if log.exists():  # per-node progress of every build, for reading where time goes
+            shutil.copy(log, args.output.with_suffix(".log"))
         if not args.keep:
             shutil.rmtree(args.scratch, ignore_errors=True)
-    res.pop("_build15", None)
-    res["wall_seconds"] = round(time.monotonic() - start, 1)
-    res["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    res["verdicts"] = report.verdicts(res)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(res, indent=2, sort_keys=True) + "\n")
-    args.output.with_suffix(".md").write_text(report.markdown(res))
+    save()
     report.print_table(res)
     say(f"wrote {args.output} ({res['wall_seconds']:.0f} s)")
     return 1 if any(v is False for v in res["verdicts"].values()) else 0
