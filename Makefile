@@ -45,10 +45,9 @@ demo: setup
 	$(GNS3LAB) build blueprints/demo -o dist
 	$(GNS3LAB) inspect dist/demo.gns3project
 	@echo
-	@echo "Import dist/demo.gns3project in GNS3 (File > Import portable project), put the base"
-	@echo "image from $(GNS3LAB_IMAGES) into GNS3's images/QEMU folder (or rebuild with"
-	@echo "--include-images), then press Start all. Or: $(GNS3LAB) push dist/demo.gns3project"
-	@echo "--server http://127.0.0.1:3080 --wait"
+	@echo "Import dist/demo.gns3project in GNS3 (File > Import portable project; its base image"
+	@echo "is inside), then press Start all. Or: $(GNS3LAB) push dist/demo.gns3project"
+	@echo "--server http://127.0.0.1:3080 --wait. Check it first: $(GNS3LAB) verify dist/demo.gns3project"
 
 test: setup servers
 	$(PY) -m pytest -q -rfEs --durations=25

@@ -134,7 +134,7 @@ def _secrets(zf: SafeArchive, manifest: dict[str, Any] | None) -> list[str]:
     """Every secret the archive carries: what the manifest declares, and what a scan of every
     member but the base images finds (private keys, in plain files or inside overlays;
     password hashes in seeds) — a stranger's manifest may not say."""
-    found = [str(s) for s in (manifest or {}).get("secrets", []) if isinstance(s, str)]
+    found = [f"declared: {s}" for s in (manifest or {}).get("secrets", []) if isinstance(s, str)]
     for name in sorted(zf.infos):
         if name.startswith("images/"):
             continue
@@ -151,7 +151,7 @@ def _secrets(zf: SafeArchive, manifest: dict[str, Any] | None) -> list[str]:
         if key:
             where = "inside this disk overlay" if name.endswith(".qcow2") else \
                 "in a plain member"
-            found.append(f"{name}: a private key {where}")
+            found.append(f"found: {name}: a private key {where}")
         if password and name.endswith(".iso"):
-            found.append(f"{name}: a console password hash (cloud-init user-data)")
+            found.append(f"found: {name}: a console password hash (cloud-init user-data)")
     return found

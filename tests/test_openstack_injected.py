@@ -207,7 +207,8 @@ def test_inspect_lists_the_key_inside_the_controllers_overlay(built: dict[str, A
     secrets = inspect_archive(result.archive)["secrets"]
     mgmt = result.lab.node("mgmt01")
     inside = [s for s in secrets if "a private key inside this disk overlay" in s]
-    assert inside == [f"project-files/qemu/{mgmt.node_id}/hda_disk.qcow2: a private key inside "
-                      "this disk overlay"]
-    assert "mgmt01 overlay: the lab's private key /root/.ssh/id_ed25519 (mode 0600)" in secrets
+    assert inside == [f"found: project-files/qemu/{mgmt.node_id}/hda_disk.qcow2: a private key "
+                      "inside this disk overlay"]
+    assert "declared: mgmt01 overlay: the lab's private key /root/.ssh/id_ed25519 (mode 0600)" \
+        in secrets
     assert not [s for s in secrets if "plain member" in s]
