@@ -44,7 +44,7 @@ def measure_floor(scratch: Path, vms: int, runs: int, images: Path, log: Path) -
 
 
 def measure_build(scratch: Path, vms: int, runs: int, images: Path, log: Path,
-                  keep: Path | None = None) -> Figure:
+                  keep: Path | None = None, timeout: float | None = None) -> Figure:
     """``gns3lab build`` of the ``vms``-VM lab; with ``keep`` the last archive is moved there."""
     bp = write_lab(scratch / "labs", vms, images)
     out = scratch / f"out{vms}"
@@ -56,7 +56,7 @@ def measure_build(scratch: Path, vms: int, runs: int, images: Path, log: Path,
         shutil.rmtree(out, ignore_errors=True)
 
     argv = ["build", bp, "-o", out, "--no-include-images"]  # figure 3 measures bundling
-    return repeat(runs, lambda _i: run_job("build", argv, log, env), after)
+    return repeat(runs, lambda _i: run_job("build", argv, log, env, timeout), after)
 
 
 def measure_naive(scratch: Path, archive: Path, runs: int, images: Path, log: Path

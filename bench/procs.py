@@ -33,17 +33,26 @@ class JobFailed(RuntimeError):
     """A measured command exited non-zero (the message has its output's tail)."""
 
 
+class JobTimeout(JobFailed):
+    """A measured command ran past its time limit and was stopped: how long, its peak RSS
+    then, and the last progress line it printed."""
+
+    def __init__(self, seconds: float, rss_mb: float, phase: str) -> None:
+        super().__init__(f"stopped after {seconds:.0f} s at: {phase}")
+        self.seconds, self.rss_mb, self.phase = round(seconds, 1), round(rss_mb, 1), phase
+
+
 def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
 def run_job(job: str, args: Sequence[str | Path], log: Path,
-            env: dict[str, str] | None = None) -> Sample:
+            env: dict[str, str] | None = None, timeout: float | None = None) -> Sample:
     """``python -m bench.child`` running ``job``; its output goes to ``log``."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as tmp:
         peaks_file = Path(tmp.name)
     argv = [sys.executable, "-m", "bench.child", str(peaks_file), job, *map(str, args)]
-    return _timed(argv, log, env, peaks_file)
+    return _timed(argv, log, env, peaks_file, timeout)
 
 
 def run_command(argv: Sequence[str | Path], log: Path, env: dict[str, str] | None = None
@@ -52,8 +61,34 @@ def run_command(argv: Sequence[str | Path], log: Path, env: dict[str, str] | Non
     return _timed([str(a) for a in argv], log, env, None)
 
 
+def _hwm_mb(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return float("nan")
+    return next((int(ln.split()[1]) / 1024 for ln in text.splitlines()
+                 if ln.startswith("VmHWM:")), float("nan"))
+
+
+def _wait(proc: subprocess.Popen, start: float, timeout: float | None, log: Path) -> int:
+    """The child's wait status; past ``timeout`` it gets SIGTERM and JobTimeout is raised."""
+    while True:
+        pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            return status
+        elapsed = time.monotonic() - start
+        if timeout is not None and elapsed > timeout:
+            rss = _hwm_mb(proc.pid)
+            proc.terminate()
+            os.wait4(proc.pid, 0)
+            phase = [ln for ln in log.read_text(errors="replace").splitlines()
+                     if ln.startswith("[")][-1:]
+            raise JobTimeout(elapsed, rss, phase[0] if phase else "")
+        time.sleep(0.2)
+
+
 def _timed(argv: list[str], log: Path, env: dict[str, str] | None,
-           peaks_file: Path | None) -> Sample:
+           peaks_file: Path | None, timeout: float | None = None) -> Sample:
     subprocess.run(["sync"], check=False)  # start each run with no dirty pages of the last one
     before = _load()
     full_env = dict(os.environ, PYTHONPATH=str(REPO), **(env or {}))
@@ -63,7 +98,7 @@ def _timed(argv: list[str], log: Path, env: dict[str, str] | None,
         start = time.monotonic()
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=full_env,
                                 cwd=REPO)
-        _, status, usage = os.wait4(proc.pid, 0)
+        status = _wait(proc, start, timeout, log)
         seconds = time.monotonic() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:

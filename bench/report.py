@@ -35,6 +35,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
     for key, what, target, _ok in TARGETS:
         value = results.get(key)
         shown = "not run" if value is None else f"{value:g}"
+        if key in results.get("lower_bounds", ()):
+            shown = f">= {shown} (stopped)"
         verdict = {None: "-", True: "met", False: "MISSED"}[marks[key]]
         out.append((f"{key}: {what}", shown, target, verdict))
     return out

@@ -36,7 +36,7 @@ from bench.injection import (  # noqa: E402
     measure_floor,
     measure_naive,
 )
-from bench.procs import Figure, JobFailed  # noqa: E402
+from bench.procs import JobFailed, JobTimeout  # noqa: E402
 from generator.images import digests_of  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -52,6 +52,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--growth", default="15,50,100,200", help="lab sizes for growth")
     p.add_argument("--growth-runs", type=int, default=1,
                    help="runs per growth size above 15 (15 reuses figure 1's build)")
+    p.add_argument("--build-timeout", type=float, default=900,
+                   help="stop a growth build after this many seconds (recorded as timed out)")
     p.add_argument("--bundle-gib", default="2,8", help="image sizes for bundling, GiB")
     p.add_argument("--only", default="build,naive,growth,bundle",
                    help="comma-separated parts to run")
@@ -104,28 +106,37 @@ def part_naive(args: argparse.Namespace, images: Path, log: Path, res: dict,
 
 
 def part_growth(args: argparse.Namespace, images: Path, log: Path, res: dict) -> None:
-    growth: dict[str, dict] = {}
+    """Each size is recorded as soon as it is measured; a build past --build-timeout is
+    stopped and recorded with ``timed_out`` (its seconds are then a lower bound)."""
+    growth: dict[str, dict] = res.setdefault("growth", {})
     for vms in (int(v) for v in args.growth.split(",")):
-        fig: Figure
         if vms == 15 and "_build15" in res:
-            fig = res["_build15"]
+            growth["15"] = res["_build15"].as_json()
         else:
             runs = args.runs if vms == 15 else args.growth_runs
-            say(f"growth: {vms}-VM lab, {runs} run(s)")
-            fig = measure_build(args.scratch, vms, runs, images, log)
-            say(f"  median {fig.seconds:.1f} s, peak RSS {fig.rss_mb:.0f} MB")
-        growth[str(vms)] = fig.as_json()
-        res["seconds"][f"build_{vms}"] = fig.seconds
+            say(f"growth: {vms}-VM lab, {runs} run(s), at most {args.build_timeout:.0f} s each")
+            try:
+                fig = measure_build(args.scratch, vms, runs, images, log,
+                                    timeout=args.build_timeout)
+            except JobTimeout as exc:
+                say(f"  {exc}")
+                growth[str(vms)] = {"seconds": exc.seconds, "rss_mb": exc.rss_mb, "runs": 1,
+                                    "timed_out": True, "stopped_at": exc.phase}
+            else:
+                say(f"  median {fig.seconds:.1f} s, peak RSS {fig.rss_mb:.0f} MB")
+                growth[str(vms)] = fig.as_json()
+        res["seconds"][f"build_{vms}"] = growth[str(vms)]["seconds"]
+        if "200" in growth and "15" in growth:
+            res["ratio_200_vs_15"] = round(growth["200"]["seconds"] / growth["15"]["seconds"], 3)
+            res["peak_rss_mb_200"] = growth["200"]["rss_mb"]
+            if growth["200"].get("timed_out"):  # stopped: both are at least this
+                res["lower_bounds"] = ["ratio_200_vs_15", "peak_rss_mb_200"]
     biggest = max(int(v) for v in growth)
     if biggest > 15:
         say(f"floor: {biggest} disks, 1 run (what the launch alone costs at that size)")
         floor = measure_floor(args.scratch, biggest, 1, images, log)
         res["figures"][f"floor_{biggest}"] = floor.as_json()
         res["seconds"][f"floor_{biggest}"] = floor.seconds
-    res["growth"] = growth
-    if "200" in growth and "15" in growth:
-        res["ratio_200_vs_15"] = round(growth["200"]["seconds"] / growth["15"]["seconds"], 3)
-        res["peak_rss_mb_200"] = growth["200"]["rss_mb"]
 
 
 def part_bundle(args: argparse.Namespace, log: Path, res: dict) -> None:
