@@ -152,6 +152,9 @@ def name_boxes(node_x: float, node_y: float, symbol: str | None, label: dict[str
 # -- segments -----------------------------------------------------------------------------
 def segment_hits_box(p: tuple[float, float], q: tuple[float, float], box: Box) -> bool:
     """True when segment p-q passes through the box (Liang-Barsky clipping)."""
+    if (max(p[0], q[0]) < box.x0 or min(p[0], q[0]) > box.x1
+            or max(p[1], q[1]) < box.y0 or min(p[1], q[1]) > box.y1):
+        return False  # their bounding boxes are apart: most pairs, cheaply
     t0, t1 = 0.0, 1.0
     dx, dy = q[0] - p[0], q[1] - p[1]
     for edge_p, edge_q in ((-dx, p[0] - box.x0), (dx, box.x1 - p[0]),

@@ -47,6 +47,7 @@ MAX_GAP = 2.5 * DY  # past this a wide row's shallow links are left to the repai
 MIN_GAP = 110  # a row keeps this far (vertically) from a pinned node
 CLEARANCE = 14  # how far a link stays from a third icon
 REPAIR_STEPS = 40
+REPAIR_MAX_NODES = 60  # larger labs keep the row layout (inspect reports what is left)
 REPAIR_MOVES = (20, -20, 40, -40, 80, -80, 160, -160)
 FIT_ROUNDS = 12
 
@@ -122,7 +123,8 @@ def place_nodes(nodes: Sequence[Node], links: Sequence[Link] = ()) -> list[Node]
             break
     pinned = {n.name for n in nodes if n.pinned}
     row_of = {name: i for i, row in enumerate(rows) for name in row}
-    _repair(rows, row_of, centre, size, links, pinned)
+    if len(nodes) <= REPAIR_MAX_NODES:  # its search grows with nodes x links x moves
+        _repair(rows, row_of, centre, size, links, pinned)
     out = []
     for n in nodes:
         if n.pinned:
