@@ -48,7 +48,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="1 run each, growth to 50 VMs, 2 GiB bundling, no naive pipeline")
     p.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     p.add_argument("--naive-runs", type=int, default=1,
-                   help="runs of the naive pipeline (about 30 s per node under TCG)")
+                   help="runs of the naive pipeline (30-45 s per node under TCG)")
     p.add_argument("--growth", default="15,50,100,200", help="lab sizes for growth")
     p.add_argument("--growth-runs", type=int, default=1,
                    help="runs per growth size above 15 (15 reuses figure 1's build)")
@@ -61,6 +61,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="scratch folder (about 26 GB at the peak with 8 GiB bundling)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder")
     p.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    p.add_argument("--merge", action="store_true",
+                   help="update OUTPUT with the parts run now (each part notes when it ran)")
     args = p.parse_args(argv)
     if args.quick:
         args.runs, args.naive_runs, args.growth_runs = 1, 0, 1
@@ -168,6 +170,15 @@ def main(argv: list[str]) -> int:
     res: dict = {"mode": "quick" if args.quick else "full", "machine": machine.describe(),
                  "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "figures": {},
                  "seconds": {}, "bytes": {}}
+    if args.merge and args.output.exists():
+        earlier = json.loads(args.output.read_text())
+        earlier.setdefault("reruns", []).append({"parts": sorted(parts), "started":
+                                                 res["started"], "machine": res["machine"]})
+        errors = {k: v for k, v in earlier.pop("errors", {}).items() if k not in parts}
+        if errors:
+            earlier["errors"] = errors
+        res = dict(earlier, figures=earlier.get("figures", {}), seconds=earlier["seconds"],
+                   bytes=earlier["bytes"])
     start = time.monotonic()
 
     def save() -> None:
