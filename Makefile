@@ -10,7 +10,7 @@ GNS3LAB := $(VENV)/bin/gns3lab
 APT_PACKAGES := linux-image-amd64 libguestfs-tools python3-guestfs qemu-utils qemu-system-x86 \
 	mmdebstrap cloud-init ansible-core ansible-lint extlinux syslinux-common python3-venv \
 	openssh-client dnsmasq-base e2fsprogs dosfstools mtools syslinux graphviz chromium openssl \
-	fonts-dejavu-core
+	fonts-dejavu-core cloud-image-utils zip
 export GNS3LAB_IMAGES ?= $(CURDIR)/.cache/images
 # libguestfs: the direct backend under TCG works everywhere (KVM is unusable on our CI hosts).
 export LIBGUESTFS_BACKEND ?= direct
