@@ -30,6 +30,7 @@ from generator.cli import main
 from generator.errors import BlueprintError
 from generator.naming import MAX_RANGE, expand_name
 from tests.helpers import make_tiny_appliance
+from tests.support.peak import measure
 
 ERRORS = Path(__file__).resolve().parent / "errors"
 VALID = "name: fine\nnodes:\n  vm1: {appliance: Ubuntu Cloud Guest}\n"
@@ -365,17 +366,12 @@ def test_billion_laughs_fails_fast_in_little_memory(tmp_path: Path) -> None:
     code = "import sys; from generator.cli import main; sys.exit(main())"
     env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ERRORS.parent.parent)}
     start = time.monotonic()
-    with open(tmp_path / "out.txt", "w") as sink:
-        proc = subprocess.Popen([sys.executable, "-c", code, "validate", "billion-laughs.yaml"],
-                                cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
-                                preexec_fn=_limit_memory)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    run = measure([sys.executable, "-c", code, "validate", "billion-laughs.yaml"],
+                  tmp_path / "out.txt", cwd=tmp_path, env=env, limit_bytes=CHILD_MEMORY)
     seconds = time.monotonic() - start
-    output = (tmp_path / "out.txt").read_text()
-    assert proc.returncode == 2, output
-    assert "alias" in output, output
-    assert usage.ru_maxrss < 100 * 1024, f"peak RSS {usage.ru_maxrss} KiB"  # Linux: KiB
+    assert run.returncode == 2, run.output
+    assert "alias" in run.output, run.output
+    assert run.peak_mb < 100, f"peak RSS {run.peak_mb:.0f} MB"
     assert seconds < 20, seconds
 
 

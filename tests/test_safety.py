@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import yaml
 from generator.iso import read_seed_iso
 from generator.passwords import derived_salt, sha512_crypt
 from tests.helpers import BLUEPRINTS, REPO
+from tests.support.peak import measure
 
 pytestmark = pytest.mark.slow
 FABRIC = BLUEPRINTS / "fabric"
@@ -232,12 +232,11 @@ def test_inspect_streams_a_one_gib_member(tmp_path: Path) -> None:
             if name != "gns3lab/manifest.json":
                 zf.writestr(name, data)
         zf.writestr("gns3lab/manifest.json", json.dumps(manifest))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    shown = cli("inspect", big)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    assert shown.returncode == 0, shown.stderr
-    assert "every member matches its sha256" in shown.stdout
-    assert peak_mb < 100, f"inspect peaked at {peak_mb:.0f} MB (before: {before / 1024:.0f})"
+    shown = measure([sys.executable, "-m", "generator.cli", "inspect", big],
+                    tmp_path / "inspect.txt")
+    assert shown.returncode == 0, shown.output
+    assert "every member matches its sha256" in shown.output
+    assert shown.peak_mb < 100, f"inspect peaked at {shown.peak_mb:.0f} MB"
 
 
 def test_inspect_never_hangs_on_a_fifo(tmp_path: Path) -> None:
