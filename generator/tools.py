@@ -66,7 +66,6 @@ def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: floa
                                   cwd=cwd, env=env, check=False)
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"command timed out after {timeout:.0f}s: {' '.join(args)}") from exc
-    check_interrupted()
     if proc.returncode not in ok:
         stderr = proc.stderr.decode(errors="replace") or proc.stdout.decode(errors="replace")
         raise ToolError(f"command failed (exit {proc.returncode}): {' '.join(args)}\n"
