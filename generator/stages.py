@@ -83,10 +83,14 @@ def login_injection(lab: Lab, node: Node, key: LabKey | None) -> dict[str, Any]:
     if not user:
         return {}
     if key is None:
-        files = tuple(GuestFile(path, content=data, mode=mode)
-                      for path, (data, mode) in redact.node_files(lab, user).items())
+        files = as_guest_files(redact.node_files(lab, user))
         return {"extra": files, "units": (redact.FETCH_UNIT,), "hostname": True}
     return {"keys": ((user, key.public),), "hostname": True}
+
+
+def as_guest_files(files: dict[str, tuple[bytes, int]]) -> tuple[GuestFile, ...]:
+    """Rendered files (guest path -> content, mode) as files to inject."""
+    return tuple(GuestFile(path, content=data, mode=mode) for path, (data, mode) in files.items())
 
 
 def write_tree(tree: BootstrapTree, folder: Path) -> None:
@@ -103,7 +107,7 @@ def controller_injection(node: Node, layout: Layout, tree: BootstrapTree, key: L
     """The controller's own injects, its bootstrap tree and the lab's private key (none with
     ``--redact``: the tree then holds the units that make it at first boot)."""
     files = [GuestFile(str(PurePosixPath(KEY).parent), kind="dir", mode=0o700)]
-    files += [GuestFile(path, content=data, mode=mode) for path, (data, mode) in tree.files.items()]
+    files += as_guest_files(tree.files)
     if key is not None:
         files.append(GuestFile(KEY, content=key.private, mode=0o600))
     return node_injection(node, layout, extra=tuple(files), units=tree.units)
