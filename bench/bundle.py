@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from generator.images import digests_of
+from generator.write.disks import digests_of
 
 from .baseimages import make_filled
 from .labs import write_bundle_lab

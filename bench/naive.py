@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.iso import read_seed_iso
+from generator.write.iso import read_seed_iso
 
 from .baseimages import SERVER, SWITCH
 

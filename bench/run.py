@@ -37,7 +37,7 @@ from bench.injection import (  # noqa: E402
     measure_naive,
 )
 from bench.procs import JobFailed, JobTimeout  # noqa: E402
-from generator.images import digests_of  # noqa: E402
+from generator.write.disks import digests_of  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 

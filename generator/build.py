@@ -10,22 +10,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__, interrupt
-from .appliances import REPO_APPLIANCES, load_catalogue
-from .archive import write_archive, write_manifest
-from .archived_blueprint import copy_blueprint
-from .blueprint import load_blueprint
-from .bootstrap import management_address
-from .errors import GeneratorError
-from .graph import render_svg
-from .images import attach_images, find_images, search_dirs, write_disks
-from .keys import ensure_lab_key
-from .layout import Layout
-from .model import BaseImage, Lab
-from .project import dump_project, render_project
-from .readme import render_readme
-from .resolve import resolve_lab
-from .stages import write_bootstrap, write_seeds
+from generator import __version__, interrupt
+from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
+from generator.blueprint.schema import load_blueprint
+from generator.errors import GeneratorError
+from generator.model import BaseImage, Lab
+from generator.paths import Layout
+from generator.render.bootstrap import management_address
+from generator.render.graph import render_svg
+from generator.render.project import dump_project, render_project
+from generator.render.readme import render_readme
+from generator.resolve.lab import resolve_lab
+from generator.write.archive import write_archive, write_manifest
+from generator.write.archived_blueprint import copy_blueprint
+from generator.write.disks import attach_images, find_images, search_dirs, write_disks
+from generator.write.guest import write_bootstrap, write_seeds
+from generator.write.keys import ensure_lab_key
 
 Progress = Callable[[str], None]
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+from typing import Any
+
 
 class GeneratorError(Exception):
     """Base of every error gns3lab reports to a user (exit code 2, no traceback)."""
@@ -68,3 +71,62 @@ class ArchiveError(GeneratorError):
 
 class ServerError(GeneratorError):
     """A GNS3 server refused a request or could not be reached."""
+
+
+class SeedError(GeneratorError):
+    """A NoCloud seed (ISO or one of its documents) could not be written, read or validated."""
+
+
+class AddonError(GeneratorError):
+    """An add-on cannot serve the lab; ``path`` is where in the blueprint (e.g.
+    ``("extra", "openstack", "release")``)."""
+
+    default_path: tuple[Any, ...] = ("extra",)
+
+    def __init__(self, message: str, hint: str | None = None,
+                 path: tuple[Any, ...] | None = None) -> None:
+        super().__init__(message, hint)
+        self.path = self.default_path if path is None else path
+
+    def lines(self) -> list[str]:
+        from generator.blueprint.schema import format_path
+
+        return [f"{format_path(self.path)}: {self.message}",
+                *([f"hint: {self.hint}"] if self.hint else [])]
+
+
+class FabricError(AddonError):
+    """The lab's switches are wired in a way the fabric add-on cannot configure."""
+
+    default_path = ("links",)
+
+
+class OsaError(AddonError):
+    """``extra.openstack`` or the lab does not fit an OpenStack-Ansible deployment."""
+
+    default_path = ("extra", "openstack")
+
+
+class Refused(ValueError):
+    """A value a blueprint gives cannot be used (a path, a name range); ``fix`` says what to do
+    instead. Resolve turns it into a :class:`Problem` at the blueprint's line."""
+
+    def __init__(self, message: str, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.fix = message, fix
+
+
+class NameRangeError(Refused):
+    """A ``name[lo-hi]`` range that cannot be expanded."""
+
+
+class Interrupted(BaseException):
+    """The build was interrupted by a signal (never swallowed by ``except Exception``)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum

@@ -8,19 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+from generator.errors import Interrupted
+
 _received: list[int] = []
-
-
-class Interrupted(BaseException):
-    """The build was interrupted by a signal (never swallowed by ``except Exception``)."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signum
 
 
 _depth = [0]  # > 0 while an external program runs: raising inside its wait could deadlock

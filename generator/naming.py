@@ -8,7 +8,8 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from .blueprint import closest
+from generator.blueprint.schema import closest
+from generator.errors import NameRangeError
 
 NAMESPACE = uuid.UUID("5b1f6f0e-8f0a-4d5c-9a57-6c2b1a3d9e10")
 RANGE_RE = re.compile(r"^(?P<prefix>[a-z0-9-]*)\[(?P<lo>\d+)-(?P<hi>\d+)\](?P<suffix>[a-z0-9-]*)$")
@@ -45,14 +46,6 @@ def port_name(fmt: str, first: str | None, adapter: int, segment_size: int = 0) 
 
 #: Most names one ``[lo-hi]`` range may stand for; the lab's own node limit is checked apart.
 MAX_RANGE = 1000
-
-
-class NameRangeError(ValueError):
-    """A ``name[lo-hi]`` range that cannot be expanded; ``fix`` says what to write instead."""
-
-    def __init__(self, message: str, fix: str) -> None:
-        super().__init__(message)
-        self.message, self.fix = message, fix
 
 
 def expand_name(name: str) -> list[str]:

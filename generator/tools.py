@@ -16,9 +16,9 @@ from pathlib import Path
 
 import sh
 
-from .errors import ToolError
-from .interrupt import check as check_interrupted
-from .interrupt import deferred
+from generator.errors import ToolError
+from generator.interrupt import check as check_interrupted
+from generator.interrupt import deferred
 
 logging.getLogger("sh").setLevel(logging.WARNING)  # sh logs every chunk at DEBUG
 

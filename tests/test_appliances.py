@@ -9,7 +9,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from generator.appliances import REPO_APPLIANCES, UNSUPPORTED, load_appliance, load_catalogue
+from generator.blueprint.appliances import (
+    REPO_APPLIANCES,
+    UNSUPPORTED,
+    load_appliance,
+    load_catalogue,
+)
 from generator.errors import GeneratorError
 from tests.helpers import DATA
 
@@ -211,8 +216,8 @@ def test_exported_appliance_passes_the_registry_checks(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from generator import tools
-    from generator.cli_images import appliance
-    from generator.imagebuild import export_appliance, file_digests
+    from generator.cli.images import appliance
+    from generator.images.build import export_appliance, file_digests
 
     raw = tmp_path / "disk.qcow2"
     tools.qemu_img("create", "-q", "-f", "qcow2", raw, "64M")

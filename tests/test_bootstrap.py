@@ -22,15 +22,15 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import bootstrap as bs
-from generator.bootstrap import BootstrapTree, render_bootstrap
 from generator.build import load_lab
 from generator.cli import main
 from generator.errors import BlueprintError, GeneratorError
-from generator.keys import LabKey
-from generator.layout import Layout
 from generator.model import Lab
-from generator.stages import controller_injection, write_bootstrap, write_tree
+from generator.paths import Layout
+from generator.render import bootstrap as bs
+from generator.render.bootstrap import BootstrapTree, render_bootstrap
+from generator.write.guest import controller_injection, write_bootstrap, write_tree
+from generator.write.keys import LabKey
 from tests.helpers import REPO, make_tiny_appliance
 
 DEMO = REPO / "blueprints" / "demo"

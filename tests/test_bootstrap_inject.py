@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from generator import disks, tools
-from generator.bootstrap import render_bootstrap
+from generator import tools
 from generator.build import BuildOptions, build_lab, load_lab
-from generator.disks import read_back_many
-from generator.layout import Layout
+from generator.paths import Layout
+from generator.render.bootstrap import render_bootstrap
+from generator.write import inject as disks
+from generator.write.inject import read_back_many
 from tests.helpers import make_tiny_appliance
 
 pytestmark = pytest.mark.slow

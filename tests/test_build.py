@@ -10,9 +10,9 @@ import pytest
 
 from generator import tools
 from generator.build import BuildOptions, build_lab
-from generator.cloudinit_check import check_network_config, check_user_data
-from generator.iso import read_seed_iso
+from generator.write.iso import read_seed_iso
 from tests.helpers import BLUEPRINTS, make_tiny_appliance
+from tests.support.cloudinit_check import check_network_config, check_user_data
 
 FABRIC = BLUEPRINTS / "fabric"
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.archive import write_archive, write_manifest
 from generator.build import BuildOptions, build_lab
 from generator.errors import ArchiveError
-from generator.layout import Layout
+from generator.paths import Layout
+from generator.write.archive import write_archive, write_manifest
 from tests.helpers import REPO, link_image, make_tiny_appliance
 
 MIB = 1 << 20

@@ -1,5 +1,5 @@
 """The canvas a network engineer reads first: layout, port labels, symbols and notes, measured
-on the project.gns3 that ``gns3lab build --no-images`` writes (generator.canvas_quality)."""
+on the project.gns3 that ``gns3lab build --no-images`` writes (generator.render.canvas_quality)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from typing import Any
 import pytest
 
 from generator.build import BuildOptions, build_lab, load_lab
-from generator.canvas_quality import (
+from generator.render.canvas import CONTROLLER_SYMBOL, place_nodes, symbol_for, tier_of
+from generator.render.canvas_quality import (
     CanvasQuality,
     label_boxes,
     measure_canvas,
     name_boxes,
     symbol_size,
 )
-from generator.layout_canvas import CONTROLLER_SYMBOL, place_nodes, symbol_for, tier_of
-from generator.project import render_project
+from generator.render.project import render_project
 from tests.helpers import BLUEPRINTS, DATA, REPO, make_tiny_appliance
 
 BUNDLED = ["demo", "openstack-ceph", "openstack-ceph-mini"]

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
-from generator.cloudinit_check import SeedError, check_network_config, check_user_data
 from generator.errors import GeneratorError, ToolError
+from tests.support.cloudinit_check import SeedError, check_network_config, check_user_data
 
 pytestmark = pytest.mark.skipif(shutil.which("cloud-init") is None,
                                 reason="Debian's cloud-init is not installed")
@@ -227,7 +227,7 @@ def test_stp_must_be_boolean() -> None:
 
 
 def test_cloud_init_parser_errors_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    from generator import cloudinit_check
+    from tests.support import cloudinit_check
 
     monkeypatch.setattr(cloudinit_check, "_structure_problems", lambda cfg: [])
     doc = "version: 2\nethernets: {eth0: {addresses: [300.1.1.1/24]}}\n"

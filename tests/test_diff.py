@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from generator.archive_reader import SafeArchive
 from generator.cli import main
-from generator.diff import archive_view, blueprint_view, diff_views
 from generator.errors import ArchiveError
+from generator.read.diff import archive_view, blueprint_view, diff_views
+from generator.read.reader import SafeArchive
 from tests.helpers import DATA, REPO
 from tests.test_readme import GOLDEN, check_golden, write_lifecycle_appliance
 

@@ -15,9 +15,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from generator import disks, tools
-from generator.disks import GuestFile, Injection, inject_all, launch_count, read_back_many
+from generator import tools
 from generator.errors import InjectionError
+from generator.write import inject as disks
+from generator.write.inject import GuestFile, Injection, inject_all, launch_count, read_back_many
 
 pytestmark = pytest.mark.slow
 

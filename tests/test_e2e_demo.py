@@ -14,9 +14,9 @@ import zipfile
 
 import pytest
 
-from generator import disks
 from generator.build import BuildOptions, BuildResult, build_lab
-from generator.push import PushEvent, push_archive
+from generator.server.push import PushEvent, push_archive
+from generator.write import inject as disks
 from tests.helpers import REPO, judging_pushed_lab, link_image
 
 pytestmark = [pytest.mark.slow, pytest.mark.boot]

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import fabric, tools
+from generator import tools
+from generator.addons import fabric
+from generator.addons.fabric import FabricError, fabric_data
 from generator.build import load_lab
 from generator.errors import BlueprintError
-from generator.fabric import FabricError, fabric_data
 from generator.model import Lab, Node
 from tests.helpers import BLUEPRINTS
 from tests.test_openstack_blueprint import BLUEPRINT, variant

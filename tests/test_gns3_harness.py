@@ -23,9 +23,9 @@ from typing import Any
 
 import pytest
 
-from generator.consoles import ConsoleTail, TelnetFilter, clean_console_line
 from generator.errors import ServerError
-from generator.gns3api import Gns3Client
+from generator.server.api import Gns3Client
+from generator.server.consoles import ConsoleTail, TelnetFilter, clean_console_line
 from generator.tools import create_blank_disk
 from tests.support.gns3server import Gns3Server
 

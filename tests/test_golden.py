@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from generator.build import BuildOptions, build_lab
-from generator.iso import read_seed_iso
+from generator.write.iso import read_seed_iso
 from tests.helpers import BLUEPRINTS, DATA
 
 GOLDEN = DATA / "golden"

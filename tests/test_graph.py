@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.graph import link_networks, port_networks, render_dot, render_svg, tier_name
-from generator.layout_canvas import tier_of
+from generator.render.canvas import tier_of
+from generator.render.graph import link_networks, port_networks, render_dot, render_svg, tier_name
 from tests.helpers import REPO
 from tests.test_readme import BUNDLED, GOLDEN, bundled_lab, check_golden, write_lifecycle_appliance
 

@@ -12,9 +12,11 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from generator import imagebuild, imagerecipe, tools
+from generator import tools
 from generator.errors import ImageError, ToolError
-from generator.imagebuild import BuiltImage, build_image
+from generator.images import build as imagebuild
+from generator.images import recipe as imagerecipe
+from generator.images.build import BuiltImage, build_image
 from tests.support.images import boot_vm, make_overlay, make_seed_iso, qemu_argv
 from tests.test_appliances import registry_warnings
 
@@ -200,7 +202,7 @@ def test_changed_image_is_rebuilt_not_trusted(tiny_recipe: imagerecipe.Recipe,
 
 
 def test_root_fs_times_are_pinned(tmp_path: Path) -> None:
-    from generator import imagedisk
+    from generator.images import disk as imagedisk
 
     root = tmp_path / "root"
     fake_mmdebstrap(TINY, root)

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import imagecache
 from generator.cli import main
 from generator.errors import ImageError
-from generator.imagecache import ImageNeed, import_file, pull, pull_one
+from generator.images import cache as imagecache
+from generator.images.cache import ImageNeed, import_file, pull, pull_one
 
 PAYLOAD = bytes(range(256)) * 4096 + b"gns3lab image tail"  # 1 MiB + a bit, not block-aligned
 
@@ -241,7 +241,7 @@ def test_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert imagecache.cache_dir() == tmp_path / ".cache" / "gns3lab" / "images"
     # What 'images pull' fills is where a build looks (before GNS3's own folder).
-    from generator.images import search_dirs
+    from generator.write.disks import search_dirs
 
     assert search_dirs([tmp_path / "x"]) == [tmp_path / "x", imagecache.cache_dir(),
                                              tmp_path / "GNS3" / "images" / "QEMU"]
@@ -305,7 +305,7 @@ def test_cli_list_pull_verify_a_blueprint(server: tuple[str, Served], tmp_path: 
 @pytest.mark.slow
 def test_found_images_carry_their_sha256(tmp_path: Path) -> None:
     from generator.build import load_lab
-    from generator.images import find_images
+    from generator.write.disks import find_images
     from tests.helpers import make_tiny_appliance
 
     images = tmp_path / "images"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.iso import SeedContents, SeedError, read_seed_iso, write_seed_iso
+from generator.write.iso import SeedContents, SeedError, read_seed_iso, write_seed_iso
 
 FILES = {
     "user-data": b"#cloud-config\nruncmd:\n  - echo hello\n",

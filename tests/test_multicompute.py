@@ -20,14 +20,14 @@ import pytest
 
 from generator import tools
 from generator.errors import ServerError
-from generator.placement import (
+from generator.server.placement import (
     FILLER_PREFIX,
     Placement,
     arrange_for_import,
     plan_placement,
     settle_imported,
 )
-from generator.push import push_archive, read_archive
+from generator.server.push import push_archive, read_archive
 from tests.support.gns3server import ComputePair
 from tests.test_push_images import remove, tiny_lab
 

@@ -16,12 +16,12 @@ from click.testing import CliRunner
 
 from generator import cli, hostcheck, tools
 from generator.addons import render_addons
+from generator.addons.fabric import fabric_data
+from generator.addons.osa import user_config
 from generator.build import load_lab
-from generator.fabric import fabric_data
-from generator.keys import LabKey
-from generator.layout import Layout
 from generator.model import Lab
-from generator.osa import user_config
+from generator.paths import Layout
+from generator.write.keys import LabKey
 from tests.helpers import REPO
 
 BLUEPRINT = REPO / "blueprints" / "openstack-ceph"
@@ -182,7 +182,7 @@ def test_bad_generated_playbook_is_a_blueprint_error(tmp_path: Path) -> None:
 
 
 def test_cumulus_nodes_get_hostname_key_and_first_boot(lab: Lab, tmp_path: Path) -> None:
-    from generator.stages import login_injection, node_injection
+    from generator.write.guest import login_injection, node_injection
 
     key = LabKey(tmp_path / "id", "ssh-ed25519 AAAATEST lab")
     layout = Layout(tmp_path)
@@ -291,7 +291,7 @@ def check_dhcp_and_dns(lab: Lab, node, oob_ip: str) -> None:  # type: ignore[no-
     eth0 = next(i for i in node.interfaces if i.name == "eth0")
     assert eth0.dhcp and eth0.mac == mac and str(eth0.addresses[0].ip) == oob_ip
     try:
-        from generator.bootstrap import render_dnsmasq
+        from generator.render.bootstrap import render_dnsmasq
     except ImportError:
         return
     conf = render_dnsmasq(lab).decode()

@@ -19,12 +19,12 @@ from typing import Any
 
 import pytest
 
-from generator import disks
-from generator.bootstrap import render_bootstrap
 from generator.build import BuildOptions, BuildResult, build_lab, load_lab
-from generator.disks import GuestStat, read_back_many
-from generator.layout import Layout
-from generator.stages import write_tree
+from generator.paths import Layout
+from generator.render.bootstrap import render_bootstrap
+from generator.write import inject as disks
+from generator.write.guest import write_tree
+from generator.write.inject import GuestStat, read_back_many
 from tests.helpers import REPO, make_tiny_appliance
 from tests.support.standin_images import (
     STANDIN_HOSTNAME,
@@ -201,7 +201,7 @@ def test_servers_are_left_to_cloud_init(built: dict[str, Any], server: str) -> N
 def test_inspect_lists_the_key_inside_the_controllers_overlay(built: dict[str, Any]) -> None:
     """The only private key is inside mgmt01's overlay: inspect finds it there by scanning (and
     the manifest declares it), and in no plain member."""
-    from generator.verify import inspect_archive
+    from generator.read.inspect import inspect_archive
 
     result: BuildResult = built["result"]
     secrets = inspect_archive(result.archive)["secrets"]

@@ -28,15 +28,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator import disks
-from generator.bootstrap import render_bootstrap, render_dnsmasq, resolve_stages
 from generator.build import BuildOptions, build_lab, load_lab
-from generator.cloudinit_check import check_network_config
 from generator.model import Lab
-from generator.push import PushEvent, push_archive
-from generator.seeds import dump_yaml, render_network_config
-from generator.stages import write_tree
+from generator.render.bootstrap import render_bootstrap, render_dnsmasq, resolve_stages
+from generator.render.seeds import dump_yaml, render_network_config
+from generator.server.push import PushEvent, push_archive
+from generator.write import inject as disks
+from generator.write.guest import write_tree
 from tests.helpers import REPO, judging_pushed_lab, link_image, make_tiny_appliance
+from tests.support.cloudinit_check import check_network_config
 
 BLUEPRINT = REPO / "blueprints" / "openstack-ceph-mini"
 APPLIANCE = "gns3lab Debian 12"

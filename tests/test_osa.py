@@ -11,13 +11,12 @@ from typing import Any
 import pytest
 import yaml
 
-from generator import osa
-from generator.addons import check_addons, render_addons
+from generator.addons import check_addons, osa, render_addons
+from generator.addons.fabric import fabric_data
+from generator.addons.osa import OsaError, ceph_variables, load_settings, parse_release
 from generator.build import load_lab
 from generator.errors import GeneratorError
-from generator.fabric import fabric_data
 from generator.model import Lab
-from generator.osa import OsaError, ceph_variables, load_settings, parse_release
 from tests.test_fabric import check_playbooks
 from tests.test_openstack_blueprint import BLUEPRINT
 
@@ -324,8 +323,8 @@ def test_the_flat_networks_eth12_is_made_on_every_host() -> None:
     makes it, a veth pair into the provider bridge, before OpenStack-Ansible runs."""
     import yaml
 
+    from generator.addons.osa import render
     from generator.build import load_lab
-    from generator.osa import render
     from tests.helpers import REPO
 
     files = render(load_lab(REPO / "blueprints" / "openstack-ceph"))

@@ -26,7 +26,13 @@ import pytest
 from click.testing import CliRunner, Result
 
 from generator.cli import main
-from generator.push import CheckResult, PushEvent, PushResult, follow_consoles, parse_console_line
+from generator.server.push import (
+    CheckResult,
+    PushEvent,
+    PushResult,
+    follow_consoles,
+    parse_console_line,
+)
 from generator.tools import create_blank_disk
 from tests.support.gns3server import Gns3Server
 
@@ -209,7 +215,7 @@ def test_silence_ends_in_a_timeout(consoles: list[FakeConsole]) -> None:
 
 def test_cli_summary_and_exit_codes(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The command's own part, with the push itself replaced: summary lines and exit codes."""
-    import generator.push
+    import generator.server.push
 
     def fake_push(archive: Path, server_url: str, **kwargs: Any) -> PushResult:
         kwargs["progress"](PushEvent("stage", "stage dns failed", "ctrl", False, ("dns",)))
@@ -221,7 +227,7 @@ def test_cli_summary_and_exit_codes(monkeypatch: pytest.MonkeyPatch, tmp_path: P
                           failure=None if ready else "stage dns failed (reported by ctrl)",
                           transcripts={"ctrl": "one\ntwo\ngns3lab: stage dns failed\n"})
 
-    monkeypatch.setattr(generator.push, "push_archive", fake_push)
+    monkeypatch.setattr(generator.server.push, "push_archive", fake_push)
     archive = tmp_path / "lab.gns3project"
     archive.write_bytes(b"")
     runner = CliRunner(mix_stderr=False)
@@ -373,7 +379,7 @@ def test_wait_fails_fast_when_every_console_goes_quiet() -> None:
     import threading
     import time
 
-    from generator.consoles import ConsoleWatch
+    from generator.server.consoles import ConsoleWatch
 
     server = socket.create_server(("127.0.0.1", 0))
     port = server.getsockname()[1]

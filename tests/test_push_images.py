@@ -19,7 +19,7 @@ import pytest
 from generator import tools
 from generator.build import BuildOptions, BuildResult, build_lab
 from generator.errors import ImageError
-from generator.push import push_archive
+from generator.server.push import push_archive
 from tests.helpers import make_tiny_appliance, md5
 from tests.support.gns3server import Gns3Server
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from generator.consoles import PushEvent
-from generator.push import push_archive, read_archive, start_order
-from generator.pushview import PushDisplay
+from generator.server.consoles import PushEvent
+from generator.server.push import push_archive, read_archive, start_order
+from generator.server.pushview import PushDisplay
 from tests.helpers import link_image
 from tests.support.gns3server import Gns3Server
 from tests.test_push_images import credentials, remove, tiny_lab

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from generator.build import BuildOptions, load_lab, manifest_info
-from generator.imagebuild import BuiltImage, appliance_json
-from generator.imagerecipe import DEBIAN_12
+from generator.images.build import BuiltImage, appliance_json
+from generator.images.recipe import DEBIAN_12
 from generator.model import Lab
-from generator.readme import render_readme
+from generator.render.readme import render_readme
 from tests.helpers import DATA, REPO
 
 GOLDEN = DATA / "golden" / "lifecycle"

@@ -25,15 +25,15 @@ from click.testing import CliRunner
 
 from generator import tools
 from generator.build import BuildOptions, build_lab
-from generator.check_archive import (
+from generator.cli import main
+from generator.read.verify import (
     SCHEMAS,
     SERVER_SCHEMAS,
     check_project,
     check_seed_iso,
     parse_qcow2_backing,
 )
-from generator.cli import main
-from generator.iso import seed_iso_bytes
+from generator.write.iso import seed_iso_bytes
 from tests.helpers import DATA, REPO, make_tiny_appliance
 
 GOLDEN = DATA / "golden" / "verify"

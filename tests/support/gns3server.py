@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from generator.errors import ServerError
-from generator.gns3api import Gns3Client
+from generator.server.api import Gns3Client
 
 REPO = Path(__file__).resolve().parents[2]
 SUPPORT = Path(__file__).resolve().parent

@@ -1,6 +1,6 @@
 """The cached lab test image, NoCloud seed ISOs, and one-VM boots under TCG.
 
-Fixture ``lab_image`` (session-scoped) builds ``debian-12`` with :func:`generator.imagebuild.
+Fixture ``lab_image`` (session-scoped) builds ``debian-12`` with :func:`generator.images.build.
 build_image` into ``$GNS3LAB_IMAGES`` or ``<repo>/.cache/images`` (git-ignored), so it is built
 once and reused by later runs and later tests. Helpers: :func:`make_seed_iso`,
 :func:`make_overlay`, :func:`boot_vm`.
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from generator import tools
-from generator.imagebuild import BuiltImage, build_image
-from generator.iso import write_seed_iso
+from generator.images.build import BuiltImage, build_image
+from generator.write.iso import write_seed_iso
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_FILES = ("user-data", "meta-data", "network-config", "vendor-data")

@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.appliances import REPO_APPLIANCES
+from generator.blueprint.appliances import REPO_APPLIANCES
 
 #: The hostname every stand-in starts with: read back unchanged where nothing was injected.
 STANDIN_HOSTNAME = "standin"

@@ -1,0 +1,283 @@
+"""The ``gns3lab`` command. Turns GeneratorError into a message and exit code 2; no logic."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from generator import __version__, interrupt
+from generator.cli.common import printable
+from generator.cli.common import progress as _progress
+from generator.errors import GeneratorError, Interrupted
+
+BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
+
+
+BUG_EXIT = 70  # EX_SOFTWARE: an internal error, not the user's input
+
+
+class _Group(click.Group):
+    """Turns typed errors into messages (exit 2), anything else into a bug report (exit 70)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GeneratorError as exc:
+            for i, line in enumerate(exc.lines()):
+                click.echo(("error: " if i == 0 else "       ") + printable(line), err=True)
+            if exc.hint and not exc.lines()[-1].startswith("hint:"):
+                click.echo(f"hint: {printable(exc.hint)}", err=True)
+            ctx.exit(exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except (KeyboardInterrupt, Interrupted) as exc:
+            code = exc.exit_code if isinstance(exc, Interrupted) else 130
+            click.echo(f"interrupted ({exc or 'SIGINT'}); nothing half-written was left behind",
+                       err=True)
+            ctx.exit(code)
+        except Exception as exc:
+            if ctx.params.get("debug") or os.environ.get("GNS3LAB_DEBUG"):
+                click.echo(traceback.format_exc(), err=True, nl=False)
+            click.echo(f"internal error: {printable(type(exc).__name__)}: "
+                       f"{printable(str(exc))[:500]}", err=True)
+            click.echo(f"this is a bug in gns3lab {__version__}: please report it with the "
+                       "command you ran (rerun with --debug for the traceback)", err=True)
+            ctx.exit(BUG_EXIT)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="gns3lab")
+@click.option("--debug", is_flag=True, help="Print the full traceback of an internal error.")
+def main(debug: bool) -> None:
+    """Build labs written as code into self-building GNS3 portable projects."""
+    interrupt.install()
+
+
+@main.command()
+@BLUEPRINT
+@click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path))
+def validate(blueprint: Path, images_dirs: tuple[Path, ...]) -> None:
+    """Check a blueprint and report every problem."""
+    from generator.build import load_lab
+
+    lab = load_lab(blueprint, images_dirs)
+    click.echo(f"{lab.name}: ok ({len(lab.nodes)} nodes, {len(lab.links)} links)")
+
+
+@main.command()
+@BLUEPRINT
+@click.option("-o", "--output", "out_dir", default="dist", show_default=True,
+              type=click.Path(path_type=Path), help="Folder for the archive.")
+@click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="Folder with base images (repeatable).")
+@click.option("--include-images/--no-include-images", default=None,
+              help="Put every base image into the archive / none. Default: only those with "
+                   "no public download URL (the ones gns3lab builds).")
+@click.option("--no-images", is_flag=True,
+              help="Do not look for base images: size overlays from the appliance, no injection.")
+@click.option("--redact", is_flag=True,
+              help="No private key in the archive: the controller makes the lab key at first "
+                   "boot and the nodes fetch its public half from it.")
+def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...],
+          include_images: bool | None,
+          no_images: bool, redact: bool) -> None:
+    """Build BLUEPRINT into OUTPUT/<lab>.gns3project."""
+    from generator.build import BuildOptions, build_lab
+    from generator.hostcheck import resource_warnings
+
+    if include_images and no_images:
+        raise click.UsageError("--include-images and --no-images exclude each other")
+    options = BuildOptions(out_dir=out_dir, images_dirs=images_dirs,
+                           include_images=include_images, no_images=no_images, redact=redact)
+    result = build_lab(blueprint, options, _progress())
+    totals = result.lab.totals()
+    click.echo(f"built {result.archive} ({result.archive.stat().st_size} bytes): "
+               f"{len(result.lab.nodes)} nodes, {len(result.lab.links)} links")
+    click.echo(f"lab totals: {totals['ram_mb']} MB RAM, {totals['vcpus']} vCPUs, "
+               f"{totals['disk_bytes'] / 2**30:.1f} GiB worst-case disk")
+    for warning in resource_warnings(totals):
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(f"lab SSH key: {result.key_path}" if result.key_path else
+               "lab SSH key: made by the controller at first boot (--redact); log in to the "
+               "nodes from the controller")
+
+
+@main.command()
+@BLUEPRINT
+@click.option("--format", "fmt", type=click.Choice(["yaml", "json"]), default="yaml")
+@click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path))
+def show(blueprint: Path, fmt: str, images_dirs: tuple[Path, ...]) -> None:
+    """Print the resolved lab model."""
+    from generator.build import load_lab
+
+    data = _plain(load_lab(blueprint, images_dirs))
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        from generator.render.seeds import dump_yaml
+
+        click.echo(dump_yaml(data), nl=False)
+
+
+@main.command()
+def schema() -> None:
+    """Print the blueprint JSON Schema (for editors)."""
+    from generator.blueprint.schema import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2, sort_keys=True))
+
+
+@main.command()
+@click.argument("archive", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True)
+def inspect(archive: Path, as_json: bool) -> None:
+    """Describe a built archive: nodes, links, images needed, sizes."""
+    from generator.hostcheck import resource_warnings
+    from generator.read.inspect import inspect_archive
+
+    info = inspect_archive(archive)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, sort_keys=True))
+        return
+    p = printable
+    click.echo(f"{p(info['name'])} (project revision {info['revision']}), "
+               f"{info['archive_bytes']} bytes packed, {info['unpacked_bytes']} unpacked")
+    click.echo(f"nodes ({len(info['nodes'])}):")
+    for n in info["nodes"]:
+        extra = f" ram={n['ram']}MB cpus={n['cpus']} nics={n['adapters']} " \
+            f"image={p(n['image'])}" if n["type"] == "qemu" else ""
+        seed = f" seed={p(n['seed'])}" if n["seed"] else ""
+        click.echo(f"  {p(n['name']):<12} {p(n['type']):<16}{extra}{seed}")
+    click.echo(f"links ({len(info['links'])}):")
+    for link in info["links"]:
+        click.echo(f"  {p(link)}")
+    click.echo(f"layout: {p(info['layout'])}")
+    click.echo("images needed: " + (", ".join(map(p, info["images_needed"])) or "none"))
+    if info["images_included"]:
+        click.echo("images included: " + ", ".join(map(p, info["images_included"])))
+    click.echo(f"secrets ({len(info['secrets'])}):" if info["secrets"] else "secrets: none")
+    for secret in info["secrets"]:
+        click.echo(f"  {p(secret)}")
+    if info["qemu_options"]:
+        click.echo("QEMU options (extra arguments every start passes to QEMU; review them):")
+        for node, options in sorted(info["qemu_options"].items()):
+            click.echo(f"  {p(node)}: {p(options)}")
+    if info["totals"]:
+        t = info["totals"]
+        click.echo(f"lab totals: {t['ram_mb']} MB RAM, {t['vcpus']} vCPUs, "
+                   f"{t['disk_bytes'] / 2**30:.1f} GiB worst-case disk")
+        for warning in resource_warnings(t):
+            click.echo(f"warning: {warning}", err=True)
+    if info["manifest_ok"] is False:
+        raise GeneratorError("manifest check failed: " + "; ".join(info["manifest_mismatches"]))
+    if info["manifest_ok"]:
+        click.echo("manifest: every member matches its sha256")
+
+
+@main.command()
+@click.argument("archive", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--server", "server_url", required=True, metavar="URL",
+              help="GNS3 server, e.g. http://localhost:3080.")
+@click.option("--user", "username", default=None, help="GNS3 user (required by GNS3 3.x).")
+@click.option("--password", default=None, help="Password of --user.")
+@click.option("--name", default=None,
+              help="Project name (default: the archive's; GNS3 appends -1, -2 if taken).")
+@click.option("--start", is_flag=True, help="Start all nodes.")
+@click.option("--wait", is_flag=True,
+              help="Follow the consoles until the lab is ready (implies --start).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
+              help="Seconds --wait waits for 'lab ready'.")
+@click.option("--console-log", "console_dir", type=click.Path(path_type=Path), default=None,
+              help="With --wait: write each node's console transcript to DIR/<node>.log.")
+@click.option("--upload-images", "upload_dirs", multiple=True, metavar="DIR",
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Upload base images the server lacks, from DIR (repeatable; then "
+                   "$GNS3LAB_IMAGES and ~/GNS3/images/QEMU).")
+@click.option("--stop", is_flag=True,
+              help="Stop the nodes of the pushed project --name (default: the archive's).")
+@click.option("--delete", is_flag=True, help="Stop and delete the pushed project --name.")
+@click.option("--stall", type=click.FloatRange(min=1), default=900, show_default=True,
+              help="With --wait: give up when no console prints anything for this long.")
+def push(archive: Path, server_url: str, username: str | None, password: str | None,
+         name: str | None, start: bool, wait: bool, timeout: float,
+         console_dir: Path | None, upload_dirs: tuple[Path, ...], stop: bool,
+         delete: bool, stall: float) -> None:
+    """Import ARCHIVE into a GNS3 server, open it, and optionally start it and wait.
+
+    Exit code 0 when done (with --wait: the lab reported ready), 1 when a stage failed or
+    --wait timed out, 2 when the server refused or could not be reached.
+    """
+    from generator.server.push import push_archive
+    from generator.server.pushview import PushDisplay
+
+    with PushDisplay(sys.stderr, live=sys.stdout.isatty()) as display:
+        result = push_archive(archive, server_url, username=username, password=password,
+                              name=name, start=start, wait=wait, timeout=timeout,
+                              upload_from=upload_dirs or None, stop=stop, delete=delete,
+                              progress=display, stall=stall)
+    if result.deleted or result.stopped:
+        click.echo(f"project {result.name!r}: " + ("deleted" if result.deleted else "stopped"))
+        return
+    click.echo(f"project {result.name!r} ({result.project_id}) on {server_url}: "
+               f"{len(result.nodes)} nodes" + (", started" if result.started else ""))
+    if not result.waited:
+        return
+    if console_dir is not None:
+        console_dir.mkdir(parents=True, exist_ok=True)
+        for node, text in result.transcripts.items():
+            (console_dir / f"{node}.log").write_text(text)
+    stages = ", ".join(f"{stage} {'ok' if ok else 'failed'}" for stage, ok in result.stages)
+    click.echo(f"stages: {stages or 'none seen'}")
+    failed = [c for c in result.checks if not c.ok]
+    click.echo(f"checks: {len(result.checks) - len(failed)}/{len(result.checks)} ok"
+               + "".join(f"; {c.node} {c.address} failed" for c in failed))
+    if result.ready:
+        click.echo("lab ready")
+        return
+    click.echo(f"lab not ready: {result.failure}", err=True)
+    for node, text in result.transcripts.items():
+        tail = text.splitlines()[-5:]
+        click.echo(f"last console lines of {node}:" if tail else f"{node}: no console output",
+                   err=True)
+        for line in tail:
+            click.echo(f"  | {line}", err=True)
+    sys.exit(1)
+
+
+def _plain(value: Any) -> Any:
+    """Model records as plain data for YAML/JSON output."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def _register() -> None:
+    """Command groups that live in their own modules."""
+    from generator.cli.images import appliance, images
+    from generator.cli.lifecycle import diff, graph
+    from generator.cli.verify import verify
+
+    main.add_command(images)
+    main.add_command(appliance)
+    main.add_command(graph)
+    main.add_command(diff)
+    main.add_command(verify)
+
+
+_register()
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,410 @@
+"""``gns3lab verify``: is this archive exactly what gns3lab built, and will it work here?
+
+Checked, each problem reported once with its own precise reason:
+
+- members: every member matches the sha256 (and size) the manifest records, streamed through
+  :class:`~generator.read.reader.SafeArchive`; none is missing, none was added;
+- project: ``project.gns3`` passes the real servers' schemas (gns3-server 2.2.61's JSON Schema
+  and 3.0.6's models, exported into ``generator/data/schemas/``), the topology as the
+  controller loads it and each node as the controller sends it to the compute;
+- overlays: each qcow2's backing file, read from its header inside the zip (nothing is
+  extracted), is a bare file name that the manifest lists among its images (and, for a node's
+  ``hda_disk.qcow2``, the node's own ``hda_disk_image``);
+- seeds: each node's seed ISO is labelled ``cidata`` and holds ``user-data`` (a
+  ``#cloud-config`` YAML mapping) and ``meta-data`` (a mapping with an ``instance-id``);
+- images: every base the archive needs is in it (``images/QEMU/``) or in the image folders
+  (``--images-dir``…, the image cache, ``$GNS3LAB_IMAGES``, GNS3's), with the size, md5 and
+  sha256 the manifest records: an overlay on another file of the same name reads garbage.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from generator.errors import ArchiveError, GeneratorError, ImageError, SeedError
+from generator.images.cache import ImageNeed, check_folder, image_folders, needs_of
+from generator.paths import PROJECT_FILE
+from generator.read.reader import SafeArchive
+from generator.write.disks import digests_of
+from generator.write.iso import read_seed_iso
+
+MANIFEST = "gns3lab/manifest.json"
+SCHEMAS = Path(__file__).parents[1] / "data" / "schemas"
+SERVER_SCHEMAS = ("gns3-2.2.61.json", "gns3-3.0.6.json")
+QCOW2_MAGIC = b"QFI\xfb"
+QCOW2_HEAD = 64 << 10  # the header cluster: the backing file name must lie inside it
+MAX_TEXT = 300  # a schema message quotes the value it refuses; keep one line readable
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with an archive: which check, about what, and why."""
+
+    check: str  # members, project, overlays, seeds, images
+    subject: str  # a member name, an image file name
+    message: str
+
+    def render(self) -> str:
+        return f"{self.subject}: {self.message}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What ``verify`` checked and found; ``ok`` when nothing."""
+
+    archive: str
+    checked: dict[str, int] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {"archive": self.archive, "ok": self.ok, "checked": self.checked,
+                "problems": [asdict(p) for p in self.problems]}
+
+
+def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyReport:
+    """Run every check on ``archive``; ArchiveError only if it cannot be opened at all."""
+    dirs = tuple(images_dirs)
+    with SafeArchive(archive) as zf:
+        if MANIFEST not in zf.infos:
+            return VerifyReport(str(archive), problems=(Problem(
+                "members", MANIFEST, "missing: this archive was not built by gns3lab (or was "
+                "repacked), so there is nothing to check it against"),))
+        try:
+            manifest = zf.json(MANIFEST)
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+                raise ArchiveError(f"{MANIFEST} has no 'files' mapping")
+        except ArchiveError as exc:
+            return VerifyReport(str(archive), problems=(
+                Problem("members", MANIFEST, f"unreadable: {exc.message}"),))
+        problems, digests = check_members(zf, manifest["files"])
+        nodes, project_problems = _project(zf)
+        problems += project_problems
+        overlays, found = check_overlays(zf, nodes, set(manifest_images(manifest)))
+        problems += found
+        seeds, found = check_seeds(zf, nodes)
+        problems += found
+    images, found = check_images(archive, manifest, digests, dirs)
+    problems += found
+    checked = {"members": len(manifest["files"]), "overlays": overlays, "seeds": seeds,
+               "images": images}
+    return VerifyReport(str(archive), checked, tuple(problems))
+
+
+# --------------------------------------------------------------------------- members
+
+
+def check_members(zf: SafeArchive, files: dict[str, Any]
+                  ) -> tuple[list[Problem], dict[str, str]]:
+    """Each manifest entry against the member it names (streamed sha256), then the members
+    the manifest does not name; also the digests computed, by member name."""
+    problems, digests = [], {}
+    for name, entry in sorted(files.items()):
+        want = entry.get("sha256") if isinstance(entry, dict) else None
+        size = entry.get("size") if isinstance(entry, dict) else None
+        info = zf.infos.get(name)
+        if info is None:
+            problems.append(Problem("members", name, "in the manifest, missing from the "
+                                    "archive"))
+        elif type(size) is int and info.file_size != size:
+            problems.append(Problem("members", name, f"is {info.file_size} bytes, the "
+                                    f"manifest records {size}"))
+        else:
+            try:
+                digests[name] = zf.digest(name)
+            except ArchiveError as exc:
+                problems.append(Problem("members", name, "unreadable: "
+                                        + exc.message.rsplit(": ", 1)[-1]))
+                continue
+            if digests[name] != want:
+                problems.append(Problem("members", name, f"sha256 is {digests[name]}, the "
+                                        f"manifest records {want}: changed after the build"))
+    for name in sorted(set(zf.infos) - set(files) - {MANIFEST}):
+        problems.append(Problem("members", name, "in the archive, not in the manifest: "
+                                "added after the build"))
+    return problems, digests
+
+
+def manifest_images(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest's image records by file name (``{name: {...}}``; a list of records with
+    ``name`` is read too)."""
+    images = manifest.get("images")
+    if isinstance(images, dict):
+        return {str(k): v if isinstance(v, dict) else {} for k, v in images.items()}
+    if isinstance(images, list):
+        return {str(r.get("name") or r.get("filename")): r for r in images
+                if isinstance(r, dict) and (r.get("name") or r.get("filename"))}
+    return {}
+
+
+# --------------------------------------------------------------------------- project
+
+
+def _project(zf: SafeArchive) -> tuple[list[dict[str, Any]], list[Problem]]:
+    """The project's nodes (dicts with a node_id) and its schema problems."""
+    if PROJECT_FILE not in zf.infos:
+        return [], [Problem("project", PROJECT_FILE, "missing: GNS3 cannot import it")]
+    try:
+        doc = zf.json(PROJECT_FILE)
+    except ArchiveError as exc:
+        return [], [Problem("project", PROJECT_FILE, exc.message.split(": ", 1)[-1])]
+    problems = [Problem("project", PROJECT_FILE, p) for p in check_project(doc)]
+    topo = doc.get("topology") if isinstance(doc, dict) else None
+    nodes = topo.get("nodes") if isinstance(topo, dict) else None
+    return [n for n in nodes or [] if isinstance(n, dict) and isinstance(n.get("node_id"), str)
+            and isinstance(n.get("properties", {}), dict)], problems
+
+
+@cache
+def _server_schemas() -> tuple[tuple[str, dict[str, Any]], ...]:
+    out = []
+    for name in SERVER_SCHEMAS:
+        doc = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+        out.append((str(doc["version"]), doc["schemas"]))
+    return tuple(out)
+
+
+def check_project(doc: Any) -> list[str]:
+    """Why the real servers would refuse ``doc`` as a project file ([] if neither would): the
+    topology as each controller loads it, each node as it sends it to the compute."""
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - a dependency of gns3lab
+        raise GeneratorError("verify needs the jsonschema package",
+                             hint="pip install jsonschema") from None
+    problems: list[str] = []
+    for version, schemas in _server_schemas():
+        validator = jsonschema.Draft4Validator if version.startswith("2.") \
+            else jsonschema.Draft202012Validator
+        errors = [(_where(e.absolute_path) or "the top level", _message(e))
+                  for e in validator(schemas["topology"]).iter_errors(doc)]
+        nodes = (doc.get("topology") or {}).get("nodes") if isinstance(doc, dict) else None
+        for node in nodes if isinstance(nodes, list) else []:
+            schema = schemas.get(node.get("node_type")) if isinstance(node, dict) else None
+            if schema is not None and isinstance(node.get("properties", {}), dict):
+                errors += [(f"node {node.get('name')!r} as sent to the compute"
+                            + (f" at {_where(e.absolute_path)}" if e.absolute_path else ""),
+                            _message(e))
+                           for e in validator(schema).iter_errors(_node_payload(node))]
+        problems += [f"GNS3 {version} refuses {where}: {_short(message)}"
+                     for where, message in sorted(set(errors))]
+    return problems
+
+
+def _node_payload(node: dict[str, Any]) -> dict[str, Any]:
+    """What a controller sends its compute to create ``node`` (the parts a project holds)."""
+    payload = {k: v for k, v in node.get("properties", {}).items()
+               if v is not None and v != {}}
+    payload["name"] = node.get("name")
+    payload["node_id"] = node.get("node_id")
+    if node.get("node_type") == "qemu" and node.get("console_type"):
+        payload["console_type"] = node["console_type"]
+    return payload
+
+
+def _message(error: Any) -> str:
+    """A schema error's reason; for "not valid under any of the given schemas" (3.0's
+    optional fields are ``anyOf: [T, null]``) the reasons of the branches that matter."""
+    useful = [c.message for c in error.context or ()
+              if not c.message.endswith("is not of type 'null'")]
+    return "; or ".join(dict.fromkeys(useful)) if useful else error.message
+
+
+def _where(path: Iterable[Any]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+# --------------------------------------------------------------------------- overlays
+
+
+def parse_qcow2_backing(head: bytes) -> str | None:
+    """The backing file name in a qcow2 header (its first bytes), or None when it has none.
+
+    Header (big-endian): magic ``QFI\\xfb``, version (u32, 2 or 3), backing_file_offset (u64),
+    backing_file_size (u32, at most 1023). ValueError when ``head`` is no qcow2 header or the
+    name lies outside it.
+    """
+    if len(head) < 20 or head[:4] != QCOW2_MAGIC:
+        raise ValueError("not a qcow2 image (no QFI\\xfb magic)")
+    version = int.from_bytes(head[4:8], "big")
+    if version not in (2, 3):
+        raise ValueError(f"qcow2 version {version}, not 2 or 3")
+    offset, size = int.from_bytes(head[8:16], "big"), int.from_bytes(head[16:20], "big")
+    if offset == 0:
+        return None
+    if size == 0 or size > 1023 or offset + size > len(head):
+        raise ValueError(f"backing file name ({size} bytes at offset {offset}) lies outside "
+                         "the header")
+    try:
+        return head[offset:offset + size].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("backing file name is not UTF-8") from None
+
+
+def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str]
+                   ) -> tuple[int, list[Problem]]:
+    """Each qcow2 under ``project-files/``: its backing file is a bare name the manifest lists
+    (and a node's ``hda_disk.qcow2`` names that node's ``hda_disk_image``)."""
+    hda = {f"project-files/qemu/{n['node_id']}/hda_disk.qcow2":
+           (n.get("name"), (n.get("properties") or {}).get("hda_disk_image")) for n in nodes}
+    names = sorted(n for n in zf.infos if n.startswith("project-files/") and
+                   n.endswith(".qcow2"))
+    problems = []
+    for name in names:
+        try:
+            backing = parse_qcow2_backing(zf.head(name, QCOW2_HEAD))
+        except (ValueError, ArchiveError) as exc:
+            problems.append(Problem("overlays", name, str(getattr(exc, "message", exc))))
+            continue
+        node, base = hda.get(name, (None, None))
+        if backing is None:
+            if base:
+                problems.append(Problem("overlays", name, f"has no backing file, but node "
+                                        f"{node!r} runs it on base image {base!r}"))
+            continue
+        if PurePosixPath(backing).name != backing or backing in (".", "..") or \
+                "\\" in backing:
+            problems.append(Problem("overlays", name, f"backing file {backing!r} is a path, "
+                                    "not a bare file name: GNS3 finds bases by name in its "
+                                    "images folder, and a path points into the builder's "
+                                    "machine"))
+        elif backing not in images:
+            problems.append(Problem("overlays", name, f"backing file {backing!r} is not among "
+                                    "the manifest's images"))
+        elif base and backing != base:
+            problems.append(Problem("overlays", name, f"backing file {backing!r} is not node "
+                                    f"{node!r}'s base image {base!r}"))
+    return len(names), problems
+
+
+# --------------------------------------------------------------------------- seeds
+
+
+def check_seeds(zf: SafeArchive, nodes: list[dict[str, Any]]) -> tuple[int, list[Problem]]:
+    """The seed ISO each QEMU node names as its CD-ROM."""
+    count, problems = 0, []
+    for node in nodes:
+        seed = (node.get("properties") or {}).get("cdrom_image")
+        if node.get("node_type") != "qemu" or not isinstance(seed, str) or not seed:
+            continue
+        name = f"project-files/qemu/{node['node_id']}/{seed}"
+        count += 1
+        if name not in zf.infos:
+            problems.append(Problem("seeds", name, f"node {node.get('name')!r}'s seed ISO is "
+                                    "not in the archive"))
+            continue
+        try:
+            found = check_seed_iso(zf.read(name))
+        except ArchiveError as exc:
+            found = [exc.message.rsplit(": ", 1)[-1]]
+        problems += [Problem("seeds", name, p) for p in found]
+    return count, problems
+
+
+def check_seed_iso(data: bytes) -> list[str]:
+    """Why cloud-init's NoCloud would not take this seed ISO ([] if it would)."""
+    with tempfile.NamedTemporaryFile(suffix=".iso") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        try:
+            seed = read_seed_iso(Path(tmp.name))
+        except SeedError:
+            return ["not a readable ISO 9660 image"]
+    problems = []
+    if seed.label != "cidata":
+        problems.append(f"volume label is {seed.label!r}, not 'cidata': NoCloud ignores it")
+    user = seed.files.get("user-data")
+    if user is None:
+        problems.append("no user-data: cloud-init ignores a NoCloud seed without it")
+    elif not user.startswith(b"#cloud-config"):
+        problems.append("user-data does not start with '#cloud-config'")
+    elif not isinstance(_yaml(user), dict):
+        problems.append("user-data is not a #cloud-config YAML mapping")
+    meta = seed.files.get("meta-data")
+    if meta is None:
+        problems.append("no meta-data: cloud-init ignores a NoCloud seed without it")
+    else:
+        doc = _yaml(meta)
+        if not isinstance(doc, dict) or not doc.get("instance-id"):
+            problems.append("meta-data has no instance-id")
+    return problems
+
+
+def _yaml(data: bytes) -> Any:
+    try:
+        return yaml.safe_load(data.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        return None
+
+
+# --------------------------------------------------------------------------- images
+
+
+def image_needs(archive: Path, manifest: dict[str, Any], dirs: tuple[Path, ...]
+                ) -> list[ImageNeed]:
+    """The bases the archive needs, with the size, md5 and sha256 its manifest records
+    (trusted over what an appliance here says of a file of that name)."""
+    records = manifest_images(manifest)
+    out = []
+    for need in needs_of(archive, dirs):
+        rec = records.get(need.filename, {})
+        out.append(replace(need, size=int(rec.get("size") or need.size or 0),
+                           md5=str(rec.get("md5") or need.md5 or ""),
+                           sha256=str(rec.get("sha256") or need.sha256 or "")))
+    return out
+
+
+def check_images(archive: Path, manifest: dict[str, Any], digests: dict[str, str],
+                 dirs: tuple[Path, ...]) -> tuple[int, list[Problem]]:
+    """Every base the archive needs: in the archive with the recorded sha256, else in the
+    image folders with the recorded size, md5 and sha256."""
+    try:
+        needs = image_needs(archive, manifest, dirs)
+    except ImageError as exc:
+        return 0, [Problem("images", PROJECT_FILE, exc.message)]
+    problems, outside = [], []
+    for need in needs:
+        member = f"images/QEMU/{need.filename}"
+        if member not in digests:
+            outside.append(need)
+        elif need.sha256 and digests[member] != need.sha256:
+            problems.append(Problem("images", need.filename, f"the archive's {member} has "
+                                    f"sha256 {digests[member]}, but its overlays were made on "
+                                    f"sha256 {need.sha256}"))
+    folders = image_folders(dirs)
+    for state in check_folder(outside, folders):
+        if not state.ok:
+            problems.append(Problem("images", state.need.filename,
+                                    _image_problem(state.need, state.path, folders)))
+    return len(needs), problems
+
+
+def _image_problem(need: ImageNeed, path: Path | None, folders: list[Path]) -> str:
+    """A missing or wrong base: its name, both checksums, and the fix."""
+    wanted = f"md5 {need.md5 or '?'}, sha256 {need.sha256 or '?'}, {need.size or '?'} bytes"
+    source = f"gns3lab images pull ARCHIVE (from {need.url})" if need.url else \
+        f"get it from {need.page}" if need.page else "get it from whoever built the archive"
+    if path is None:
+        return (f"base image not found ({wanted}); looked in {', '.join(map(str, folders))}. "
+                f"Fix: {source}, or point --images-dir at a folder holding it")
+    md5, sha256 = digests_of(path)
+    return (f"{path} is not the base image the archive was built on: it has md5 {md5}, "
+            f"sha256 {sha256}, {path.stat().st_size} bytes; the archive needs {wanted}. Its "
+            "overlays would start on the wrong base and read garbage. Fix: replace it with "
+            f"the archive's image ({source}), or rebuild the archive on this image")

@@ -1,0 +1,190 @@
+"""The archive's ``README.md`` (pure): what a person needs to know about a lab build.
+
+What the lab is, its nodes and their roles, its networks and addresses, the base images with
+their checksums and where to get them, the resources it needs, how to import it (GNS3 GUI and
+``gns3lab push``), how to log in with the lab key, and what "lab ready" looks like on the
+controller's console. Built from the lab model and the manifest facts of the build
+(:func:`generator.build.manifest_info`); same input, same text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.images.recipe import RECIPES
+from generator.model import Lab
+from generator.render.bootstrap import managed_nodes, resolve_stages
+from generator.render.canvas import tier_of
+
+GIB = 2**30
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table (``|`` in cells escaped)."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+    return [line(head), "|" + "|".join("---" for _ in head) + "|", *map(line, rows), ""]
+
+
+def _code(*lines: str) -> list[str]:
+    return ["```", *lines, "```", ""]
+
+
+def archive_name(lab: Lab, info: dict[str, Any]) -> str:
+    """The archive's file name: the manifest's, else ``<lab>[-<version>].gns3project``."""
+    if info.get("archive"):
+        return str(info["archive"])
+    return f"{lab.name}-{lab.version}.gns3project" if lab.version else f"{lab.name}.gns3project"
+
+
+def render_readme(lab: Lab, info: dict[str, Any]) -> str:
+    """The README of one build of ``lab`` (``info``: the manifest facts of the build)."""
+    archive = archive_name(lab, info)
+    title = f"# {lab.name}" + (f" {lab.version}" if lab.version else "")
+    out = [title, ""]
+    if lab.description:
+        out += [lab.description, ""]
+    out += [f"Built by {info.get('generator', 'gns3lab')} for GNS3 {lab.gns3} "
+            f"(project revision 9, which GNS3 2.2 and 3.x open). The diagram is "
+            f"`topology.svg`; the blueprint it was built from is in `gns3lab/blueprint/`, and "
+            f"`gns3lab/manifest.json` holds the sha256 of every file.", ""]
+    out += _nodes(lab) + _networks(lab) + _images(info) + _resources(lab, info)
+    out += _import(lab, archive, info) + _login(lab) + _ready(lab)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _nodes(lab: Lab) -> list[str]:
+    rows = []
+    for n in lab.nodes:
+        image = n.image.filename if n.image else ""
+        vm = [f"{n.ram} MB", str(n.cpus), str(len(n.nics))] if n.is_vm else ["", "", ""]
+        rows.append([n.name, n.type, n.role, str(tier_of(n)), *vm, image, n.compute or ""])
+    wires = [f"{link.a.node}:{link.a.port_name} -- {link.b.node}:{link.b.port_name}"
+             for link in lab.links]
+    return [f"## Nodes ({len(lab.nodes)})", "",
+            *_table(["node", "type", "role", "tier", "RAM", "vCPUs", "NICs", "image",
+                     "compute"], rows),
+            f"Links ({len(lab.links)}):", "", *_code(*wires)]
+
+
+def _networks(lab: Lab) -> list[str]:
+    nets = [[n.name, str(n.cidr), "" if n.vlan is None else str(n.vlan),
+             str(n.gateway or ""), ", ".join(n.dns)] for n in lab.networks]
+    addrs = []
+    for node in lab.nodes:
+        for iface in node.interfaces:
+            how = "DHCP (reserved)" if iface.dhcp else "static"
+            addrs += [[node.name, iface.name, iface.network or "", str(a), how, iface.mac or ""]
+                      for a in iface.addresses]
+    out = ["## Networks and addresses", ""]
+    if nets:
+        out += _table(["network", "CIDR", "VLAN", "gateway", "DNS"], nets)
+    if addrs:
+        out += _table(["node", "interface", "network", "address", "how", "MAC"], addrs)
+    if not nets and not addrs:
+        out += ["The blueprint plans no networks or addresses.", ""]
+    return out
+
+
+def _image_source(entry: dict[str, Any]) -> str:
+    if entry.get("included"):
+        return "in this archive (`images/QEMU/`)"
+    if entry.get("url"):
+        return str(entry["url"])
+    recipe = next((r for r in RECIPES.values() if r.appliance_name == entry.get("appliance")),
+                  None)
+    if recipe is not None:
+        return f"build it: `gns3lab images build {recipe.name}`"
+    return "not downloadable: ask whoever built the lab"
+
+
+def _images(info: dict[str, Any]) -> list[str]:
+    images = info.get("images", {})
+    out = ["## Images needed", ""]
+    if not images:
+        return out + ["None: the lab has no VMs.", ""]
+    rows = [[name, f"{e.get('appliance', '')} {e.get('version', '')}".strip(),
+             str(e.get("size", "")), f"md5 {e.get('md5', '')}"
+             + (f", sha256 {e['sha256']}" if e.get("sha256") else ""), _image_source(e)]
+            for name, e in sorted(images.items())]
+    out += _table(["file", "appliance", "bytes", "checksums", "where to get it"], rows)
+    bundled = [name for name, e in images.items() if e.get("included")]
+    if bundled:
+        out += ["Those in this archive (`images/QEMU/`) GNS3 installs on import.", ""]
+    if len(bundled) < len(images):
+        out += ["Put the others in the GNS3 server's `images/QEMU/` folder (by these exact "
+                "names) before starting the lab, or let `gns3lab push --upload-images DIR` "
+                "upload them. Every VM's disk is a linked clone that names its base image by "
+                "file name and is only valid on that exact file: `gns3lab verify ARCHIVE "
+                "--images-dir DIR` checks a folder against the checksums above.", ""]
+    return out
+
+
+def _resources(lab: Lab, info: dict[str, Any]) -> list[str]:
+    totals = info.get("totals") or lab.totals()
+    out = ["## Resources", "",
+           f"{len(lab.vms)} VMs: {totals['ram_mb']} MB RAM, {totals['vcpus']} vCPUs, "
+           f"{totals['disk_bytes'] / GIB:.1f} GiB of disk at most (the overlays start small "
+           f"and grow as the guests write).", ""]
+    computes = info.get("computes") or {}
+    if computes:
+        placed = info.get("placement") or {}
+        rows = [[name, str(c.get("ram_mb", "")),
+                 ", ".join(sorted(n for n, where in placed.items() if where == name))]
+                for name, c in sorted(computes.items())]
+        out += ["The lab spans several GNS3 computes; `gns3lab push` places each node:", "",
+                *_table(["compute", "RAM (MB)", "nodes"], rows)]
+    return out
+
+
+def _import(lab: Lab, archive: str, info: dict[str, Any]) -> list[str]:
+    return ["## Import and start", "",
+            f"GNS3 GUI: **File > Import portable project**, choose `{archive}`, then "
+            "**Start all** (the green triangle). With the GNS3 VM or a remote server, import "
+            "it there.", "",
+            "Command line (GNS3 2.2, or 3.x with `--user` and `--password`):", "",
+            *_code(f"gns3lab push {archive} --server http://127.0.0.1:3080 --start --wait"),
+            "`--wait` follows the consoles until the lab reports ready (exit 0), a stage fails "
+            "or the timeout runs out (exit 1).", ""]
+
+
+def _login(lab: Lab) -> list[str]:
+    out = ["## Log in", ""]
+    managed = managed_nodes(lab)
+    if not managed:
+        return out + ["Use each node's console in GNS3 (no node has a planned address).", ""]
+    key = f"`{lab.ssh_key.name}` from the blueprint" if lab.ssh_key else \
+        f"`keys/{lab.name}/id_ed25519` in the build's output folder"
+    out += [f"Every node accepts the lab key ({key}) for its default user."]
+    ctl = next((m for m in managed if lab.controller and m.node.name == lab.controller.node),
+               None)
+    rows = [[m.node.name, m.user, m.address, f"ssh -i <key> {m.user}@{m.address}"]
+            for m in managed]
+    if ctl is not None:
+        out[-1] += (f" The controller `{ctl.node.name}` holds the private key as root, so from "
+                    f"its console `ssh <user>@<address>` reaches every node; from a machine "
+                    f"that reaches the lab network, jump through it: "
+                    f"`ssh -i <key> -J {ctl.user}@{ctl.address} <user>@<address>`.")
+    return out + ["", *_table(["node", "user", "address", "command"], rows)]
+
+
+def _ready(lab: Lab) -> list[str]:
+    out = ["## What \"lab ready\" looks like", ""]
+    if lab.controller is None:
+        return out + ["The lab has no controller: it is ready when its nodes have booted.", ""]
+    stages = resolve_stages(lab)
+    out += [f"At first boot the controller `{lab.controller.node}` serves DHCP and DNS, waits "
+            "for SSH on each stage's hosts, runs the stage's playbooks, and prints on its serial "
+            "console (stages in this order):", ""]
+    rows = [[s.name, ", ".join(s.hosts) or "(none)", ", ".join(s.playbooks), f"{s.timeout} s"]
+            for s in stages]
+    out += _table(["stage", "hosts", "playbooks", "timeout"], rows)
+    checks = [m for m in managed_nodes(lab) if m.node.name in stages[-1].hosts]
+    lines = [f"gns3lab: stage {s.name} ok" for s in stages[:-1]]
+    lines += [f"gns3lab: check {m.node.name} {m.address} ok" for m in checks]
+    lines += [f"gns3lab: stage {stages[-1].name} ok", "gns3lab: lab ready"]
+    out += _code(*lines)
+    out += ["A stage that fails prints `gns3lab: stage <name> failed` and the bootstrap stops; "
+            "its log is `/var/log/gns3lab-bootstrap.log` on the controller.", ""]
+    return out

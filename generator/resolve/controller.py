@@ -1,0 +1,131 @@
+"""Resolution step: the controller and its stages, then the checks that need the whole lab
+(DHCP networks, uplink, stage hosts, add-on settings and add-on playbooks).
+
+Everything ``build`` would refuse about the controller is found here, so ``validate`` reports
+it with its file and line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from generator import addons
+from generator import model as m
+from generator.blueprint.confine import confined, walk
+from generator.errors import Refused
+from generator.naming import closest_fix
+from generator.render.bootstrap import CHECK_STAGE, PLAYBOOK_DIRS, resolve_hosts
+from generator.resolve.draft import ResolverBase
+
+#: A stage's ``generated:`` playbooks: written by add-ons under the controller's Ansible folder.
+GENERATED_RE = re.compile(r"^playbooks/[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
+
+
+class ControllerSteps(ResolverBase):
+    """Controller resolution; mixed into :class:`generator.resolve.lab.Resolver`."""
+
+    def resolve_controller(self) -> m.Controller | None:
+        spec = self.bp.controller
+        if spec is None:
+            return None
+        path = ("controller",)
+        draft = self.drafts.get(spec.node)
+        if draft is None:
+            self.problem(path + ("node",), f"controller node '{spec.node}' does not exist",
+                         closest_fix(spec.node, self.drafts))
+        elif draft.spec.type != "qemu":
+            self.problem(path + ("node",), f"controller '{spec.node}' must be a VM",
+                         "name a QEMU node")
+        playbooks = tuple(self.blueprint_file(path + ("playbooks", i), pb)
+                          for i, pb in enumerate(spec.playbooks))
+        known_hosts: set[str] = {"all"} | set(self.bp.groups) | set(self.drafts) | {
+            str(d.settings["role"]) for d in self.drafts.values() if d.settings.get("role")}
+        stages, seen = [], set()
+        for i, stage in enumerate(spec.stages):
+            spath = path + ("stages", i)
+            if stage.name == CHECK_STAGE or stage.name in seen:
+                self.problem(spath + ("name",), f"stage name '{stage.name}' is taken",
+                             f"'{CHECK_STAGE}' is the final check; give each stage its own name")
+            seen.add(stage.name)
+            hosts = _listed(stage.hosts)
+            for h in hosts:
+                if h not in known_hosts:
+                    self.problem(spath + ("hosts",),
+                                 f"stage '{stage.name}' names unknown group '{h}'",
+                                 closest_fix(h, known_hosts))
+            books = _listed(stage.playbooks)
+            for j, pb in enumerate(books):
+                self.blueprint_file(spath + ("playbooks", j), pb)
+            generated = _listed(stage.generated)
+            for j, book in enumerate(generated):
+                if not GENERATED_RE.match(book):
+                    self.problem(spath + ("generated", j), f"generated playbook '{book}' is not "
+                                 "playbooks/<name>.yml", "name an add-on's playbook, e.g. "
+                                 "generated: [playbooks/fabric.yml]")
+            stages.append(m.StageSpec(name=stage.name, hosts=hosts, playbooks=books,
+                                      generated=generated,
+                                      timeout=stage.timeout or spec.timeout))
+        return m.Controller(node=spec.node, uplink=spec.uplink, dhcp=tuple(spec.dhcp),
+                            playbooks=playbooks, stages=tuple(stages), timeout=spec.timeout)
+
+    def blueprint_file(self, path: tuple, written: str) -> Path:
+        """A playbook the blueprint names, confined to its folder (a problem otherwise), and
+        the folders the bootstrap copies with it (its own, or the Ansible folders beside
+        lab.yaml), checked entry by entry: no links out, no FIFOs or devices."""
+        try:
+            file = confined(self.src.folder, written, "file")
+            near = [file.parent] if file.parent != self.src.folder else [
+                self.src.folder / d for d in PLAYBOOK_DIRS if (self.src.folder / d).is_dir()]
+            for folder in near:
+                walk(folder, str(folder.relative_to(self.src.folder)), skip_hidden=True)
+            return file
+        except Refused as exc:
+            self.problem(path, exc.message, exc.fix)
+            return self.src.folder / "missing"
+
+    # -- checks on the resolved lab ------------------------------------------------------------
+    def check_lab(self, lab: m.Lab) -> None:
+        """What needs the whole model: the controller's networks, uplink and stage hosts, the
+        add-ons' settings and the playbooks stages expect add-ons to render."""
+        if lab.controller is not None:
+            self.check_controller(lab, lab.controller)
+        for path, message, fix in addons.check_addons(lab):
+            self.problem(path, message, fix)
+        if lab.controller is not None and not self.problems:
+            rendered = set(addons.render_addons(lab))
+            for i, stage in enumerate(lab.controller.stages):
+                for j, book in enumerate(stage.generated):
+                    if book not in rendered:
+                        self.problem(("controller", "stages", i, "generated", j),
+                                     f"no add-on renders '{book}'", "enable the add-on (its "
+                                     "settings under extra:) or drop the name")
+
+    def check_controller(self, lab: m.Lab, ctl: m.Controller) -> None:
+        path = ("controller",)
+        node = next((n for n in lab.vms if n.name == ctl.node), None)
+        if node is None:
+            return  # reported by resolve_controller
+        known = {n.name for n in lab.networks}
+        for i, net in enumerate(ctl.dhcp):
+            if net not in known:
+                self.problem(path + ("dhcp", i), f"unknown network '{net}'",
+                             closest_fix(net, known))
+            elif not any(i.network == net and i.addresses and not i.dhcp
+                         for i in node.interfaces):
+                self.problem(path + ("dhcp", i), f"controller '{node.name}' serves DHCP on "
+                             f"'{net}' but has no static address there", f"give an interface "
+                             f"of '{node.name}' 'network: {net}' and a fixed address (not dhcp)")
+        names = {i.name for i in node.interfaces} | {n.name for n in node.nics}
+        if ctl.uplink and ctl.uplink not in names:
+            self.problem(path + ("uplink",), f"uplink '{ctl.uplink}' is not an interface of "
+                         f"'{node.name}'", "name one of its NICs or interfaces, e.g. eth1")
+        for i, stage in enumerate(ctl.stages):
+            if not resolve_hosts(lab, list(stage.hosts)):
+                self.problem(path + ("stages", i, "hosts"), f"stage '{stage.name}' names no "
+                             "node the controller can reach", "name groups, roles or nodes "
+                             "that have an address")
+
+
+def _listed(value: list[str] | str) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

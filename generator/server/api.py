@@ -1,0 +1,274 @@
+"""A small client for a running GNS3 server (2.2 or 3.x); :mod:`.consoles` reads node consoles.
+
+Only the standard library is used (``urllib``, ``socket``). The client speaks the REST API
+under ``/v2`` (GNS3 2.2) or ``/v3`` (GNS3 3.x) and finds out which on first use. Every failure,
+from an unreachable server to an HTTP error, is raised as :class:`~generator.errors.ServerError`
+carrying the HTTP status and the server's own message.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from generator.errors import ServerError
+
+#: API prefixes tried in order; GNS3 3.x answers the first, 2.2 only the second.
+API_PREFIXES = ("/v3", "/v2")
+#: Longest server message quoted in an error (2.2 can answer with pages of JSON).
+MAX_MESSAGE = 2000
+
+
+class Gns3Client:
+    """REST client for one GNS3 server.
+
+    ``username``/``password`` are required for GNS3 3.x (JWT login); for 2.2 they are sent as
+    HTTP Basic credentials when given (servers started with ``auth = true``).
+    """
+
+    def __init__(self, url: str, username: str | None = None, password: str | None = None,
+                 timeout: float = 30) -> None:
+        self.url = url.rstrip("/")
+        self.username, self.password, self.timeout = username, password, timeout
+        self._prefix: str | None = None
+        self._version: dict[str, Any] | None = None
+        self._token: str | None = None
+
+    # -- connection ------------------------------------------------------------------------
+
+    @property
+    def prefix(self) -> str:
+        """``/v2`` or ``/v3``, detected from the server on first use."""
+        if self._prefix is None:
+            self._detect()
+        assert self._prefix is not None
+        return self._prefix
+
+    def version(self) -> dict[str, Any]:
+        """The server's ``/version`` answer, e.g. ``{"version": "3.0.6", "local": true}``."""
+        if self._version is None:
+            self._detect()
+        assert self._version is not None
+        return self._version
+
+    def _detect(self) -> None:
+        """Find the API prefix: ``/vN/version`` needs no authentication in either version."""
+        for prefix in API_PREFIXES:
+            status, body = self._send("GET", f"{prefix}/version", authenticate=False)
+            if status == 200 and isinstance(body, dict):
+                self._prefix, self._version = prefix, body
+                return
+        raise ServerError(f"{self.url} does not look like a GNS3 server (no /v2 or /v3 API)",
+                          hint="check the server URL and port")
+
+    def _login(self) -> None:
+        """Get a JWT from GNS3 3.x."""
+        if not self.username or self.password is None:
+            raise ServerError(f"GNS3 {self.version().get('version', '3.x')} at {self.url} "
+                              "requires a user name and password",
+                              hint="pass the credentials of a GNS3 user (e.g. the admin user)")
+        status, body = self._send("POST", "/v3/access/users/authenticate", authenticate=False,
+                                  data={"username": self.username, "password": self.password})
+        if status != 200 or not isinstance(body, dict) or "access_token" not in body:
+            raise _http_error("POST", "/v3/access/users/authenticate", status, body,
+                              hint="check the user name and password")
+        self._token = body["access_token"]
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self.prefix == "/v3":
+            if self._token is None:
+                self._login()
+            return {"Authorization": f"Bearer {self._token}"}
+        if self.username:
+            pair = f"{self.username}:{self.password or ''}".encode()
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+        return {}
+
+    def request(self, method: str, path: str, data: Any = None, *,
+                body_file: Path | None = None, expect: tuple[int, ...] = (200, 201, 204)) -> Any:
+        """Call ``<prefix><path>`` and return the decoded JSON answer (``None`` when empty).
+
+        ``data`` is sent as JSON (``bytes`` as they are); ``body_file`` is streamed as raw
+        bytes. A status outside ``expect`` raises ServerError. An expired 3.x token is renewed once.
+        """
+        full = self.prefix + path
+        status, body = self._send(method, full, data=data, body_file=body_file)
+        if status == 401 and self.prefix == "/v3" and self._token is not None:
+            self._token = None
+            status, body = self._send(method, full, data=data, body_file=body_file)
+        if status not in expect:
+            raise _http_error(method, full, status, body)
+        return body
+
+    def _send(self, method: str, path: str, *, data: Any = None, body_file: Path | None = None,
+              authenticate: bool = True) -> tuple[int, Any]:
+        """One HTTP exchange; returns (status, decoded body). Raises only if unreachable."""
+        headers = {"Accept": "application/json", **(self._auth_headers() if authenticate else {})}
+        payload: Any = None
+        if body_file is not None:
+            headers["Content-Type"] = "application/octet-stream"
+            headers["Content-Length"] = str(body_file.stat().st_size)
+        elif isinstance(data, bytes):  # a file's content, e.g. a rewritten project file
+            headers["Content-Type"] = "application/octet-stream"
+            payload = data
+        elif data is not None:
+            headers["Content-Type"] = "application/json"
+            payload = json.dumps(data).encode()
+        with open(body_file, "rb") if body_file else contextlib.nullcontext(payload) as body:
+            req = urllib.request.Request(self.url + path, data=body, method=method,
+                                         headers=headers)
+            try:
+                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                    return resp.status, _decode(resp.read())
+            except urllib.error.HTTPError as exc:
+                return exc.code, _decode(exc.read())
+            except (urllib.error.URLError, OSError) as exc:
+                reason = getattr(exc, "reason", exc)
+                raise ServerError(f"cannot reach GNS3 server at {self.url}: {reason}",
+                                  hint="is gns3server running, and are the host and port right?"
+                                  ) from exc
+
+    # -- projects --------------------------------------------------------------------------
+
+    def import_project(self, archive_path: Path | str, name: str | None = None
+                       ) -> dict[str, Any]:
+        """Upload a ``.gns3project`` archive as a new, closed project named ``name`` (default:
+        the name inside the archive). If that name is taken, GNS3 appends ``-1``, ``-2``, …;
+        the answer's ``name`` is the final one.
+
+        A fresh project id is used, never the one inside the archive: GNS3 2.2 would treat
+        the upload as a snapshot restore of that project instead.
+        """
+        archive = Path(archive_path)
+        if not archive.is_file():
+            raise ServerError(f"archive not found: {archive}")
+        query = "?" + urllib.parse.urlencode({"name": name}) if name else ""
+        return self.request("POST", f"/projects/{uuid.uuid4()}/import{query}", body_file=archive)
+
+    def projects(self) -> list[dict[str, Any]]:
+        """Every project the server knows."""
+        return self.request("GET", "/projects")
+
+    def open_project(self, pid: str) -> dict[str, Any]:
+        """Open a project: this creates its nodes, so image and property errors show here."""
+        return self.request("POST", f"/projects/{pid}/open")
+
+    def close_project(self, pid: str) -> None:
+        """Close a project (its nodes are stopped)."""
+        self.request("POST", f"/projects/{pid}/close")
+
+    def delete_project(self, pid: str) -> None:
+        """Delete a project and its files from the server."""
+        self.request("DELETE", f"/projects/{pid}")
+
+    # -- nodes and links -------------------------------------------------------------------
+
+    def nodes(self, pid: str) -> list[dict[str, Any]]:
+        """The nodes of an opened project."""
+        return self.request("GET", f"/projects/{pid}/nodes")
+
+    def links(self, pid: str) -> list[dict[str, Any]]:
+        """The links of an opened project."""
+        return self.request("GET", f"/projects/{pid}/links")
+
+    def node(self, pid: str, nid: str) -> dict[str, Any]:
+        """One node, with its ``status``, ``console`` and ``command_line``."""
+        return self.request("GET", f"/projects/{pid}/nodes/{nid}")
+
+    def start_all(self, pid: str) -> None:
+        """Start every node of an opened project."""
+        self.request("POST", f"/projects/{pid}/nodes/start")
+
+    def stop_all(self, pid: str) -> None:
+        """Stop every node of an opened project."""
+        self.request("POST", f"/projects/{pid}/nodes/stop")
+
+    def start_node(self, pid: str, nid: str) -> Any:
+        """Start one node (3.x wants a JSON body, even an empty one)."""
+        return self.request("POST", f"/projects/{pid}/nodes/{nid}/start", data={})
+
+    def stop_node(self, pid: str, nid: str) -> Any:
+        """Stop one node."""
+        return self.request("POST", f"/projects/{pid}/nodes/{nid}/stop")
+
+    def start_capture(self, pid: str, lid: str) -> dict[str, Any]:
+        """Start a packet capture on a link; the answer holds ``capture_file_path``."""
+        action = "capture/start" if self.prefix == "/v3" else "start_capture"
+        return self.request("POST", f"/projects/{pid}/links/{lid}/{action}", {})
+
+    def stop_capture(self, pid: str, lid: str) -> None:
+        """Stop the packet capture on a link."""
+        action = "capture/stop" if self.prefix == "/v3" else "stop_capture"
+        self.request("POST", f"/projects/{pid}/links/{lid}/{action}")
+
+    # -- computes, images, project files ---------------------------------------------------
+
+    def computes(self) -> list[dict[str, Any]]:
+        """The controller's computes, in the order GNS3 keeps them (the order its import cycles
+        through). 3.x does not list its built-in ``local`` compute; it is put first here, where
+        the controller adds it at start."""
+        found = self.request("GET", "/computes")
+        if self.prefix == "/v3" and not any(c.get("compute_id") == "local" for c in found):
+            found = [{"compute_id": "local", "name": "local", "connected": True}, *found]
+        return found
+
+    def compute_images(self, compute_id: str, emulator: str = "qemu") -> list[dict[str, Any]]:
+        """The images one compute has: ``filename``, ``path``, ``md5sum``, ``filesize`` (the
+        compute hashes its real files, so this is right even where 3.x's image database lags)."""
+        return self.request("GET", f"/computes/{compute_id}/{emulator}/images")
+
+    def upload_image(self, compute_id: str, image: Path) -> None:
+        """Upload a QEMU base image. 2.2 writes it straight onto ``compute_id``; 3.x takes it
+        into the controller's image store, from where a remote compute is served on node
+        creation."""
+        name = urllib.parse.quote(image.name)
+        if self.prefix == "/v3":
+            self.request("POST", f"/images/upload/{name}", body_file=image)
+        else:
+            self.request("POST", f"/computes/{compute_id}/qemu/images/{name}", body_file=image)
+
+    def read_project_file(self, pid: str, path: str) -> Any:
+        """A file of a (loaded) project on the controller, decoded like any answer."""
+        return self.request("GET", f"/projects/{pid}/files/{urllib.parse.quote(path)}")
+
+    def write_project_file(self, pid: str, path: str, content: bytes) -> None:
+        """Write a file into a (loaded) project's folder on the controller."""
+        self.request("POST", f"/projects/{pid}/files/{urllib.parse.quote(path)}", content)
+
+    def find_project(self, name: str) -> dict[str, Any] | None:
+        """The project called exactly ``name``, or None."""
+        return next((p for p in self.projects() if p.get("name") == name), None)
+
+
+def _decode(raw: bytes) -> Any:
+    """JSON if it parses, else the text (GNS3 3.x answers some 500s with plain text)."""
+    if not raw:
+        return None
+    text = raw.decode(errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _http_error(method: str, path: str, status: int, body: Any,
+                hint: str | None = None) -> ServerError:
+    """A ServerError naming the request, the status and the server's message."""
+    message = str((body.get("message") if isinstance(body, dict) else body) or "(no message)")
+    # 2.2 appends the whole JSON schema to validation errors; the sentence before it is enough.
+    message = re.sub(r" in schema: \{.*", "", message, flags=re.DOTALL).strip()
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE] + " [...]"
+    if status == 401:
+        hint = hint or "check the user name and password"
+    elif status == 500:
+        hint = hint or "the server failed internally; its log has the details"
+    return ServerError(f"{method} {path}: HTTP {status}: {message}", hint=hint)

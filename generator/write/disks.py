@@ -1,0 +1,183 @@
+"""Find and check base images; make the per-node disks (qemu-img overlays, blank data disks)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+
+from generator import tools
+from generator.errors import ImageError
+from generator.model import BaseImage, Lab
+from generator.paths import Layout
+
+ENV_IMAGES = "GNS3LAB_IMAGES"
+
+
+def default_cache() -> Path:
+    """The image cache when ``$GNS3LAB_IMAGES`` is unset: ``~/.cache/gns3lab/images``."""
+    return Path.home() / ".cache" / "gns3lab" / "images"
+
+
+def search_dirs(extra: Iterable[Path] = ()) -> list[Path]:
+    """Where base images are looked for: ``--images-dir``…, ``$GNS3LAB_IMAGES`` (else the
+    default cache that ``gns3lab images pull`` fills), GNS3's own."""
+    dirs = [Path(p) for p in extra]
+    env = [Path(p) for p in os.environ.get(ENV_IMAGES, "").split(os.pathsep) if p]
+    dirs += env or [default_cache()]
+    dirs.append(Path.home() / "GNS3" / "images" / "QEMU")
+    return list(dict.fromkeys(d.expanduser() for d in dirs))
+
+
+def _cached_digest(path: Path, cache: Path, length: int) -> str | None:
+    """A digest from a sidecar written after ``path`` last changed (mtime and ctime: a copy
+    with preserved times still gets a new ctime), or None."""
+    try:
+        st = path.stat()
+        if cache.stat().st_mtime >= max(st.st_mtime, st.st_ctime):
+            value = cache.read_text().strip()
+            if len(value) == length:
+                return value
+    except OSError:
+        pass
+    return None
+
+
+def _store_digest(cache: Path, value: str) -> None:
+    try:
+        cache.write_text(value + "\n")
+    except OSError:
+        pass  # a read-only image folder is fine; we hash again next time
+
+
+def digests_of(path: Path, progress: Callable[[str], None] | None = None) -> tuple[str, str]:
+    """md5 and sha256 of a file, each cached while the file is unchanged: md5 GNS3-style in
+    ``<file>.md5sum``, sha256 in the hidden ``.<file>.sha256sum`` (GNS3 lists neither).
+    A missing digest is computed by streaming the file once."""
+    md5_cache = path.with_name(path.name + ".md5sum")
+    sha_cache = path.with_name(f".{path.name}.sha256sum")
+    md5 = _cached_digest(path, md5_cache, 32)
+    sha256 = _cached_digest(path, sha_cache, 64)
+    if md5 and sha256:
+        return md5, sha256
+    if progress:
+        progress(f"checksum {path.name} ({path.stat().st_size >> 20} MiB)")
+    with path.open("rb") as fh:
+        if md5:  # only the sha256 is missing: hashlib streams it
+            sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
+        else:
+            h_md5, h_sha = hashlib.md5(), hashlib.sha256()
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h_md5.update(chunk)
+                h_sha.update(chunk)
+            md5, sha256 = h_md5.hexdigest(), h_sha.hexdigest()
+            _store_digest(md5_cache, md5)
+    _store_digest(sha_cache, sha256)
+    return md5, sha256
+
+
+def md5_of(path: Path, progress: Callable[[str], None] | None = None) -> str:
+    """md5 of a file, cached GNS3-style in ``<file>.md5sum`` while the file is unchanged."""
+    cached = _cached_digest(path, path.with_name(path.name + ".md5sum"), 32)
+    return cached or digests_of(path, progress)[0]
+
+
+def check_one_image_per_name(lab: Lab) -> None:
+    """Refuse two different images (appliance checksum or size) under one file name: GNS3
+    keeps images by bare name, so one of the two nodes would boot the other's disk."""
+    seen: dict[str, tuple[BaseImage, str]] = {}
+    problems = []
+    for node in lab.vms:
+        image = node.image
+        if image is None:
+            continue
+        first = seen.setdefault(image.filename, (image, node.name))
+        other, other_node = first
+        if (other.md5sum, other.filesize) != (image.md5sum, image.filesize):
+            problems.append(
+                f"two different images share the file name '{image.filename}': node "
+                f"'{other_node}' ({other.appliance} {other.appliance_version}, md5 "
+                f"{other.md5sum}, {other.filesize} bytes) and node '{node.name}' "
+                f"({image.appliance} {image.appliance_version}, md5 {image.md5sum}, "
+                f"{image.filesize} bytes)")
+    if problems:
+        raise ImageError("\n".join(dict.fromkeys(problems)),
+                         hint="GNS3 keeps images by file name: rename one image (and its "
+                              "appliance entry) or use one version for both nodes")
+
+
+def describe_missing(image: BaseImage, dirs: list[Path]) -> str:
+    url = image.download_url or "(no download URL in the appliance)"
+    return (f"base image '{image.filename}' of appliance '{image.appliance}' "
+            f"{image.appliance_version} not found (size {image.filesize} bytes, md5 "
+            f"{image.md5sum}, download: {url}); looked in: {', '.join(map(str, dirs))}")
+
+
+def find_images(lab: Lab, dirs: list[Path],
+                progress: Callable[[str], None] | None = None) -> dict[str, BaseImage]:
+    """Find every base image the lab needs and check its size and md5 against the appliance.
+
+    Returns the checked images by file name, with ``path`` and ``sha256`` set. Two different
+    images under one file name are refused first. Every problem is reported at once: a
+    missing image with its name, size, checksum and URL; a wrong one with both sums.
+    """
+    check_one_image_per_name(lab)
+    needed = {n.image.filename: n.image for n in lab.vms if n.image is not None}
+    found: dict[str, BaseImage] = {}
+    problems: list[str] = []
+    for filename, image in sorted(needed.items()):
+        path = next((d / filename for d in dirs if (d / filename).is_file()), None)
+        if path is None:
+            problems.append(describe_missing(image, dirs))
+            continue
+        size = path.stat().st_size
+        if image.filesize and size != image.filesize:
+            problems.append(f"base image {path} has {size} bytes, but appliance "
+                            f"'{image.appliance}' expects {image.filesize}: wrong or partial file")
+            continue
+        md5, sha256 = digests_of(path, progress)
+        if image.md5sum and md5 != image.md5sum:
+            problems.append(f"base image {path} has md5 {md5}, but appliance "
+                            f"'{image.appliance}' expects {image.md5sum}: wrong file")
+            continue
+        info = tools.image_info(path)
+        found[filename] = replace(image, path=path, format=info["format"], sha256=sha256,
+                                  virtual_size=int(info["virtual-size"]))
+    for node in lab.vms:
+        base = found.get(node.image.filename) if node.image else None
+        if base and 0 < node.disk_size < base.virtual_size:
+            problems.append(f"node '{node.name}' asks for a {node.disk_size >> 20} MiB disk, "
+                            f"smaller than its base image {base.filename} "
+                            f"({base.virtual_size >> 20} MiB): grow 'disk' or drop it")
+    if problems:
+        raise ImageError("\n".join(problems),
+                         hint="put the images in --images-dir or $GNS3LAB_IMAGES, or build "
+                              "with --no-images to leave them out of the check")
+    return found
+
+
+def attach_images(lab: Lab, images: dict[str, BaseImage]) -> Lab:
+    """The lab with each node's image replaced by the checked one (path, real virtual size)."""
+    nodes = tuple(replace(n, image=images[n.image.filename]) if n.image else n
+                  for n in lab.nodes)
+    return replace(lab, nodes=nodes)
+
+
+def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -> None:
+    """One linked-clone overlay per VM, plus blank data disks.
+
+    With ``images`` the overlay is made against the checked base (then its header names the
+    bare file name); without (``--no-images``) it is made from the known virtual size alone.
+    """
+    check_one_image_per_name(lab)
+    for node in lab.vms:
+        assert node.image is not None
+        base = images.get(node.image.filename) if images is not None else None
+        fmt = base.format if base else node.image.format
+        size = max(node.disk_size, (base or node.image).virtual_size)
+        tools.create_overlay(layout.overlay(node), node.image.filename, fmt,
+                             size=size, backing_path=base.path if base else None)
+        for disk in node.data_disks:
+            tools.create_blank_disk(layout.data_disk(node, disk), disk.size)

@@ -1,0 +1,54 @@
+"""The lab's SSH key pair: given in the blueprint, or generated once and kept with the output.
+
+A generated key is kept in ``<output>/keys/<lab>/`` and reused by later builds into the same
+output folder, so rebuilding gives a byte-identical archive and the user can log in to the lab.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from generator import tools
+from generator.errors import GeneratorError
+
+
+@dataclass(frozen=True)
+class LabKey:
+    private_path: Path
+    public: str
+
+    @property
+    def private(self) -> bytes:
+        return self.private_path.read_bytes()
+
+
+def ensure_lab_key(lab_name: str, out_dir: Path, given: Path | None = None) -> LabKey:
+    """The key pair to use: ``given`` (with its ``.pub``), or the kept one, or a new one."""
+    if given is not None:
+        pub = given.with_name(given.name + ".pub")
+        if not given.is_file() or not pub.is_file():
+            raise GeneratorError(f"ssh_key {given}: private key or {pub.name} not found",
+                                 hint="give a private key file with its .pub beside it")
+        return LabKey(given, pub.read_text().strip())
+    folder = out_dir / "keys" / lab_name
+    private = folder / "id_ed25519"
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # parallel builds of one lab make one key
+        if not private.is_file():
+            for stale in folder.glob(".id_ed25519.*.tmp*"):  # a killed build's; we hold the lock
+                stale.unlink(missing_ok=True)
+            tmp = folder / f".id_ed25519.{os.getpid()}.tmp"
+            try:
+                tools.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                           f"gns3lab@{lab_name}", "-f", tmp])
+                # .pub first: whoever sees the private key finds its public half beside it
+                tmp.with_name(tmp.name + ".pub").rename(private.with_name("id_ed25519.pub"))
+                tmp.rename(private)
+            finally:
+                for stale in (tmp, tmp.with_name(tmp.name + ".pub")):
+                    stale.unlink(missing_ok=True)
+    return LabKey(private, private.with_name("id_ed25519.pub").read_text().strip())
