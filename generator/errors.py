@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Sequence
 from typing import Any
 
 
 class GeneratorError(Exception):
     """Base of every error gns3lab reports to a user (exit code 2, no traceback)."""
 
-    exit_code = 2
+    #: gns3lab's own exit status for this error (not ``exit_code``: a :class:`ToolError` uses
+    #: that name for the exit code of the program that failed).
+    status = 2
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -54,7 +57,20 @@ class Problem:
 
 
 class ToolError(GeneratorError):
-    """An external program is missing or failed."""
+    """An external program is missing or failed.
+
+    A failure carries its record as fields, so no caller parses the message: ``argv`` (the
+    command as run, strings), ``exit_code`` (the program's; negative: killed by that signal;
+    None: it never ran to an end: missing, timed out) and ``stderr_tail`` (the last lines of
+    its stderr, or of its stdout when stderr was empty). The message stays for people.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, argv: Sequence[object] = (),
+                 exit_code: int | None = None, stderr_tail: str = "") -> None:
+        super().__init__(message, hint)
+        self.argv = tuple(str(a) for a in argv)
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
 
 
 class ImageError(GeneratorError):

@@ -34,7 +34,7 @@ class _Group(click.Group):
                 click.echo(("error: " if i == 0 else "       ") + printable(line), err=True)
             if exc.hint and not exc.lines()[-1].startswith("hint:"):
                 click.echo(f"hint: {printable(exc.hint)}", err=True)
-            ctx.exit(exc.exit_code)
+            ctx.exit(exc.status)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except (KeyboardInterrupt, Interrupted) as exc:
