@@ -98,6 +98,18 @@ def fill_template(text: str, node: str, index: int) -> str:
     return TEMPLATE_RE.sub(repl, text)
 
 
+def runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive runs, in the order given: ``[10, 20, 21, 22, 7]`` -> ``[(10, 10), (20, 22),
+    (7, 7)]`` (sort first for ranges; VLAN lists, ports and ``used_ips`` all compress so)."""
+    out: list[tuple[int, int]] = []
+    for n in numbers:
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
 def closest_fix(word: str, choices: Iterable[str]) -> str:
     """A 'did you mean' hint for ``word`` among ``choices``."""
     return closest(word, {str(c) for c in choices})

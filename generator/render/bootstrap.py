@@ -30,9 +30,10 @@ from typing import Any
 import jinja2
 
 from generator import addons
-from generator.addons.fabric import dump_ansible_yaml, injected_login
+from generator.addons.fabric import injected_login
 from generator.errors import GeneratorError
 from generator.model import Controller, GuestInterface, Lab, Node, StageSpec
+from generator.render.yamltext import generated_yaml
 
 ROOT_DIR = "/opt/gns3lab"
 ANSIBLE_DIR = f"{ROOT_DIR}/ansible"
@@ -229,7 +230,7 @@ def render_inventory(lab: Lab, managed: list[Managed]) -> bytes:
                 groups.setdefault(group, {"hosts": {}})["hosts"][m.node.name] = {}
     doc = {"all": {"hosts": {m.node.name: _host_vars(lab, m) for m in managed},
                    "children": groups}}
-    return _sorted_yaml(doc)
+    return generated_yaml(doc)
 
 
 def render_group_vars(lab: Lab) -> bytes:
@@ -244,13 +245,7 @@ def render_group_vars(lab: Lab) -> bytes:
     doc = {"lab_name": lab.name, "lab_domain": lab.domain, "lab_controller": ctl.node,
            "lab_dns_server": str(address.ip) if address else None, "lab_networks": networks,
            "lab_extra": lab.extra, "lab_uplink": ctl.uplink}
-    return _sorted_yaml({k: v for k, v in doc.items() if v is not None})
-
-
-def _sorted_yaml(data: Any) -> bytes:
-    """Sorted YAML with sequences indented under their key (ansible-lint's yaml rule)."""
-    return ("# gns3lab: generated from the blueprint.\n"
-            + dump_ansible_yaml(data, sort_keys=True)).encode()
+    return generated_yaml({k: v for k, v in doc.items() if v is not None})
 
 
 # --------------------------------------------------------------------------- dnsmasq

@@ -12,20 +12,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-import yaml
-
 from generator.model import GuestInterface, Lab, Node
-
-
-def dump_yaml(data: Any) -> str:
-    """Deterministic, readable YAML (keys in the order given, no aliases)."""
-
-    class _NoAliases(yaml.SafeDumper):
-        def ignore_aliases(self, data: Any) -> bool:
-            return True
-
-    return yaml.dump(data, Dumper=_NoAliases, sort_keys=False, default_flow_style=False,
-                     width=4096, allow_unicode=True)
+from generator.render.yamltext import dump_yaml
 
 
 def render_network_config(node: Node, domain: str) -> dict[str, Any]:
