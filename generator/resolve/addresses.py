@@ -9,7 +9,7 @@ from typing import Any
 from generator import model as m
 from generator.blueprint import schema as bp
 from generator.naming import TEMPLATE_RE, closest_fix, fill_template
-from generator.resolve.draft import Draft, ResolverBase
+from generator.resolve.state import Draft, ResolverBase
 
 
 class AddressSteps(ResolverBase):

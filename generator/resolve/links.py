@@ -9,7 +9,7 @@ from typing import Any
 from generator import model as m
 from generator.blueprint import schema as bp
 from generator.naming import closest_fix, derive_id, fill_template
-from generator.resolve.draft import ResolverBase
+from generator.resolve.state import ResolverBase
 
 
 class LinkSteps(ResolverBase):
