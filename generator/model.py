@@ -190,10 +190,21 @@ class Link:
 
 
 @dataclass(frozen=True)
+class AnsibleFile:
+    """A blueprint file the controller gets under its Ansible folder, read at resolution (the
+    renderers never read the disk): path relative to that folder, content and mode."""
+
+    path: str  # e.g. playbooks/site.yml, roles/web/tasks/main.yml
+    content: bytes
+    mode: int  # 0o755 when executable in the blueprint folder, else 0o644
+
+
+@dataclass(frozen=True)
 class StageSpec:
     """A bootstrap stage as the blueprint gives it, checked: host patterns (``all``, groups,
-    roles, node names), playbooks (blueprint files, relative to its folder), add-on playbooks
-    (``playbooks/<name>.yml`` under the controller's Ansible folder) and its timeout."""
+    roles, node names), playbooks (the blueprint's files, as paths under the controller's
+    Ansible folder: ``playbooks/...``), add-on playbooks (``playbooks/<name>.yml`` there too)
+    and its timeout."""
 
     name: str
     hosts: tuple[str, ...]
@@ -204,12 +215,17 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class Controller:
+    """The controller node and its bootstrap: ``playbooks`` (paths under the Ansible folder)
+    run as stage ``main`` when there are no ``stages``; ``files`` are every blueprint file the
+    bootstrap copies (the playbooks and what sits beside them), sorted by path."""
+
     node: str
     uplink: str | None
     dhcp: tuple[str, ...]
-    playbooks: tuple[Path, ...]
+    playbooks: tuple[str, ...]
     stages: tuple[StageSpec, ...]
     timeout: int
+    files: tuple[AnsibleFile, ...] = ()
 
 
 @dataclass(frozen=True)

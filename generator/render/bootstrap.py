@@ -24,7 +24,7 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, fields
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
 import jinja2
@@ -54,8 +54,6 @@ NAT_UNIT = "gns3lab-nat.service"
 CHECK_STAGE = "check"
 CHECK_PLAYBOOK = "playbooks/check.yml"
 DEFAULT_STAGE = "main"
-PLAYBOOK_DIRS = ("roles", "templates", "files", "vars", "tasks", "handlers", "group_vars",
-                 "host_vars", "library", "filter_plugins", "module_utils")
 RESERVED_GROUPS = frozenset({"all", "ungrouped"})
 POLL_SECONDS = 5
 LEASE_TIME = "12h"
@@ -89,12 +87,6 @@ class Stage:
 def _ctl(lab: Lab) -> Controller:
     assert lab.controller is not None, "the lab has no controller"
     return lab.controller
-
-
-# --------------------------------------------------------------------------- stages
-
-def _stage_playbooks(stage: StageSpec) -> list[str]:
-    return list(stage.playbooks)
 
 
 # --------------------------------------------------------------------------- the managed nodes
@@ -145,52 +137,12 @@ def resolve_stages(lab: Lab) -> tuple[Stage, ...]:
     ctl = _ctl(lab)
     specs = list(ctl.stages)
     if not specs and ctl.playbooks:
-        specs = [StageSpec(DEFAULT_STAGE, ("all",), tuple(
-            str(p.relative_to(lab.blueprint_folder)) for p in ctl.playbooks), (), ctl.timeout)]
+        specs = [StageSpec(DEFAULT_STAGE, ("all",), ctl.playbooks, (), ctl.timeout)]
     stages = [Stage(name=s.name, hosts=resolve_hosts(lab, list(s.hosts)),
-                    playbooks=tuple(_playbook_dest(lab, p) or p for p in s.playbooks)
-                    + s.generated, timeout=s.timeout) for s in specs]
+                    playbooks=s.playbooks + s.generated, timeout=s.timeout) for s in specs]
     stages.append(Stage(CHECK_STAGE, resolve_hosts(lab, ["all"]), (CHECK_PLAYBOOK,),
                         ctl.timeout))
     return tuple(stages)
-
-
-# --------------------------------------------------------------------------- playbooks
-
-def _playbook_dest(lab: Lab, written: str | Path) -> str | None:
-    """``playbooks/...`` path (relative to the Ansible folder) of a blueprint file, or None."""
-    path = Path(written)
-    path = path if path.is_absolute() else lab.blueprint_folder / path
-    try:
-        rel = PurePosixPath(path.resolve().relative_to(lab.blueprint_folder.resolve()))
-    except ValueError:
-        return None
-    return str(rel if rel.parts[:1] == ("playbooks",) else PurePosixPath("playbooks", rel))
-
-
-def playbook_files(lab: Lab) -> dict[str, tuple[bytes, int]]:
-    """The blueprint's playbooks and what sits beside them, by path under the Ansible folder."""
-    ctl = _ctl(lab)
-    written = [str(p) for p in ctl.playbooks] + [pb for s in ctl.stages
-                                                 for pb in _stage_playbooks(s)]
-    folder = lab.blueprint_folder.resolve()
-    sources: set[Path] = set()
-    for pb in written:
-        path = (folder / pb).resolve()
-        if _playbook_dest(lab, path) is None or not path.is_file():
-            continue
-        sources.add(path)
-        near = [path.parent] if path.parent != folder else \
-            [folder / d for d in PLAYBOOK_DIRS if (folder / d).is_dir()]
-        sources.update(f for d in near for f in d.rglob("*") if _wanted(f, folder))
-    return {_playbook_dest(lab, f) or "": (f.read_bytes(), 0o755 if f.stat().st_mode & 0o111
-                                          else 0o644) for f in sorted(sources)}
-
-
-def _wanted(path: Path, folder: Path) -> bool:
-    parts = path.relative_to(folder).parts
-    return path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in parts) \
-        and path.name not in ("lab.yaml", "lab.yml")
 
 
 # --------------------------------------------------------------------------- Ansible documents
@@ -438,7 +390,7 @@ def _ansible_files(lab: Lab, managed: list[Managed]) -> dict[str, tuple[bytes, i
             "group_vars/all.yml": (render_group_vars(lab), 0o644),
             CHECK_PLAYBOOK: (_render("check.yml.j2", lab=lab.name, controller=_ctl(lab).node,
                                      status=STATUS), 0o644)}
-    files = playbook_files(lab)
+    files = {f.path: (f.content, f.mode) for f in _ctl(lab).files}
     clash = sorted(set(ours) & set(files))
     if clash:
         raise GeneratorError(f"blueprint playbook files clash with generated ones: "

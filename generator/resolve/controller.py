@@ -2,22 +2,28 @@
 (DHCP networks, uplink, stage hosts, add-on settings and add-on playbooks).
 
 Everything ``build`` would refuse about the controller is found here, so ``validate`` reports
-it with its file and line.
+it with its file and line. The blueprint files the bootstrap copies (playbooks and what sits
+beside them) are read here too, once they are checked, into ``Controller.files``: the
+renderers only read the model.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 
 from generator import addons
 from generator import model as m
 from generator.blueprint.confine import confined, walk
 from generator.errors import Refused
 from generator.naming import closest_fix
-from generator.render.bootstrap import CHECK_STAGE, PLAYBOOK_DIRS, resolve_hosts
+from generator.render.bootstrap import CHECK_STAGE, resolve_hosts
 from generator.resolve.draft import ResolverBase
 
+#: Folders beside ``lab.yaml`` the bootstrap copies with a playbook that sits there.
+PLAYBOOK_DIRS = ("roles", "templates", "files", "vars", "tasks", "handlers", "group_vars",
+                 "host_vars", "library", "filter_plugins", "module_utils")
 #: A stage's ``generated:`` playbooks: written by add-ons under the controller's Ansible folder.
 GENERATED_RE = re.compile(r"^playbooks/[A-Za-z0-9][A-Za-z0-9_.-]*\.ya?ml$")
 
@@ -66,8 +72,16 @@ class ControllerSteps(ResolverBase):
             stages.append(m.StageSpec(name=stage.name, hosts=hosts, playbooks=books,
                                       generated=generated,
                                       timeout=stage.timeout or spec.timeout))
-        return m.Controller(node=spec.node, uplink=spec.uplink, dhcp=tuple(spec.dhcp),
-                            playbooks=playbooks, stages=tuple(stages), timeout=spec.timeout)
+        folder = self.src.folder
+        own = [str(p.relative_to(folder)) for p in playbooks]
+        written = own + [pb for s in stages for pb in s.playbooks]
+        files = () if self.problems else read_playbook_files(folder, written)  # checked first
+        return m.Controller(
+            node=spec.node, uplink=spec.uplink, dhcp=tuple(spec.dhcp),
+            playbooks=tuple(playbook_dest(folder, p) or p for p in own),
+            stages=tuple(replace(s, playbooks=tuple(playbook_dest(folder, p) or p
+                                                    for p in s.playbooks)) for s in stages),
+            timeout=spec.timeout, files=files)
 
     def blueprint_file(self, path: tuple, written: str) -> Path:
         """A playbook the blueprint names, confined to its folder (a problem otherwise), and
@@ -125,6 +139,42 @@ class ControllerSteps(ResolverBase):
                 self.problem(path + ("stages", i, "hosts"), f"stage '{stage.name}' names no "
                              "node the controller can reach", "name groups, roles or nodes "
                              "that have an address")
+
+
+def playbook_dest(folder: Path, written: str | Path) -> str | None:
+    """``playbooks/...`` path (relative to the Ansible folder) of a blueprint file, or None
+    when it is outside ``folder``."""
+    path = Path(written)
+    path = path if path.is_absolute() else folder / path
+    try:
+        rel = PurePosixPath(path.resolve().relative_to(folder.resolve()))
+    except ValueError:
+        return None
+    return str(rel if rel.parts[:1] == ("playbooks",) else PurePosixPath("playbooks", rel))
+
+
+def read_playbook_files(folder: Path, written: list[str]) -> tuple[m.AnsibleFile, ...]:
+    """The blueprint's playbooks and what sits beside them (a playbook's own folder, or the
+    Ansible folders beside ``lab.yaml``), read, by path under the Ansible folder."""
+    root = folder.resolve()
+    sources: set[Path] = set()
+    for pb in written:
+        path = (root / pb).resolve()
+        if playbook_dest(folder, path) is None or not path.is_file():
+            continue
+        sources.add(path)
+        near = [path.parent] if path.parent != root else \
+            [root / d for d in PLAYBOOK_DIRS if (root / d).is_dir()]
+        sources.update(f for d in near for f in d.rglob("*") if _wanted(f, root))
+    return tuple(m.AnsibleFile(playbook_dest(folder, f) or "", f.read_bytes(),
+                               0o755 if f.stat().st_mode & 0o111 else 0o644)
+                 for f in sorted(sources))
+
+
+def _wanted(path: Path, folder: Path) -> bool:
+    parts = path.relative_to(folder).parts
+    return path.is_file() and not any(p.startswith(".") or p == "__pycache__" for p in parts) \
+        and path.name not in ("lab.yaml", "lab.yml")
 
 
 def _listed(value: list[str] | str) -> tuple[str, ...]:
