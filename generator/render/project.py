@@ -12,14 +12,9 @@ from html import escape
 from typing import Any
 
 from generator.model import Lab, Link, Node
-from generator.render.canvas import (
-    NAME_STYLE,
-    NAME_Y,
-    PORT_STYLE,
-    place_labels,
-    place_nodes,
-    tier_of,
-)
+from generator.naming import derive_id
+from generator.render.canvas import place_nodes, tier_of
+from generator.render.canvas_labels import NAME_STYLE, NAME_Y, PORT_STYLE, place_labels
 from generator.render.canvas_quality import text_size
 
 REVISION = 9
@@ -235,6 +230,4 @@ def _note(lab: Lab, kind: str, x: int, y: int, lines: list[str], pt: int, bold: 
 
 
 def _note_id(lab: Lab, kind: str) -> str:
-    from generator.resolve.lab import derive_id
-
     return derive_id(lab.name, "drawing", kind)
