@@ -10,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import __version__, interrupt
+from generator import __version__, interrupt, tools
+from generator.addons.fabric import injected_login
 from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
 from generator.blueprint.schema import load_blueprint
 from generator.errors import GeneratorError
@@ -25,7 +26,7 @@ from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint
 from generator.write.disks import attach_images, find_images, search_dirs, write_disks
 from generator.write.guest import write_bootstrap, write_seeds
-from generator.write.keys import ensure_lab_key
+from generator.write.keys import ensure_lab_key, needs_keygen
 
 Progress = Callable[[str], None]
 
@@ -63,6 +64,8 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     lab = load_lab(blueprint, options.images_dirs)
     if options.redact:
         check_redactable(lab)
+    programs, modules = host_needs(lab, options)
+    tools.preflight(programs, modules=modules)  # before anything is read, made or written
     images = None
     if not options.no_images:
         progress("checking base images")
@@ -91,6 +94,27 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         archive = write_archive(layout, out_dir / archive_name(lab), progress, bundle)
     return BuildResult(lab=lab, archive=archive, key_path=key.private_path if key else None,
                        injected=injected)
+
+
+def host_needs(lab: Lab, options: BuildOptions) -> tuple[list[str], list[str]]:
+    """The programs and Python modules :func:`build_lab` will use for ``lab``, so that one
+    preflight can name every missing one before any work starts."""
+    programs = []
+    if lab.vms:  # base image checks, overlays, data disks, the rebases around injection
+        programs.append("qemu-img")
+    if not options.redact and needs_keygen(lab.name, options.out_dir, lab.ssh_key):
+        programs.append("ssh-keygen")
+    programs.append("dot")  # topology.svg
+    modules = ["guestfs"] if not options.no_images and injects(lab) else []
+    return programs, modules
+
+
+def injects(lab: Lab) -> bool:
+    """Whether a build with images writes into any overlay (the nodes
+    :func:`generator.write.guest.write_bootstrap` injects): the controller, a node with
+    ``inject:`` entries, a node whose login gets the key by injection."""
+    controller = lab.controller.node if lab.controller else None
+    return any(n.name == controller or n.injects or injected_login(n) for n in lab.vms)
 
 
 def check_redactable(lab: Lab) -> None:

@@ -59,10 +59,6 @@ SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
 #: Data files a program needs that no program on PATH stands for, and their package.
 FILES = {SYSLINUX_MBR: "syslinux-common"}
 
-#: What the image build (:mod:`generator.images.build`) runs.
-IMAGE_BUILD_PROGRAMS = ("mmdebstrap", "mke2fs", "mkfs.fat", "mcopy", "syslinux", "debugfs",
-                        "dumpe2fs", "qemu-img")
-
 _T = TypeVar("_T")
 
 
@@ -136,7 +132,8 @@ def _guarded(start: Callable[[], _T]) -> _T:
 def _not_started(args: list[str], exc: Exception) -> ToolError:
     """The error of a program that could not be started: missing (the preflight message) or
     not runnable."""
-    if shutil.which(args[0]) is None:
+    found = Path(args[0]).exists() if "/" in args[0] else shutil.which(args[0]) is not None
+    if not found:
         try:
             require(args[0])
         except ToolError as err:

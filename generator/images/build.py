@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import tools
-from generator.errors import ImageError, ToolError
+from generator.errors import ImageError
 from generator.images import disk as imagedisk
 from generator.images.disk import MBR_CODE
 from generator.images.recipe import (
@@ -64,17 +64,9 @@ from generator.images.recipe import (
 #: The hidden index (GNS3 skips dot files) of recipe key -> last build of that recipe.
 INDEX = ".gns3lab-builds.json"
 
-#: Host programs the build runs, and the Debian package of each (for the install hint).
-HOST_PROGRAMS = {
-    "mmdebstrap": "mmdebstrap",
-    "mke2fs": "e2fsprogs",
-    "mkfs.fat": "dosfstools",
-    "mcopy": "mtools",
-    "syslinux": "syslinux",
-    "debugfs": "e2fsprogs",
-    "dumpe2fs": "e2fsprogs",
-    "qemu-img": "qemu-utils",
-}
+#: Host programs the build runs (their Debian packages: :data:`generator.tools.PACKAGES`).
+HOST_PROGRAMS = ("mmdebstrap", "mke2fs", "mkfs.fat", "mcopy", "syslinux", "debugfs", "dumpe2fs",
+                 "qemu-img")
 
 
 Progress = Callable[[str], None]
@@ -165,17 +157,12 @@ def describe_image(path: Path, *, key: str = "", cached: bool = True) -> BuiltIm
 
 
 def _preflight() -> None:
-    """Fail early when not root or when a host program is missing."""
+    """Fail early when not root, or (all at once) when a host program or SYSLINUX's MBR code
+    is missing."""
     if os.geteuid() != 0:
         raise ImageError("building the image needs root (mmdebstrap root mode, file ownership)",
                          hint="run the build as root, or point at a prebuilt image directory")
-    missing = [p for p in HOST_PROGRAMS if shutil.which(p) is None]
-    if not MBR_CODE.is_file():
-        missing.append("syslinux-common")
-    if missing:
-        pkgs = sorted({HOST_PROGRAMS.get(p, p) for p in missing})
-        raise ToolError(f"image build needs: {', '.join(missing)}",
-                        hint=f"install it with: apt-get install {' '.join(pkgs)}")
+    tools.preflight(HOST_PROGRAMS, files=[MBR_CODE])
 
 
 @contextmanager

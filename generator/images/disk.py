@@ -19,7 +19,7 @@ from generator import tools
 from generator.errors import ImageError
 
 #: SYSLINUX MBR code (boots the partition marked active), from syslinux-common.
-MBR_CODE = Path("/usr/lib/syslinux/mbr/mbr.bin")
+MBR_CODE = tools.SYSLINUX_MBR
 SECTOR = 512
 #: ext4's first non-reserved inode (inodes 1..10 are written by mke2fs itself, at ``epoch``).
 FIRST_INODE = 11

@@ -25,6 +25,16 @@ class LabKey:
         return self.private_path.read_bytes()
 
 
+def kept_key(lab_name: str, out_dir: Path) -> Path:
+    """Where the generated key of ``lab_name`` is kept in the output folder ``out_dir``."""
+    return out_dir / "keys" / lab_name / "id_ed25519"
+
+
+def needs_keygen(lab_name: str, out_dir: Path, given: Path | None = None) -> bool:
+    """Whether :func:`ensure_lab_key` will run ``ssh-keygen`` (no key given, none kept yet)."""
+    return given is None and not kept_key(lab_name, out_dir).is_file()
+
+
 def ensure_lab_key(lab_name: str, out_dir: Path, given: Path | None = None) -> LabKey:
     """The key pair to use: ``given`` (with its ``.pub``), or the kept one, or a new one."""
     if given is not None:
@@ -33,8 +43,8 @@ def ensure_lab_key(lab_name: str, out_dir: Path, given: Path | None = None) -> L
             raise GeneratorError(f"ssh_key {given}: private key or {pub.name} not found",
                                  hint="give a private key file with its .pub beside it")
         return LabKey(given, pub.read_text().strip())
-    folder = out_dir / "keys" / lab_name
-    private = folder / "id_ed25519"
+    private = kept_key(lab_name, out_dir)
+    folder = private.parent
     folder.mkdir(parents=True, exist_ok=True)
     with (folder / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel builds of one lab make one key
