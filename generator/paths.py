@@ -1,4 +1,9 @@
-"""One object owns every path: in the staging folder and, identically, in the archive."""
+"""One object owns every path: in the staging folder and, identically, in the archive.
+
+``Layout(Path())`` spells archive member names (readers of a stranger's archive use it with
+node ids, not model nodes). Paths outside a build (the GNS3 server's own folders) are here too,
+so no other module spells them.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +27,11 @@ class Layout:
         return self.root / PROJECT_FILE
 
     def node_dir(self, node: Node) -> Path:
-        return self.root / "project-files" / "qemu" / node.node_id
+        return self.node_dir_of(node.node_id)
+
+    def node_dir_of(self, node_id: str) -> Path:
+        """A node's folder by its id: for a project file read back, whose nodes are mappings."""
+        return self.root / "project-files" / "qemu" / node_id
 
     def overlay(self, node: Node) -> Path:
         return self.node_dir(node) / "hda_disk.qcow2"
@@ -50,8 +59,28 @@ class Layout:
         """The controller's bootstrap tree, kept in the archive for review."""
         return self.meta_dir / "bootstrap"
 
+    @property
+    def images_dir(self) -> Path:
+        """The base images an archive carries (GNS3 installs them on import)."""
+        return self.root / "images" / "QEMU"
+
     def image(self, filename: str) -> Path:
-        return self.root / "images" / "QEMU" / filename
+        return self.images_dir / filename
 
     def rel(self, path: Path) -> str:
         return str(PurePosixPath(path.relative_to(self.root)))
+
+    def rel_dir(self, path: Path) -> str:
+        """The member name prefix of a folder: :meth:`rel` with a trailing slash."""
+        return self.rel(path) + "/"
+
+
+def gns3_images_dir() -> Path:
+    """The GNS3 server's default QEMU image folder (``~/GNS3/images/QEMU``), at call time."""
+    return Path.home() / "GNS3" / "images" / "QEMU"
+
+
+def imported_project_file(project_name: str) -> str:
+    """The project file's name on a GNS3 server after import: GNS3 names it after the
+    project, not ``project.gns3``."""
+    return f"{project_name}.gns3"

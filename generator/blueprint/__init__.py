@@ -1,2 +1,8 @@
-"""Stage 1, load: a blueprint folder as written (YAML with line numbers, shape checks, confined
-paths) and the appliance catalogue. Nothing here knows the resolved model."""
+"""Stage 1, load: a blueprint folder as written and the appliance catalogue. Nothing here knows
+the resolved model.
+
+:mod:`.load` reads the file (bounded, line-numbered YAML) into the records of :mod:`.schema`;
+:mod:`.problems` words pydantic's errors, :mod:`.source` keeps the line of every path,
+:mod:`.confine` keeps the files a blueprint names inside its folder, and :mod:`.appliances`
+loads ``.gns3a`` files.
+"""

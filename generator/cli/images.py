@@ -30,10 +30,11 @@ def images() -> None:
 def images_build(name: str, images_dir: Path | None, force: bool) -> None:
     """Build a base image (e.g. debian-12) from Debian packages, cached by recipe."""
     from generator.images.build import build_image
+    from generator.paths import gns3_images_dir
     from generator.write.disks import ENV_IMAGES
 
     target = images_dir or Path(os.environ.get(ENV_IMAGES, "").split(os.pathsep)[0]
-                                or Path.home() / "GNS3" / "images" / "QEMU")
+                                or gns3_images_dir())
     built = build_image(name, target, force=force, progress=_progress())
     state = "cached" if built.cached else "built"
     click.echo(f"{state} {built.path} ({built.size} bytes, md5 {built.md5}, "

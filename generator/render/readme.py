@@ -9,14 +9,21 @@ controller's console. Built from the lab model and the manifest facts of the bui
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from generator.images.recipe import RECIPES
 from generator.model import Lab
+from generator.paths import Layout
 from generator.render.bootstrap import managed_nodes, resolve_stages
 from generator.render.canvas import tier_of
 
 GIB = 2**30
+#: Archive member names the README points to, spelled by the one Layout.
+_ARCHIVE = Layout(Path())
+_BLUEPRINT = _ARCHIVE.rel_dir(_ARCHIVE.blueprint_dir)
+_MANIFEST = _ARCHIVE.rel(_ARCHIVE.manifest)
+_IMAGES = _ARCHIVE.rel_dir(_ARCHIVE.images_dir)
 
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -47,8 +54,8 @@ def render_readme(lab: Lab, info: dict[str, Any]) -> str:
         out += [lab.description, ""]
     out += [f"Built by {info.get('generator', 'gns3lab')} for GNS3 {lab.gns3} "
             f"(project revision 9, which GNS3 2.2 and 3.x open). The diagram is "
-            f"`topology.svg`; the blueprint it was built from is in `gns3lab/blueprint/`, and "
-            f"`gns3lab/manifest.json` holds the sha256 of every file.", ""]
+            f"`topology.svg`; the blueprint it was built from is in `{_BLUEPRINT}`, and "
+            f"`{_MANIFEST}` holds the sha256 of every file.", ""]
     out += _nodes(lab) + _networks(lab) + _images(info) + _resources(lab, info)
     out += _import(lab, archive, info) + _login(lab) + _ready(lab)
     return "\n".join(out).rstrip("\n") + "\n"
@@ -89,7 +96,7 @@ def _networks(lab: Lab) -> list[str]:
 
 def _image_source(entry: dict[str, Any]) -> str:
     if entry.get("included"):
-        return "in this archive (`images/QEMU/`)"
+        return f"in this archive (`{_IMAGES}`)"
     if entry.get("url"):
         return str(entry["url"])
     recipe = next((r for r in RECIPES.values() if r.appliance_name == entry.get("appliance")),
@@ -111,7 +118,7 @@ def _images(info: dict[str, Any]) -> list[str]:
     out += _table(["file", "appliance", "bytes", "checksums", "where to get it"], rows)
     bundled = [name for name, e in images.items() if e.get("included")]
     if bundled:
-        out += ["Those in this archive (`images/QEMU/`) GNS3 installs on import.", ""]
+        out += [f"Those in this archive (`{_IMAGES}`) GNS3 installs on import.", ""]
     if len(bundled) < len(images):
         out += ["Put the others in the GNS3 server's `images/QEMU/` folder (by these exact "
                 "names) before starting the lab, or let `gns3lab push --upload-images DIR` "
