@@ -1,17 +1,18 @@
-"""Small helpers shared by tests (no fixtures here)."""
+"""Small helpers shared by tests (no fixtures here). Nothing here runs an external program, so
+the unit and golden tests may use all of it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import shutil
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from generator import tools
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
@@ -22,13 +23,44 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
+QCOW2_CLUSTER_BITS = 16
+
+
+def write_qcow2(path: Path, virtual_size: int) -> Path:
+    """A blank qcow2 (version 3, 64 KiB clusters) of ``virtual_size`` bytes, in pure Python.
+
+    The same layout as ``qemu-img create -f qcow2`` (header, refcount table, one refcount block,
+    an empty L1 table in clusters 0-3), so ``qemu-img check`` finds no errors and integration
+    tests can put overlays on it; unit tests need no qemu-img for it.
+    """
+    cluster = 1 << QCOW2_CLUSTER_BITS
+    l1_size = max(1, -(-virtual_size // (cluster * (cluster // 8))))
+    header = struct.pack(">4sIQIIQIIQQIIQQQQII", b"QFI\xfb", 3, 0, 0, QCOW2_CLUSTER_BITS,
+                         virtual_size, 0, l1_size, 3 * cluster, cluster, 1, 0, 0, 0, 0, 0, 4,
+                         104)
+    data = bytearray(3 * cluster + 8 * l1_size)
+    data[:len(header)] = header  # the end-of-extensions marker after it is zeros
+    data[cluster:cluster + 8] = struct.pack(">Q", 2 * cluster)  # refcount table -> block
+    data[2 * cluster:2 * cluster + 8] = struct.pack(">4H", 1, 1, 1, 1)  # clusters 0-3 in use
+    path.write_bytes(bytes(data))
+    return path
+
+
+def parse_size(size: str) -> int:
+    """``64M`` / ``2G`` / ``4096`` -> bytes (the suffixes qemu-img takes)."""
+    match = re.fullmatch(r"(\d+)([KMGT]?)", size)
+    if not match:
+        raise ValueError(f"not a size: {size}")
+    return int(match[1]) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[match[2]]
+
+
 def make_tiny_appliance(images_dir: Path, name: str, filename: str, size: str = "64M",
                         port_name_format: str = "eth{0}") -> Path:
     """A small blank qcow2 base image plus a .gns3a naming it with its real md5 and size."""
     images_dir.mkdir(parents=True, exist_ok=True)
     image = images_dir / filename
     if not image.exists():
-        tools.qemu_img("create", "-q", "-f", "qcow2", image, size)
+        write_qcow2(image, parse_size(size))
     appliance = {
         "appliance_id": "6b0c1f52-3a43-4d5e-9c1e-0a6a3c9e2b11", "name": name,
         "category": "guest", "description": "test appliance", "vendor_name": "test",

@@ -17,8 +17,8 @@ from generator.addons.osa import OsaError, ceph_variables, load_settings, parse_
 from generator.build import load_lab
 from generator.errors import GeneratorError
 from generator.model import Lab
-from tests.test_fabric import check_playbooks
-from tests.test_openstack_blueprint import BLUEPRINT
+from tests.unit.test_fabric import check_playbooks
+from tests.unit.test_openstack_blueprint import BLUEPRINT
 
 #: The ``*_hosts`` sections of OpenStack-Ansible 21.2.12's
 #: etc/openstack_deploy/openstack_user_config.yml.prod-ceph.example, by the example's hosts that

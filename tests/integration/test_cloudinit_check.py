@@ -10,8 +10,9 @@ import pytest
 from generator.errors import GeneratorError, ToolError
 from tests.support.cloudinit_check import SeedError, check_network_config, check_user_data
 
-pytestmark = pytest.mark.skipif(shutil.which("cloud-init") is None,
-                                reason="Debian's cloud-init is not installed")
+pytestmark = [pytest.mark.slow,  # runs Debian's cloud-init
+              pytest.mark.skipif(shutil.which("cloud-init") is None,
+                                 reason="Debian's cloud-init is not installed")]
 
 SRC = "labs/demo/r1/user-data"
 NET_SRC = "labs/demo/r1/network-config"

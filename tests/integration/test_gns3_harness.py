@@ -27,11 +27,12 @@ from generator.errors import ServerError
 from generator.server.api import Gns3Client
 from generator.server.consoles import ConsoleTail, TelnetFilter, clean_console_line
 from generator.tools import create_blank_disk
+from tests.helpers import DATA
 from tests.support.gns3server import Gns3Server
 
 pytestmark = pytest.mark.slow
 
-SAMPLE = Path(__file__).parent / "data" / "minimal-handwritten-rev9.gns3"
+SAMPLE = DATA / "minimal-handwritten-rev9.gns3"
 CAPTURE_TIMEOUT = 60.0  # frames from both MACs arrived within ~24 s when measured
 CONSOLE_TIMEOUT = 45.0
 START_TIMEOUT = 30.0

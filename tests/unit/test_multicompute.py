@@ -28,8 +28,8 @@ from generator.server.placement import (
     settle_imported,
 )
 from generator.server.push import push_archive, read_archive
+from tests.integration.test_push_images import remove, tiny_lab
 from tests.support.gns3server import ComputePair
-from tests.test_push_images import remove, tiny_lab
 
 COMPUTES = [{"compute_id": "local", "name": "vm", "connected": True},
             {"compute_id": "remote1", "name": "remote1", "connected": True}]

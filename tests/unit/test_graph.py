@@ -1,7 +1,8 @@
 """topology.svg: golden SVGs of the bundled blueprints drawn by the real Graphviz, the PNG,
 and what the picture must show (every node, port label, tier and network; tiers as rows).
 
-``pytest tests/test_graph.py --update-golden`` rewrites tests/data/golden/lifecycle/*/topology.svg.
+``pytest tests/unit/test_graph.py --update-golden`` rewrites
+tests/data/golden/lifecycle/*/topology.svg.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from generator.cli import main
 from generator.render.canvas import tier_of
 from generator.render.graph import link_networks, port_networks, render_dot, render_svg, tier_name
 from tests.helpers import REPO
-from tests.test_readme import BUNDLED, GOLDEN, bundled_lab, check_golden, write_lifecycle_appliance
+from tests.unit.test_readme import (
+    BUNDLED,
+    GOLDEN,
+    bundled_lab,
+    check_golden,
+    write_lifecycle_appliance,
+)
 
 SVG = "{http://www.w3.org/2000/svg}"
 

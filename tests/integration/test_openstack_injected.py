@@ -32,7 +32,9 @@ from tests.support.standin_images import (
     make_standin,
     override_appliances,
 )
-from tests.test_openstack_blueprint import BLUEPRINT, CUMULUS, UBUNTU
+from tests.unit.test_openstack_blueprint import BLUEPRINT, CUMULUS, UBUNTU
+
+pytestmark = pytest.mark.slow  # ansible-lint, qemu-img and libguestfs
 
 PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGxhYmxhYmxhYmxhYmxhYmxhYmxhYmxhYmxhYmxhYmxh gns3lab@t"
 ANSIBLE = "opt/gns3lab/ansible"

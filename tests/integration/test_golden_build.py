@@ -1,6 +1,7 @@
 """Golden files: blueprint -> exact project.gns3, user-data, network-config, meta-data.
 
-Run ``pytest tests/test_golden.py --update-golden`` to rewrite them, then review the diff.
+Run ``pytest tests/integration/test_golden_build.py --update-golden`` to rewrite them (stale files
+are deleted), then review the diff.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import pytest
 from generator.build import BuildOptions, build_lab
 from generator.write.iso import read_seed_iso
 from tests.helpers import BLUEPRINTS, DATA
+from tests.support.golden import check_golden
+
+pytestmark = pytest.mark.slow  # build_lab runs qemu-img (overlays) and ssh-keygen (lab key)
 
 GOLDEN = DATA / "golden"
 CASES = ["fabric", "builtins"]
@@ -40,14 +44,4 @@ def _outputs(archive: Path, tmp: Path) -> dict[str, bytes]:
 def test_golden(case: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     result = build_lab(BLUEPRINTS / case, BuildOptions(out_dir=tmp_path / "dist",
                                                        no_images=True))
-    produced = _outputs(result.archive, tmp_path)
-    folder = GOLDEN / case
-    if request.config.getoption("--update-golden"):
-        for name, data in produced.items():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(data)
-    expected = {str(p.relative_to(folder)): p.read_bytes()
-                for p in sorted(folder.rglob("*")) if p.is_file()}
-    assert sorted(produced) == sorted(expected), "set of generated files changed"
-    for name, data in expected.items():
-        assert produced[name].decode() == data.decode(), f"{case}/{name} differs from golden"
+    check_golden(request, GOLDEN / case, _outputs(result.archive, tmp_path))

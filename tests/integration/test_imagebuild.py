@@ -17,14 +17,14 @@ from generator.errors import ImageError, ToolError
 from generator.images import build as imagebuild
 from generator.images import recipe as imagerecipe
 from generator.images.build import BuiltImage, build_image
-from tests.support.images import boot_vm, make_overlay, make_seed_iso, qemu_argv
-from tests.test_appliances import registry_warnings
+from tests.helpers import REPO
+from tests.unit.test_appliances import registry_warnings
 
-pytestmark = [pytest.mark.slow]  # the boot test is also marked boot
+pytestmark = [pytest.mark.slow]  # the boot test is in tests/e2e/test_imagebuild_boot.py
 
 SCHEMA_REL = "shared/spec/registry-schemas/appliance_v4.json"
 #: shared/ sits beside the repository (work tree and CI clone alike).
-SCHEMAS = (Path(__file__).resolve().parents[2] / SCHEMA_REL, Path("/work") / SCHEMA_REL)
+SCHEMAS = (REPO.parent / SCHEMA_REL, Path("/work") / SCHEMA_REL)
 
 USER_DATA = """#cloud-config
 write_files:
@@ -219,33 +219,3 @@ def test_root_fs_times_are_pinned(tmp_path: Path) -> None:
     assert re.search(r"atime: 0x67748580:00000000", old), old
     fsck = tools.run(["e2fsck", "-fn", raw]).stdout.decode()  # exit 0: clean after debugfs
     assert re.search(r"^gns3lab-root: \d+/\d+ files", fsck, re.M), fsck
-
-
-@pytest.mark.boot
-def test_boot_from_own_disk(lab_image: BuiltImage, tmp_path: Path) -> None:
-    overlay = make_overlay(lab_image.path, tmp_path / "node.qcow2")
-    seed = make_seed_iso(tmp_path / "seed.iso", {
-        "user-data": USER_DATA,
-        "meta-data": META_DATA.format(stamp=int(time.time())),
-        "network-config": NETWORK_CONFIG,
-    })
-    serial = tmp_path / "serial.log"
-    before = imagebuild.md5sum(lab_image.path)
-    result = boot_vm(qemu_argv(overlay, seed, serial), serial, timeout=480)
-    log = result.log
-    context = f"after {result.seconds:.0f}s, exit {result.returncode}\n{log[-4000:]}\n" \
-              f"{result.stderr[-2000:]}"
-    assert result.returncode == 0, f"VM did not power off by itself {context}"
-    assert re.search(r"Cloud-init v\. \S+ finished at .*DataSourceNoCloud", log), context
-    assert "LABTEST host=imgtest1 seedfile=seed-file ok" in log, context
-    assert re.search(r"LABTEST ssh=OpenSSH_9", log), context
-    assert re.search(r"LABTEST hostkey=/etc/ssh/ssh_host_ed25519_key.pub sshd=active", log), \
-        context
-    assert re.search(r"LABTEST ansible=ansible \[core 2\.\d+", log), context
-    assert re.search(r"LABTEST link \d+: eth0:", log), context
-    assert "LABTEST dnsmasq=active" not in log, context
-    assert "LABTEST modules checked" in log and "LABTEST modfail" not in log, context
-    assert "LABTEST nat=ok" in log, context
-    assert "LABTEST ci-errors=0" in log, context
-    assert imagebuild.md5sum(lab_image.path) == before, "the cached image was modified"
-    print(f"boot to poweroff: {result.seconds:.0f}s")

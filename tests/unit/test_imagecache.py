@@ -23,6 +23,7 @@ from generator.cli import main
 from generator.errors import ImageError
 from generator.images import cache as imagecache
 from generator.images.cache import ImageNeed, import_file, pull, pull_one
+from tests.helpers import DATA
 
 PAYLOAD = bytes(range(256)) * 4096 + b"gns3lab image tail"  # 1 MiB + a bit, not block-aligned
 
@@ -260,7 +261,7 @@ def _blueprint_with_served_image(tmp_path: Path, url: str, served: Served) -> Pa
     folder = tmp_path / "bp"
     (folder / "appliances").mkdir(parents=True)
     (folder / "lab.yaml").write_text("name: tiny\nnodes:\n  vm1: {appliance: Tiny Served}\n")
-    app = json.loads((Path(__file__).parent / "data" / "appliances-v8" /
+    app = json.loads((DATA / "appliances-v8" /
                       "test-router.gns3a").read_text())
     app.update(name="Tiny Served", images=[{
         "filename": "tiny.qcow2", "version": "1.0", "md5sum": hashlib.md5(PAYLOAD).hexdigest(),

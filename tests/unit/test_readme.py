@@ -1,6 +1,7 @@
 """README.md of an archive: golden files of the bundled blueprints, and what each must say.
 
-``pytest tests/test_readme.py --update-golden`` rewrites tests/data/golden/lifecycle/*/README.md.
+``pytest tests/unit/test_readme.py --update-golden`` rewrites
+tests/data/golden/lifecycle/*/README.md.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@ from generator.write.iso import read_seed_iso
 from tests.helpers import BLUEPRINTS, make_tiny_appliance
 from tests.support.cloudinit_check import check_network_config, check_user_data
 
+pytestmark = pytest.mark.slow  # build_lab runs qemu-img and ssh-keygen even with no_images
+
 FABRIC = BLUEPRINTS / "fabric"
 
 

@@ -5,7 +5,7 @@ The corpus is ``tests/errors/``: a case is ``<case>.yaml`` (a single-file bluepr
 Things git cannot hold (FIFOs, devices, symlinks to the host's files, a broken appliance in
 ``~/GNS3``) are made at test time by :data:`SETUP`. The expected output of ``build`` is
 ``tests/errors/<case>.txt``; ``validate`` must give the same first line. Rewrite the goldens
-with ``pytest tests/test_errors.py --update-golden`` and review the diff (a golden is only
+with ``pytest tests/golden/test_errors.py --update-golden`` and review the diff (a golden is only
 written for a run that ended the right way: exit 2 and no traceback).
 """
 
@@ -29,10 +29,10 @@ from generator.blueprint.schema import MAX_STRING, MAX_YAML_DEPTH, load_blueprin
 from generator.cli import main
 from generator.errors import BlueprintError
 from generator.naming import MAX_RANGE, expand_name
-from tests.helpers import make_tiny_appliance
+from tests.helpers import REPO, make_tiny_appliance
 from tests.support.peak import measure
 
-ERRORS = Path(__file__).resolve().parent / "errors"
+ERRORS = REPO / "tests" / "errors"
 VALID = "name: fine\nnodes:\n  vm1: {appliance: Ubuntu Cloud Guest}\n"
 
 
@@ -230,7 +230,7 @@ def _limit_memory() -> None:  # pragma: no cover - runs in the child
 
 def _run_child(args: list[str], t: Path, env: dict[str, str]) -> Run:
     code = "import sys; from generator.cli import main; sys.exit(main())"
-    env["PYTHONPATH"] = str(ERRORS.parent.parent)
+    env["PYTHONPATH"] = str(REPO)
     try:
         proc = subprocess.run([sys.executable, "-c", code, *args], cwd=t, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -364,7 +364,7 @@ def test_billion_laughs_fails_fast_in_little_memory(tmp_path: Path) -> None:
     """A 1.2 KB file that expands to 387 million nodes: refused in seconds, under 100 MB RSS."""
     shutil.copyfile(ERRORS / "billion-laughs.yaml", tmp_path / "billion-laughs.yaml")
     code = "import sys; from generator.cli import main; sys.exit(main())"
-    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ERRORS.parent.parent)}
+    env = {**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(REPO)}
     start = time.monotonic()
     run = measure([sys.executable, "-c", code, "validate", "billion-laughs.yaml"],
                   tmp_path / "out.txt", cwd=tmp_path, env=env, limit_bytes=CHILD_MEMORY)

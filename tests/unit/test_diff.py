@@ -1,7 +1,7 @@
 """``gns3lab diff``: golden human and JSON output over blueprint pairs, one change each; exit
 codes; the archive reader's refusals; and an archive compared with blueprints.
 
-``pytest tests/test_diff.py --update-golden`` rewrites tests/data/golden/lifecycle/diff/.
+``pytest tests/unit/test_diff.py --update-golden`` rewrites tests/data/golden/lifecycle/diff/.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from generator.errors import ArchiveError
 from generator.read.diff import archive_view, blueprint_view, diff_views
 from generator.read.reader import SafeArchive
 from tests.helpers import DATA, REPO
-from tests.test_readme import GOLDEN, check_golden, write_lifecycle_appliance
+from tests.unit.test_readme import GOLDEN, check_golden, write_lifecycle_appliance
 
 PAIRS = Path("tests/data/diff")  # relative to the repo, so paths in the output are stable
 CASES = ["node-added", "link-rewired", "address-changed", "mac-changed", "inject-edited"]

@@ -16,7 +16,7 @@ import pytest
 
 from generator.build import BuildOptions, BuildResult, build_lab
 from generator.errors import ServerError
-from tests.test_openstack_blueprint import BLUEPRINT, LINKS, NODES
+from tests.unit.test_openstack_blueprint import BLUEPRINT, LINKS, NODES
 
 pytestmark = pytest.mark.slow
 

@@ -17,8 +17,8 @@ from generator.addons.fabric import FabricError, fabric_data
 from generator.build import load_lab
 from generator.errors import BlueprintError
 from generator.model import Lab, Node
-from tests.helpers import BLUEPRINTS
-from tests.test_openstack_blueprint import BLUEPRINT, variant
+from tests.helpers import BLUEPRINTS, DATA
+from tests.unit.test_openstack_blueprint import BLUEPRINT, variant
 
 PROVIDER = set(range(101, 201)) | set(range(301, 401))  # extra.provider_vlans
 
@@ -250,7 +250,7 @@ def test_management_port_follows_the_port_name_format(lab: Lab) -> None:
                                      port_name_format="Ethernet{0}")) == "Ethernet0"
 
 
-GOLDEN = Path(__file__).parent / "data" / "golden" / "openstack-ceph-addons"
+GOLDEN = DATA / "golden" / "openstack-ceph-addons"
 
 
 def test_addon_output_matches_golden(lab: Lab, request: pytest.FixtureRequest) -> None:

@@ -19,8 +19,8 @@ from generator.server.consoles import PushEvent
 from generator.server.push import push_archive, read_archive, start_order
 from generator.server.pushview import PushDisplay
 from tests.helpers import link_image
+from tests.integration.test_push_images import credentials, remove, tiny_lab
 from tests.support.gns3server import Gns3Server
-from tests.test_push_images import credentials, remove, tiny_lab
 
 #: Blueprint order b1, a1, ctl, x1; stages: first (a1), second (b1), then check (all managed).
 BLUEPRINT = """\
