@@ -28,7 +28,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from generator.addons import Issue, validation_issues
+from generator.addons.base import Issue, validation_issues
 from generator.errors import FabricError
 from generator.model import Endpoint, GuestInterface, Lab, Node
 from generator.naming import runs

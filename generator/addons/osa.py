@@ -25,7 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from generator.addons import Issue, validation_issues
+from generator.addons.base import Issue, validation_issues
 from generator.addons.fabric import load_fabric_settings
 from generator.errors import OsaError
 from generator.model import Lab, Network, Node
