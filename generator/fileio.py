@@ -20,7 +20,9 @@ def atomic_file(path: Path, mode: int = 0o644) -> Iterator[BinaryIO]:
     a running one's and swept."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        os.fchmod(fd, mode)  # before the first byte: a secret is never readable by others
+        with os.fdopen(fd, "wb") as fh:
             yield fh
             fh.flush()
         os.chmod(tmp, mode)

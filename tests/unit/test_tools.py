@@ -177,3 +177,24 @@ def test_a_signal_while_a_program_runs_is_raised_after_it_ends(tmp_path: Path) -
     with pytest.raises(Interrupted) as caught:
         tools.run(["sh", "-c", f"kill -TERM {os.getpid()}; sleep 0.2; touch {done}; exit 3"])
     assert caught.value.signum == signal.SIGTERM and done.exists()
+
+
+def test_atomic_file_never_shows_a_secret_to_others_while_writing(tmp_path: Path) -> None:
+    """fileio.atomic_file(path, 0o600) (the lab key's writer): the temp file is 0600 from its
+    first byte, even under a permissive umask and over a stale temp file of the same name."""
+    from generator import fileio
+
+    target = tmp_path / "id_ed25519"
+    stale = tmp_path / f".{target.name}.{os.getpid()}.tmp"
+    stale.write_text("stale")
+    stale.chmod(0o644)
+    old = os.umask(0o022)
+    try:
+        with fileio.atomic_file(target, 0o600) as fh:
+            fh.write(b"secret")
+            fh.flush()
+            assert os.fstat(fh.fileno()).st_mode & 0o777 == 0o600
+    finally:
+        os.umask(old)
+    assert target.read_bytes() == b"secret" and target.stat().st_mode & 0o777 == 0o600
+    assert not stale.exists()
