@@ -33,7 +33,6 @@ at build time and made per node on first boot (cloud-init ``ssh`` module: ed2551
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import shlex
@@ -46,7 +45,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import tools
+from generator import fileio, tools
 from generator.errors import ImageError
 from generator.images import disk as imagedisk
 from generator.images.disk import MBR_CODE
@@ -243,7 +242,7 @@ def _record(images_dir: Path, built: BuiltImage) -> None:
     st = built.path.stat()
     index[built.key] = {"filename": built.path.name, "size": st.st_size,
                         "mtime_ns": st.st_mtime_ns, "md5": built.md5, "sha256": built.sha256}
-    _write_atomic(images_dir / INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n")
+    fileio.atomic_write(images_dir / INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
 def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
@@ -331,7 +330,7 @@ def _image_entry(recipe: Recipe, built: BuiltImage) -> dict:
 
 def write_appliance(path: Path, data: dict) -> None:
     """Write an appliance document atomically (4-space JSON, like the registry's files)."""
-    _write_atomic(path, json.dumps(data, indent=4) + "\n")
+    fileio.atomic_write(path, json.dumps(data, indent=4) + "\n")
 
 
 def export_appliance(image: Path, out: Path | None = None) -> Path:
@@ -359,18 +358,14 @@ def _appliance_entry(appliance: Path, filename: str) -> dict | None:
 
 
 def md5sum(path: Path) -> str:
-    """Hex md5 of a file, read in 4 MiB blocks."""
-    return file_digests(path)[0]
+    """Hex md5 of a file, streamed."""
+    return fileio.file_digests(path, ("md5",))["md5"]
 
 
 def file_digests(path: Path) -> tuple[str, str]:
-    """Hex md5 and sha256 of a file in one streaming pass (4 MiB blocks)."""
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(4 * MIB):
-            md5.update(block)
-            sha256.update(block)
-    return md5.hexdigest(), sha256.hexdigest()
+    """Hex md5 and sha256 of a file in one streaming pass."""
+    digests = fileio.file_digests(path, ("md5", "sha256"))
+    return digests["md5"], digests["sha256"]
 
 
 def qcow2_virtual_size(path: Path) -> int:
@@ -380,19 +375,6 @@ def qcow2_virtual_size(path: Path) -> int:
     if len(header) < 32 or header[:4] != b"QFI\xfb":
         raise ImageError(f"not a qcow2 image: {path}")
     return struct.unpack(">Q", header[24:32])[0]
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same directory and a rename."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _rmtree(path: Path) -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import bz2
 import fcntl
 import gzip
-import hashlib
 import json
 import lzma
 import os
@@ -42,6 +41,7 @@ from generator.blueprint.appliances import (
     load_catalogue,
 )
 from generator.errors import ImageError
+from generator.fileio import file_digests
 from generator.paths import PROJECT_FILE
 from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
 
@@ -365,7 +365,7 @@ def import_file(source: Path, needs: Iterable[ImageNeed], cache: Path) -> Path:
     size = source.stat().st_size
     candidates = [n for n in needs if n.size == size or not n.size]
     if candidates:
-        md5, _ = _file_digests(source)
+        md5 = file_digests(source, ("md5",))["md5"]  # outside the cache: no digest files
         candidates = [n for n in candidates if n.md5 == md5]
     if not candidates:
         raise ImageError(f"{source} ({size} bytes) is none of the images known here",
@@ -383,16 +383,6 @@ def import_file(source: Path, needs: Iterable[ImageNeed], cache: Path) -> Path:
         os.replace(tmp, target)
         _move_digests(tmp, target)
     return target
-
-
-def _file_digests(path: Path) -> tuple[str, str]:
-    """md5 and sha256 of a file outside the cache, without leaving digest files beside it."""
-    md5, sha256 = hashlib.md5(), hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(BLOCK), b""):
-            md5.update(chunk)
-            sha256.update(chunk)
-    return md5.hexdigest(), sha256.hexdigest()
 
 
 def image_folders(images_dirs: Iterable[Path] = ()) -> list[Path]:

@@ -28,7 +28,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -39,6 +38,7 @@ from time import struct_time  # (inside _FixedTime, `time` names its method)
 from typing import BinaryIO
 
 from generator.errors import SeedError
+from generator.fileio import atomic_file
 
 #: 1980-01-01T00:00:00Z: the default date of every timestamp in a seed ISO.
 DEFAULT_EPOCH = 315532800
@@ -169,17 +169,10 @@ def write_seed_iso(path: Path, files: Mapping[str, bytes], *, label: str = "cida
     data = seed_iso_bytes(files, label=label)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _long_name(iso: object, rec: object, kind: str) -> str:

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from generator import tools
 from generator.errors import GeneratorError
+from generator.fileio import atomic_write
 
 
 @dataclass(frozen=True)
@@ -49,16 +52,18 @@ def ensure_lab_key(lab_name: str, out_dir: Path, given: Path | None = None) -> L
     with (folder / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # parallel builds of one lab make one key
         if not private.is_file():
-            for stale in folder.glob(".id_ed25519.*.tmp*"):  # a killed build's; we hold the lock
-                stale.unlink(missing_ok=True)
-            tmp = folder / f".id_ed25519.{os.getpid()}.tmp"
-            try:
-                tools.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
-                           f"gns3lab@{lab_name}", "-f", tmp])
-                # .pub first: whoever sees the private key finds its public half beside it
-                tmp.with_name(tmp.name + ".pub").rename(private.with_name("id_ed25519.pub"))
-                tmp.rename(private)
-            finally:
-                for stale in (tmp, tmp.with_name(tmp.name + ".pub")):
+            for stale in folder.glob(".id_ed25519*"):  # a killed build's; we hold the lock
+                if stale.is_dir() and not stale.is_symlink():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
                     stale.unlink(missing_ok=True)
+            with tempfile.TemporaryDirectory(prefix=f".id_ed25519.{os.getpid()}.",
+                                             dir=folder) as tmp:
+                made = Path(tmp) / "id_ed25519"
+                tools.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",
+                           f"gns3lab@{lab_name}", "-f", made])
+                # .pub first: whoever sees the private key finds its public half beside it
+                atomic_write(private.with_name("id_ed25519.pub"),
+                             made.with_name("id_ed25519.pub").read_bytes(), 0o644)
+                atomic_write(private, made.read_bytes(), 0o600)
     return LabKey(private, private.with_name("id_ed25519.pub").read_text().strip())
