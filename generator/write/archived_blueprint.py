@@ -20,9 +20,8 @@ import yaml
 from generator import tools
 from generator.blueprint.confine import MAX_FILE_BYTES
 from generator.model import Lab
+from generator.read.secrets import is_private_key_file
 from generator.render.passwords import derived_salt, sha512_crypt
-
-PRIVATE_KEY_MARK = b"PRIVATE KEY-----"
 
 
 def copy_blueprint(lab: Lab, target: Path, out_dir: Path,
@@ -72,17 +71,11 @@ def _left_out(path: Path, skip: set[Path], note: Callable[[str], None], folder: 
         reason = "not a regular file"
     elif stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES:
         reason = f"{st.st_size} bytes, larger than {MAX_FILE_BYTES}"
-    elif stat.S_ISREG(st.st_mode) and _is_private_key(path):
+    elif stat.S_ISREG(st.st_mode) and is_private_key_file(path):
         reason = "a private key"
     if reason:
         note(f"not archived: {rel} ({reason})")
     return reason is not None
-
-
-def _is_private_key(path: Path) -> bool:
-    with path.open("rb") as fh:
-        head = fh.read(256)
-    return head.lstrip().startswith(b"-----BEGIN") and PRIVATE_KEY_MARK in head
 
 
 def _git_ignored(folder: Path, paths: list[Path]) -> set[Path]:
