@@ -29,15 +29,15 @@ from typing import Any
 import yaml
 
 from generator.errors import ArchiveError
-from generator.paths import META_DIR, PROJECT_FILE
+from generator.paths import PROJECT_FILE
 from generator.read.reader import SafeArchive
+from generator.read.shape import MANIFEST, MEMBERS, node_folder
 from generator.render.bootstrap import STAGES_FILE
 from generator.write.iso import read_seed_iso
 
 LAB_KEY = "<lab key>"
 PUBLIC_KEY = "/root/.ssh/id_ed25519.pub"
-BOOTSTRAP_PREFIX = f"{META_DIR}/bootstrap/"
-MANIFEST = f"{META_DIR}/manifest.json"
+BOOTSTRAP_PREFIX = MEMBERS.rel(MEMBERS.bootstrap_dir) + "/"
 SECTIONS = ("lab", "nodes", "links", "interfaces", "images", "stages", "seeds", "files")
 _INSTANCE_ID = re.compile(r"^(instance-id: )(\S+)-[0-9a-f]{12}$", re.M)
 
@@ -256,7 +256,7 @@ def _archive_seeds(zf: SafeArchive, project: dict[str, Any]) -> dict[str, dict[s
         iso = Path(tmp) / "seed.iso"
         for node in project["topology"]["nodes"]:
             seed = (node.get("properties") or {}).get("cdrom_image")
-            member = f"project-files/qemu/{node['node_id']}/{seed}"
+            member = f"{node_folder(node['node_id'])}{seed}"
             if seed and member in zf.names:
                 iso.write_bytes(zf.read(member))
                 out[node["name"]] = read_seed_iso(iso).files

@@ -4,9 +4,9 @@ Checked, each problem reported once with its own precise reason:
 
 - members: every member matches the sha256 (and size) the manifest records, streamed through
   :class:`~generator.read.reader.SafeArchive`; none is missing, none was added;
-- project: ``project.gns3`` passes the real servers' schemas (gns3-server 2.2.61's JSON Schema
-  and 3.0.6's models, exported into ``generator/data/schemas/``), the topology as the
-  controller loads it and each node as the controller sends it to the compute;
+- project: ``project.gns3`` passes the real servers' schemas (:mod:`generator.read.schemas`:
+  gns3-server 2.2.61's and 3.0.6's), the topology as the controller loads it and each node as
+  the controller sends it to the compute;
 - overlays: each qcow2's backing file, read from its header inside the zip (nothing is
   extracted), is a bare file name that the manifest lists among its images (and, for a node's
   ``hda_disk.qcow2``, the node's own ``hda_disk_image``);
@@ -19,29 +19,31 @@ Checked, each problem reported once with its own precise reason:
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import yaml
 
-from generator.errors import ArchiveError, GeneratorError, ImageError, SeedError
+from generator.errors import ArchiveError, ImageError, SeedError
 from generator.images.cache import ImageNeed, check_folder, image_folders, needs_of
 from generator.paths import PROJECT_FILE
 from generator.read.reader import SafeArchive
+from generator.read.schemas import check_project
+from generator.read.shape import (
+    MANIFEST,
+    image_member,
+    manifest_problem,
+    node_folder,
+    project_nodes,
+)
 from generator.write.disks import digests_of
 from generator.write.iso import read_seed_iso
 
-MANIFEST = "gns3lab/manifest.json"
-SCHEMAS = Path(__file__).parents[1] / "data" / "schemas"
-SERVER_SCHEMAS = ("gns3-2.2.61.json", "gns3-3.0.6.json")
 QCOW2_MAGIC = b"QFI\xfb"
 QCOW2_HEAD = 64 << 10  # the header cluster: the backing file name must lie inside it
-MAX_TEXT = 300  # a schema message quotes the value it refuses; keep one line readable
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,12 @@ def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyRep
                 "repacked), so there is nothing to check it against"),))
         try:
             manifest = zf.json(MANIFEST)
-            if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-                raise ArchiveError(f"{MANIFEST} has no 'files' mapping")
         except ArchiveError as exc:
             return VerifyReport(str(archive), problems=(
                 Problem("members", MANIFEST, f"unreadable: {exc.message}"),))
+        if problem := manifest_problem(manifest):
+            return VerifyReport(str(archive), problems=(
+                Problem("members", MANIFEST, f"unreadable: {problem}"),))
         problems, digests = check_members(zf, manifest["files"])
         nodes, project_problems = _project(zf)
         problems += project_problems
@@ -111,8 +114,7 @@ def check_members(zf: SafeArchive, files: dict[str, Any]
     the manifest does not name; also the digests computed, by member name."""
     problems, digests = [], {}
     for name, entry in sorted(files.items()):
-        want = entry.get("sha256") if isinstance(entry, dict) else None
-        size = entry.get("size") if isinstance(entry, dict) else None
+        want, size = entry["sha256"], entry.get("size")  # see shape.manifest_problem
         info = zf.infos.get(name)
         if info is None:
             problems.append(Problem("members", name, "in the manifest, missing from the "
@@ -160,74 +162,7 @@ def _project(zf: SafeArchive) -> tuple[list[dict[str, Any]], list[Problem]]:
     except ArchiveError as exc:
         return [], [Problem("project", PROJECT_FILE, exc.message.split(": ", 1)[-1])]
     problems = [Problem("project", PROJECT_FILE, p) for p in check_project(doc)]
-    topo = doc.get("topology") if isinstance(doc, dict) else None
-    nodes = topo.get("nodes") if isinstance(topo, dict) else None
-    return [n for n in nodes or [] if isinstance(n, dict) and isinstance(n.get("node_id"), str)
-            and isinstance(n.get("properties", {}), dict)], problems
-
-
-@cache
-def _server_schemas() -> tuple[tuple[str, dict[str, Any]], ...]:
-    out = []
-    for name in SERVER_SCHEMAS:
-        doc = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
-        out.append((str(doc["version"]), doc["schemas"]))
-    return tuple(out)
-
-
-def check_project(doc: Any) -> list[str]:
-    """Why the real servers would refuse ``doc`` as a project file ([] if neither would): the
-    topology as each controller loads it, each node as it sends it to the compute."""
-    try:
-        import jsonschema
-    except ImportError:  # pragma: no cover - a dependency of gns3lab
-        raise GeneratorError("verify needs the jsonschema package",
-                             hint="pip install jsonschema") from None
-    problems: list[str] = []
-    for version, schemas in _server_schemas():
-        validator = jsonschema.Draft4Validator if version.startswith("2.") \
-            else jsonschema.Draft202012Validator
-        errors = [(_where(e.absolute_path) or "the top level", _message(e))
-                  for e in validator(schemas["topology"]).iter_errors(doc)]
-        nodes = (doc.get("topology") or {}).get("nodes") if isinstance(doc, dict) else None
-        for node in nodes if isinstance(nodes, list) else []:
-            schema = schemas.get(node.get("node_type")) if isinstance(node, dict) else None
-            if schema is not None and isinstance(node.get("properties", {}), dict):
-                errors += [(f"node {node.get('name')!r} as sent to the compute"
-                            + (f" at {_where(e.absolute_path)}" if e.absolute_path else ""),
-                            _message(e))
-                           for e in validator(schema).iter_errors(_node_payload(node))]
-        problems += [f"GNS3 {version} refuses {where}: {_short(message)}"
-                     for where, message in sorted(set(errors))]
-    return problems
-
-
-def _node_payload(node: dict[str, Any]) -> dict[str, Any]:
-    """What a controller sends its compute to create ``node`` (the parts a project holds)."""
-    payload = {k: v for k, v in node.get("properties", {}).items()
-               if v is not None and v != {}}
-    payload["name"] = node.get("name")
-    payload["node_id"] = node.get("node_id")
-    if node.get("node_type") == "qemu" and node.get("console_type"):
-        payload["console_type"] = node["console_type"]
-    return payload
-
-
-def _message(error: Any) -> str:
-    """A schema error's reason; for "not valid under any of the given schemas" (3.0's
-    optional fields are ``anyOf: [T, null]``) the reasons of the branches that matter."""
-    useful = [c.message for c in error.context or ()
-              if not c.message.endswith("is not of type 'null'")]
-    return "; or ".join(dict.fromkeys(useful)) if useful else error.message
-
-
-def _where(path: Iterable[Any]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+    return project_nodes(doc), problems
 
 
 # --------------------------------------------------------------------------- overlays
@@ -261,7 +196,7 @@ def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str
                    ) -> tuple[int, list[Problem]]:
     """Each qcow2 under ``project-files/``: its backing file is a bare name the manifest lists
     (and a node's ``hda_disk.qcow2`` names that node's ``hda_disk_image``)."""
-    hda = {f"project-files/qemu/{n['node_id']}/hda_disk.qcow2":
+    hda = {f"{node_folder(n['node_id'])}hda_disk.qcow2":
            (n.get("name"), (n.get("properties") or {}).get("hda_disk_image")) for n in nodes}
     names = sorted(n for n in zf.infos if n.startswith("project-files/") and
                    n.endswith(".qcow2"))
@@ -303,7 +238,7 @@ def check_seeds(zf: SafeArchive, nodes: list[dict[str, Any]]) -> tuple[int, list
         seed = (node.get("properties") or {}).get("cdrom_image")
         if node.get("node_type") != "qemu" or not isinstance(seed, str) or not seed:
             continue
-        name = f"project-files/qemu/{node['node_id']}/{seed}"
+        name = f"{node_folder(node['node_id'])}{seed}"
         count += 1
         if name not in zf.infos:
             problems.append(Problem("seeds", name, f"node {node.get('name')!r}'s seed ISO is "
@@ -380,7 +315,7 @@ def check_images(archive: Path, manifest: dict[str, Any], digests: dict[str, str
         return 0, [Problem("images", PROJECT_FILE, exc.message)]
     problems, outside = [], []
     for need in needs:
-        member = f"images/QEMU/{need.filename}"
+        member = image_member(need.filename)
         if member not in digests:
             outside.append(need)
         elif need.sha256 and digests[member] != need.sha256:
