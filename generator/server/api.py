@@ -183,10 +183,6 @@ class Gns3Client:
         """One node, with its ``status``, ``console`` and ``command_line``."""
         return self.request("GET", f"/projects/{pid}/nodes/{nid}")
 
-    def start_all(self, pid: str) -> None:
-        """Start every node of an opened project."""
-        self.request("POST", f"/projects/{pid}/nodes/start")
-
     def stop_all(self, pid: str) -> None:
         """Stop every node of an opened project."""
         self.request("POST", f"/projects/{pid}/nodes/stop")
@@ -194,20 +190,6 @@ class Gns3Client:
     def start_node(self, pid: str, nid: str) -> Any:
         """Start one node (3.x wants a JSON body, even an empty one)."""
         return self.request("POST", f"/projects/{pid}/nodes/{nid}/start", data={})
-
-    def stop_node(self, pid: str, nid: str) -> Any:
-        """Stop one node."""
-        return self.request("POST", f"/projects/{pid}/nodes/{nid}/stop")
-
-    def start_capture(self, pid: str, lid: str) -> dict[str, Any]:
-        """Start a packet capture on a link; the answer holds ``capture_file_path``."""
-        action = "capture/start" if self.prefix == "/v3" else "start_capture"
-        return self.request("POST", f"/projects/{pid}/links/{lid}/{action}", {})
-
-    def stop_capture(self, pid: str, lid: str) -> None:
-        """Stop the packet capture on a link."""
-        action = "capture/stop" if self.prefix == "/v3" else "stop_capture"
-        self.request("POST", f"/projects/{pid}/links/{lid}/{action}")
 
     # -- computes, images, project files ---------------------------------------------------
 

@@ -1,9 +1,10 @@
 """Node consoles: a telnet reader, the lines the lab's VMs print, and following many at once.
 
 A node's serial console is a raw TCP (telnet) socket on its compute. :class:`ConsoleTail` reads
-one, answers telnet negotiation and hands out clean text lines. :class:`ConsoleWatch` follows
-several consoles at once, one daemon thread per console, reconnecting when one drops, and turns
-the lines that mean something into :class:`PushEvent` records:
+one in the caller's thread, answers telnet negotiation and hands out clean text lines.
+:class:`ConsoleWatch` follows several consoles at once: one daemon thread per console reads it
+through a :class:`ConsoleTail`, reconnecting when it drops, and puts the lines that mean
+something, as :class:`PushEvent` records, on the one queue the waiting thread reads:
 
 - ``Cloud-init v. 22.4.2 finished at …`` on every VM,
 - ``gns3lab: stage <name> ok|failed`` and ``gns3lab: check <node> <address> ok|failed`` from
@@ -164,15 +165,13 @@ class _ConsoleFollower(threading.Thread):
                 self._halt.wait(RETRY_INTERVAL)
 
     def _read(self, tail: ConsoleTail) -> None:
-        """Read until the console closes or fails, or the stop flag is set."""
-        try:
-            while not self._halt.is_set() and not tail.eof:
-                for line in tail.lines(timeout=POLL_INTERVAL):
-                    self.lines.append(line)
-                    if event := parse_console_line(self.node, line):
-                        self._queue.put(event)
-        except (ServerError, OSError):  # a dropped connection: reconnect
-            pass
+        """Read until the console closes or fails (then :attr:`ConsoleTail.eof` is set), or
+        the stop flag is set."""
+        while not self._halt.is_set() and not tail.eof:
+            for line in tail.lines(timeout=POLL_INTERVAL):
+                self.lines.append(line)
+                if event := parse_console_line(self.node, line):
+                    self._queue.put(event)
 
     def _say(self, message: str) -> None:
         self._queue.put(PushEvent("console", message, self.node))
@@ -248,14 +247,6 @@ class ConsoleWatch:
         return outcome
 
 
-def follow_consoles(consoles: Mapping[str, tuple[str, int]], timeout: float,
-                    progress: Progress = lambda _: None) -> WaitOutcome:
-    """Follow already running consoles (node -> (host, port)) until the lab is ready, a stage
-    fails, or ``timeout`` seconds pass."""
-    with ConsoleWatch(consoles, progress) as watch:
-        return watch.wait(timeout)
-
-
 # -- telnet -----------------------------------------------------------------------------------
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
@@ -324,10 +315,10 @@ def clean_console_line(line: str) -> str:
 
 
 class ConsoleTail:
-    """Follow a node's telnet console (raw TCP) and hand out its text.
+    """Read a node's telnet console (raw TCP) and hand out its text, in the caller's thread.
 
-    A daemon thread reads from the moment of connection, answers telnet negotiation at once
-    and queues the decoded text, so nothing is lost while the caller is busy elsewhere.
+    Telnet negotiation is answered as it arrives; until the caller reads, the kernel keeps
+    what the console sent, so connecting right after the node starts misses nothing.
 
     >>> with ConsoleTail("127.0.0.1", 5000) as tail:       # doctest: +SKIP
     ...     for line in tail.lines(timeout=60):
@@ -341,12 +332,10 @@ class ConsoleTail:
         except OSError as exc:
             raise ServerError(f"cannot connect to console {host}:{port}: {exc}",
                               hint="is the node started, and is its console type telnet?") from exc
-        self._sock.settimeout(None)
-        self._chunks: queue.Queue[str | None] = queue.Queue()
+        self._telnet = TelnetFilter()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
         self.eof = False
-        self._thread = threading.Thread(target=self._pump, name=f"console-{port}", daemon=True)
-        self._thread.start()
 
     def __enter__(self) -> Self:
         return self
@@ -359,38 +348,28 @@ class ConsoleTail:
         with contextlib.suppress(OSError):  # already closed by the other end
             self._sock.shutdown(socket.SHUT_RDWR)
         self._sock.close()
-        self._thread.join(timeout=5)
-
-    def _pump(self) -> None:
-        """Reader thread: socket -> telnet filter -> UTF-8 text -> queue; None marks the end."""
-        telnet = TelnetFilter()
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        try:
-            while chunk := self._sock.recv(65536):
-                data, replies = telnet.feed(chunk)
-                if replies:
-                    self._sock.sendall(replies)
-                if text := decoder.decode(data):
-                    self._chunks.put(text)
-        except OSError:
-            pass
-        self._chunks.put(None)
 
     def read(self, timeout: float) -> str:
-        """Raw text (escape sequences included) received so far, waiting up to ``timeout``
-        seconds for some; ``""`` when nothing came. Sets :attr:`eof` once the console closed."""
+        """Raw text (escape sequences included) the console sent, waiting up to ``timeout``
+        seconds for some; ``""`` when nothing came. Sets :attr:`eof` once the console closed
+        (or the connection failed)."""
         if self.eof:
             return ""
-        parts: list[str] = []
         try:
-            item = self._chunks.get(timeout=max(timeout, 0.001))
-            while item is not None:
-                parts.append(item)
-                item = self._chunks.get_nowait()
-            self.eof = True  # the reader thread's end marker
-        except queue.Empty:
-            pass
-        return "".join(parts)
+            self._sock.settimeout(max(timeout, 0.001))
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                self.eof = True
+                return self._decoder.decode(b"", final=True)
+            data, replies = self._telnet.feed(chunk)
+            if replies:
+                self._sock.sendall(replies)
+        except TimeoutError:
+            return ""
+        except OSError:  # reset by the other end, or closed here
+            self.eof = True
+            return ""
+        return self._decoder.decode(data)
 
     def lines(self, timeout: float) -> Iterator[str]:
         """Yield non-empty, cleaned lines (see :func:`clean_console_line`) until ``timeout``

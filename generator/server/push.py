@@ -8,9 +8,8 @@ Nothing is printed here. Progress goes to a callback as :class:`PushEvent` recor
 :class:`PushResult` (a failed stage or a timeout is an outcome, not an error).
 
 Before anything is imported, every base image the archive's manifest names is looked up on the
-compute its nodes will run on (GNS3 reports each image's md5): a different file of the same name
-would turn the archive's overlays into garbage, so the push is refused, naming the image, both
-checksums and the fix. ``upload_from`` uploads missing images first.
+compute its nodes will run on (:mod:`generator.server.imagecheck`): a different file of the same
+name would turn the archive's overlays into garbage, so the push is refused.
 
 Nodes start one at a time in the order the controller's stages imply: the controller, then each
 stage's hosts in stage order, then the rest (read from the archive's ``stages.json``).
@@ -23,15 +22,12 @@ import json
 import re
 import tempfile
 import urllib.parse
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from generator.errors import ImageError, ServerError
-from generator.paths import META_DIR, PROJECT_FILE
-from generator.render.bootstrap import STAGES_FILE
+from generator.errors import ServerError
 from generator.server.api import Gns3Client
 from generator.server.consoles import (
     CheckResult,
@@ -39,9 +35,10 @@ from generator.server.consoles import (
     Progress,
     PushEvent,
     WaitOutcome,
-    follow_consoles,
     parse_console_line,
 )
+from generator.server.facts import ArchiveFacts, read_archive
+from generator.server.imagecheck import check_images
 from generator.server.placement import (
     LOCAL,
     CrossLink,
@@ -52,16 +49,13 @@ from generator.server.placement import (
     repack,
     settle_imported,
 )
-from generator.write.disks import md5_of, search_dirs
 
-__all__ = ["CheckResult", "NodeInfo", "PushEvent", "PushResult", "follow_consoles",
-           "parse_console_line", "push_archive", "start_order"]
+__all__ = ["CheckResult", "NodeInfo", "PushEvent", "PushResult", "parse_console_line",
+           "push_archive", "read_archive", "start_order"]
 
 #: Seconds for one HTTP exchange: importing a large archive, or opening a project whose
 #: images GNS3 must checksum, takes a while. A dead server is still noticed at once.
 HTTP_TIMEOUT = 600.0
-MANIFEST = f"{META_DIR}/manifest.json"
-STAGES = f"{META_DIR}/bootstrap{STAGES_FILE}"
 
 _MISSING_IMAGE = re.compile(r"[Tt]he image '?(?P<image>[^' ]+)'? is missing")
 
@@ -100,39 +94,6 @@ class PushResult:
     uploaded: list[str] = field(default_factory=list)  #: "image -> compute" uploads made
     stopped: bool = False
     deleted: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Success: ready when waited for, otherwise import/open(/start) went through."""
-        return self.ready if self.waited else True
-
-
-@dataclass(frozen=True)
-class ArchiveFacts:
-    """What push reads from the archive before talking to the server."""
-
-    project: dict[str, Any]
-    manifest: dict[str, Any] | None
-    stages: dict[str, Any] | None
-    members: frozenset[str]
-
-    @property
-    def name(self) -> str | None:
-        name = self.project.get("name")
-        return name if isinstance(name, str) and name else None
-
-
-def read_archive(archive: Path) -> ArchiveFacts:
-    """The project file, manifest and stages of an archive (the server judges a broken one)."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = frozenset(zf.namelist())
-            project = json.loads(zf.read(PROJECT_FILE))
-            manifest = json.loads(zf.read(MANIFEST)) if MANIFEST in names else None
-            stages = json.loads(zf.read(STAGES)) if STAGES in names else None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return ArchiveFacts({}, None, None, frozenset())
-    return ArchiveFacts(project if isinstance(project, dict) else {}, manifest, stages, names)
 
 
 def start_order(names: Sequence[str], stages: dict[str, Any] | None) -> list[str]:
@@ -247,94 +208,6 @@ def _check_links(facts: ArchiveFacts, links: list[dict[str, Any]], result: PushR
                           "server log")
     for link in result.cross_links:
         progress(PushEvent("placed", f"link {link}"))
-
-
-# -- base images -------------------------------------------------------------------------------
-
-
-def check_images(client: Gns3Client, facts: ArchiveFacts, placement: Placement,
-                 upload_from: Sequence[Path] | None, progress: Progress) -> list[str]:
-    """Compare every base image in the manifest with the one on the compute its nodes run on;
-    upload missing ones when ``upload_from`` is given. Returns the uploads made; raises
-    ImageError (naming image, both md5s and the fix) before anything is imported."""
-    images = (facts.manifest or {}).get("images") or {}
-    if not images:
-        return []
-    users: dict[tuple[str, str], list[str]] = {}
-    for node in facts.project.get("topology", {}).get("nodes", []):
-        image = node.get("properties", {}).get("hda_disk_image")
-        if image in images:
-            cid = placement.nodes.get(node["name"], LOCAL)
-            users.setdefault((image, cid), []).append(node["name"])
-    listing: dict[str, dict[str, dict[str, Any]]] = {}
-    problems, uploaded = [], []
-    for (image, cid), nodes in sorted(users.items()):
-        want = images[image]
-        if cid not in listing:
-            listing[cid] = {i["filename"]: i for i in client.compute_images(cid)}
-        have = listing[cid].get(image)
-        if have is None and upload_from is not None:
-            have = _upload(client, cid, image, want, upload_from, progress)
-            if have is not None:
-                listing[cid][image] = have
-                uploaded.append(f"{image} -> {cid}")
-        problem = _judge(image, want, have, cid, nodes, facts, listing.get(LOCAL), upload_from)
-        if problem:
-            problems.append(problem)
-        else:
-            progress(PushEvent("images", f"base image {image} on {cid}: md5 {want['md5']} "
-                                         "matches the archive"))
-    if problems:
-        raise ImageError("\n".join(problems), hint="nothing was imported or started")
-    return uploaded
-
-
-def _judge(image: str, want: dict[str, Any], have: dict[str, Any] | None, cid: str,
-           nodes: list[str], facts: ArchiveFacts, controller: dict[str, Any] | None,
-           upload_from: Sequence[Path] | None) -> str | None:
-    """The refusal for one image on one compute, or None when the nodes may start on it."""
-    who = f"node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}"
-    if have is not None:
-        if have.get("md5sum") == want["md5"]:
-            return None
-        return (f"base image '{image}' on compute '{cid}' has md5 {have.get('md5sum')} "
-                f"({have.get('filesize')} bytes), but the archive was built on md5 "
-                f"{want['md5']} ({want.get('size')} bytes): {who} would run their overlays on "
-                f"the wrong base and read garbage. Fix: replace {have.get('path') or image} in "
-                f"that server's QEMU images folder with the image the archive was built on "
-                f"(md5 {want['md5']}{_where(want)}), or rebuild the archive on the server's "
-                "image")
-    if f"images/QEMU/{image}" in facts.members and cid == LOCAL:
-        return None  # the import brings it
-    if cid != LOCAL and controller and (controller.get(image) or {}).get("md5sum") == want["md5"]:
-        return None  # the controller sends it to the compute when the node is created
-    looked = f" (not found with that md5 in {', '.join(map(str, _dirs(upload_from)))})" \
-        if upload_from is not None else ""
-    return (f"base image '{image}' (md5 {want['md5']}, {want.get('size')} bytes{_where(want)}) "
-            f"is missing on compute '{cid}', needed by {who}{looked}. Fix: push with "
-            "--upload-images DIR (a folder holding it), or copy it into that server's QEMU "
-            "images folder")
-
-
-def _where(want: dict[str, Any]) -> str:
-    return f", from {want['url']}" if want.get("url") else ""
-
-
-def _dirs(upload_from: Sequence[Path] | None) -> list[Path]:
-    return search_dirs(upload_from or ())
-
-
-def _upload(client: Gns3Client, cid: str, image: str, want: dict[str, Any],
-            upload_from: Sequence[Path], progress: Progress) -> dict[str, Any] | None:
-    """Upload the local copy of ``image`` whose md5 matches; the server's listing after it."""
-    local = next((d / image for d in _dirs(upload_from) if (d / image).is_file()
-                  and md5_of(d / image) == want["md5"]), None)
-    if local is None:
-        return None
-    progress(PushEvent("images", f"uploading {image} ({local.stat().st_size >> 20} MiB) to "
-                                 f"compute {cid}"))
-    client.upload_image(cid, local)
-    return next((i for i in client.compute_images(cid) if i["filename"] == image), None)
 
 
 # -- opening, starting, stopping ---------------------------------------------------------------
