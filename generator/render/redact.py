@@ -10,7 +10,8 @@ leaves the builder's machine without its key can have; the archive itself carrie
 from __future__ import annotations
 
 from generator.model import Lab
-from generator.render.bootstrap import KEY, UNIT_DIR, management_address
+from generator.render.guest_paths import KEY, UNIT_DIR
+from generator.render.stages import management_address
 
 PORT = 8222
 PUB_DIR = "/var/lib/gns3lab/pub"

@@ -18,7 +18,7 @@ from generator import model as m
 from generator.blueprint.confine import confined, walk
 from generator.errors import Refused
 from generator.naming import closest_fix
-from generator.render.bootstrap import CHECK_STAGE, resolve_hosts
+from generator.render.stages import CHECK_STAGE, resolve_hosts
 from generator.resolve.draft import ResolverBase
 
 #: Folders beside ``lab.yaml`` the bootstrap copies with a playbook that sits there.

@@ -1,0 +1,20 @@
+"""Where the controller's bootstrap lives on the guest: its folders, files and unit names."""
+
+from __future__ import annotations
+
+ROOT_DIR = "/opt/gns3lab"
+ANSIBLE_DIR = f"{ROOT_DIR}/ansible"
+SCRIPT = f"{ROOT_DIR}/bootstrap.sh"
+STAGES_FILE = f"{ROOT_DIR}/stages.json"
+STATE_DIR = "/var/lib/gns3lab"
+MARKER = f"{STATE_DIR}/bootstrap.done"
+STATUS = f"{STATE_DIR}/status"
+LOG = "/var/log/gns3lab-bootstrap.log"
+CONF_DIR = "/etc/gns3lab"
+DNSMASQ_CONF = f"{CONF_DIR}/dnsmasq.conf"
+NAT_RULES = f"{CONF_DIR}/nat.nft"
+UNIT_DIR = "/etc/systemd/system"
+KEY = "/root/.ssh/id_ed25519"
+BOOTSTRAP_UNIT = "gns3lab-bootstrap.service"
+DNSMASQ_UNIT = "gns3lab-dnsmasq.service"
+NAT_UNIT = "gns3lab-nat.service"
