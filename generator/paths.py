@@ -26,12 +26,17 @@ class Layout:
     def project_file(self) -> Path:
         return self.root / PROJECT_FILE
 
+    @property
+    def project_files(self) -> Path:
+        """Every node's own files (overlays, data disks, seeds), one folder per node."""
+        return self.root / "project-files"
+
     def node_dir(self, node: Node) -> Path:
         return self.node_dir_of(node.node_id)
 
     def node_dir_of(self, node_id: str) -> Path:
         """A node's folder by its id: for a project file read back, whose nodes are mappings."""
-        return self.root / "project-files" / "qemu" / node_id
+        return self.project_files / "qemu" / node_id
 
     def overlay(self, node: Node) -> Path:
         return self.node_dir(node) / "hda_disk.qcow2"
