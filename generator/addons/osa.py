@@ -26,7 +26,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generator.addons.base import Issue, validation_issues
-from generator.addons.fabric import load_fabric_settings
+from generator.addons.fabric_settings import load_fabric_settings
 from generator.errors import OsaError
 from generator.model import Lab, Network, Node
 from generator.naming import closest_fix, runs

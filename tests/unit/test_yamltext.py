@@ -6,7 +6,7 @@ import ipaddress
 
 import yaml
 
-from generator.addons.fabric import _ports, compress_vlans
+from generator.addons.fabric import compress_vlans, port_ranges
 from generator.addons.osa import ip_ranges, vlan_range
 from generator.naming import runs
 from generator.render import yamltext
@@ -49,5 +49,5 @@ def test_every_range_writer_compresses_alike() -> None:
     ips = {ipaddress.IPv4Address(f"10.0.0.{i}") for i in (1, 2, 3, 9, 255)}
     ips.add(ipaddress.IPv4Address("10.0.1.0"))  # runs cross an octet
     assert ip_ranges(ips) == ["10.0.0.1,10.0.0.3", "10.0.0.9", "10.0.0.255,10.0.1.0"]
-    assert _ports(["swp7", "swp2", "swp1", "swp3", "peerlink", "eth1"]) == \
+    assert port_ranges(["swp7", "swp2", "swp1", "swp3", "peerlink", "eth1"]) == \
         "peerlink,eth1,swp1-3,swp7"

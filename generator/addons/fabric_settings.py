@@ -1,0 +1,78 @@
+"""The fabric add-on's settings (``extra.provider_vlans``) and VLAN lists in and out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from generator.addons.base import Issue, validation_issues
+from generator.errors import FabricError
+from generator.model import Lab
+from generator.naming import runs
+
+
+def parse_vlans(value: Any) -> tuple[int, ...]:
+    """``"101-110"``, ``"10,20"``, ``[10, "30-31"]`` or an int -> sorted unique VLAN ids
+    (ValueError names the bad item)."""
+    if value is None or value == "":
+        return ()
+    if isinstance(value, bool) or not isinstance(value, (int, str, list)):
+        raise ValueError("write VLAN ids and ranges, e.g. 101-110, '10,20' or [101, 105]")
+    items = value if isinstance(value, list) else str(value).split(",")
+    out: set[int] = set()
+    for item in items:
+        if isinstance(item, bool) or not isinstance(item, (int, str)):
+            raise ValueError(f"cannot read VLAN {item!r}: write ids and ranges, e.g. 101-110")
+        lo, _, hi = str(item).strip().partition("-")
+        try:
+            first, last = int(lo), int(hi or lo)
+        except ValueError:
+            raise ValueError(f"cannot read VLAN '{item}': write ids and ranges, e.g. 101-110"
+                             ) from None
+        if not 1 <= first <= 4094 or not 1 <= last <= 4094:
+            raise ValueError(f"VLAN range '{item}' is outside 1-4094")
+        if first > last:
+            raise ValueError(f"VLAN range '{item}' runs backwards")
+        out.update(range(first, last + 1))
+    return tuple(sorted(out))
+
+
+def compress_vlans(vids: Iterable[int]) -> str:
+    """``[10, 20, 101, 102, 103]`` -> ``10,20,101-103``."""
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs(sorted(set(vids))))
+
+
+class FabricSettings(BaseModel):
+    """The fabric add-on's settings: top-level keys of ``extra`` (the others are free)."""
+
+    model_config = ConfigDict(strict=True, frozen=True)
+    provider_vlans: Annotated[tuple[int, ...], BeforeValidator(parse_vlans)] = Field(
+        (), description="Neutron's VLAN provider range on br-vlan, trunked to every server bond "
+        "that is bridged untagged, e.g. 101-200,301-400")
+
+
+def load_fabric_settings(lab: Lab) -> tuple[FabricSettings | None, list[Issue]]:
+    """The typed fabric settings, checked against the lab's networks, or the problems."""
+    known = {k: lab.extra[k] for k in FabricSettings.model_fields if k in lab.extra}
+    try:
+        settings = FabricSettings.model_validate(known)
+    except ValidationError as exc:
+        return None, validation_issues(exc, FabricSettings, ("extra",))
+    taken = {n.vlan: n.name for n in lab.networks if n.vlan is not None}
+    clash = sorted(set(settings.provider_vlans) & set(taken))
+    if clash:
+        return None, [(("extra", "provider_vlans"), f"VLAN {clash[0]} is network "
+                       f"'{taken[clash[0]]}'s VLAN", "keep provider VLANs apart from the "
+                       f"lab's ({compress_vlans(taken)})")]
+    return settings, []
+
+
+def provider_vlans(lab: Lab) -> tuple[int, ...]:
+    """The provider VLANs, or FabricError on the first settings problem."""
+    settings, issues = load_fabric_settings(lab)
+    if settings is None:
+        path, message, hint = issues[0]
+        raise FabricError(message, hint, path)
+    return settings.provider_vlans
