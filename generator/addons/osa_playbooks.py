@@ -1,0 +1,125 @@
+"""The OpenStack-Ansible add-on's two playbooks (pure): ``osa-hosts.yml`` (the servers are up
+and reach each other over the fabric) and ``osa-deploy.yml`` (OpenStack-Ansible on the
+controller; needs internet)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.addons.osa_config import HEADER, osa_nodes, provider_bridge
+from generator.addons.osa_settings import OSA_NETWORKS, Settings
+from generator.model import Lab
+from generator.render.yamltext import ansible_document
+
+OSA_REPO = "https://opendev.org/openstack/openstack-ansible"
+OSA_DIR = "/opt/openstack-ansible"
+
+
+def _playbook(plays: list[dict[str, Any]]) -> bytes:
+    return ansible_document(HEADER, plays)
+
+
+def fabric_targets(lab: Lab, s: Settings) -> list[str]:
+    """Addresses every OpenStack host must reach: the container gateway, then every host's
+    address on each OSA network."""
+    out = [str(s.networks["container"].gateway)] if s.networks["container"].gateway else []
+    for role in OSA_NETWORKS:
+        for node in osa_nodes(lab, s):
+            addr = node.address_on(s.networks[role].name)
+            if addr is not None:
+                out.append(str(addr.ip))
+    return list(dict.fromkeys(out))
+
+
+def render_hosts_playbook(lab: Lab, s: Settings) -> bytes:
+    """servers-ready: each OpenStack host is up, configured, and reaches the others."""
+    tasks = [
+        {"name": "Wait until the server answers over SSH",
+         "ansible.builtin.wait_for_connection": {"timeout": 1800}},
+        {"name": "Wait until cloud-init has configured the server",
+         "ansible.builtin.command": "cloud-init status --wait", "changed_when": False},
+        {"name": "Reach the gateway and every OpenStack host on each fabric network",
+         "ansible.builtin.command": "ping -c 1 -W 2 {{ item }}",
+         "loop": "{{ osa_fabric_targets }}", "register": "osa_ping",
+         "until": "osa_ping.rc == 0", "retries": 30, "delay": 10, "changed_when": False},
+    ]
+    play = {"name": "Servers are ready: bonds, VLANs and bridges carry traffic over the fabric",
+            "hosts": ":".join(n.name for n in osa_nodes(lab, s)), "gather_facts": False,
+            "vars": {"osa_fabric_targets": fabric_targets(lab, s)}, "tasks": tasks}
+    return _playbook([play])
+
+
+def _deploy_host_tasks(s: Settings) -> list[dict[str, Any]]:
+    return [
+        {"name": "Install what the deployment host needs",
+         "ansible.builtin.apt": {"name": ["build-essential", "git", "chrony", "openssh-server",
+                                          "python3-dev", "sudo"], "update_cache": True}},
+        {"name": f"Check out OpenStack-Ansible {s.release}",
+         "ansible.builtin.git": {"repo": OSA_REPO, "dest": OSA_DIR, "version": s.release}},
+        {"name": "Bootstrap OpenStack-Ansible's Ansible (also makes root's SSH key)",
+         "ansible.builtin.command": {"cmd": "scripts/bootstrap-ansible.sh", "chdir": OSA_DIR,
+                                     "creates": "/usr/local/bin/openstack-ansible"}},
+        {"name": "Start /etc/openstack_deploy from the release's skeleton",
+         "ansible.builtin.copy": {"src": f"{OSA_DIR}/etc/openstack_deploy/",
+                                  "dest": "/etc/openstack_deploy/", "remote_src": True,
+                                  "force": False, "mode": "preserve"}},
+        {"name": "Install the configuration generated from the blueprint",
+         "ansible.builtin.copy": {"src": "{{ playbook_dir }}/../openstack/{{ item }}",
+                                  "dest": "/etc/openstack_deploy/{{ item }}", "mode": "0644"},
+         "loop": ["openstack_user_config.yml", "user_variables.yml"]},
+        {"name": "Generate the service passwords",
+         "ansible.builtin.command": {
+             "cmd": "/opt/ansible-runtime/bin/python scripts/pw-token-gen.py "
+                    "--file /etc/openstack_deploy/user_secrets.yml", "chdir": OSA_DIR},
+         "register": "osa_secrets",
+         "changed_when": "'Operation Complete' in osa_secrets.stdout"},
+        {"name": "Read the deployment host's root public key",
+         "ansible.builtin.slurp": {"src": "/root/.ssh/id_rsa.pub"}, "register": "osa_root_key"},
+    ]
+
+
+def _flat_interface_task(bridge: str) -> dict[str, Any]:
+    """The flat network's ``eth12``: a veth pair into the provider bridge, as OpenStack-Ansible's
+    own AIO makes it (the prod-ceph example's hosts have a NIC of that name; ours do not)."""
+    peer = f"{bridge}-veth"[:15]
+    return {"name": f"Give the flat provider network its eth12 (a veth pair into {bridge})",
+            "ansible.builtin.shell": {
+                "cmd": f"set -e\nip link show eth12 >/dev/null 2>&1 && exit 0\n"
+                       f"ip link add eth12 type veth peer name {peer}\n"
+                       f"ip link set {peer} master {bridge}\n"
+                       f"ip link set {peer} up\nip link set eth12 up\necho created\n",
+                "executable": "/bin/bash"},
+            "register": "osa_eth12", "changed_when": "'created' in osa_eth12.stdout"}
+
+
+def _target_tasks(vlan_bridge: str | None = None) -> list[dict[str, Any]]:
+    flat = [_flat_interface_task(vlan_bridge)] if vlan_bridge else []
+    return flat + [
+        {"name": "Let the deployment host in as root",
+         "ansible.builtin.lineinfile": {
+             "path": "/root/.ssh/authorized_keys", "create": True, "mode": "0600",
+             "line": "{{ hostvars['localhost'].osa_root_key.content | b64decode | trim }}"}},
+        {"name": "Install the packages OpenStack-Ansible expects on its hosts",
+         "ansible.builtin.apt": {"name": ["bridge-utils", "debootstrap", "ifenslave", "lsof",
+                                          "lvm2", "chrony", "openssh-server", "sudo", "tcpdump",
+                                          "vlan", "python3"], "update_cache": True}},
+    ]
+
+
+def render_deploy_playbook(lab: Lab, s: Settings) -> bytes:
+    """openstack-ansible: prepare the controller and the hosts, then setup-hosts,
+    setup-infrastructure and setup-openstack. Needs internet on the controller."""
+    local = {"hosts": "localhost", "connection": "local", "gather_facts": False, "become": True}
+    run = {"name": "Run OpenStack-Ansible's playbooks",
+           "ansible.builtin.command": {"cmd": "openstack-ansible {{ item }}",
+                                       "chdir": f"{OSA_DIR}/playbooks"},
+           "loop": ["setup-hosts.yml", "setup-infrastructure.yml", "setup-openstack.yml"],
+           "changed_when": True}
+    return _playbook([
+        {"name": f"Deployment host: OpenStack-Ansible {s.release} ({s.series})", **local,
+         "tasks": _deploy_host_tasks(s)},
+        {"name": "OpenStack hosts: root access for the deployment host, and base packages",
+         "hosts": ":".join(n.name for n in osa_nodes(lab, s)), "gather_facts": False,
+         "become": True, "tasks": _target_tasks(provider_bridge(osa_nodes(lab, s)))},
+        {"name": "Deploy OpenStack", **local, "tasks": [run]},
+    ])
