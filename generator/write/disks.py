@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from generator import tools
 from generator.errors import ImageError
+from generator.fileio import atomic_write, file_digests
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
 
@@ -47,9 +48,15 @@ def _cached_digest(path: Path, cache: Path, length: int) -> str | None:
 
 def _store_digest(cache: Path, value: str) -> None:
     try:
-        cache.write_text(value + "\n")
+        atomic_write(cache, value + "\n")
     except OSError:
         pass  # a read-only image folder is fine; we hash again next time
+
+
+def trusted_sha256(path: Path) -> str | None:
+    """The sha256 the digest cache holds for ``path`` while it is still valid (the file is
+    unchanged since the sidecar was written), else None: then only reading the file tells."""
+    return _cached_digest(path, path.with_name(f".{path.name}.sha256sum"), 64)
 
 
 def digests_of(path: Path, progress: Callable[[str], None] | None = None) -> tuple[str, str]:
@@ -64,16 +71,11 @@ def digests_of(path: Path, progress: Callable[[str], None] | None = None) -> tup
         return md5, sha256
     if progress:
         progress(f"checksum {path.name} ({path.stat().st_size >> 20} MiB)")
-    with path.open("rb") as fh:
-        if md5:  # only the sha256 is missing: hashlib streams it
-            sha256 = hashlib.file_digest(fh, "sha256").hexdigest()
-        else:
-            h_md5, h_sha = hashlib.md5(), hashlib.sha256()
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h_md5.update(chunk)
-                h_sha.update(chunk)
-            md5, sha256 = h_md5.hexdigest(), h_sha.hexdigest()
-            _store_digest(md5_cache, md5)
+    sums = file_digests(path, ("sha256",) if md5 else ("md5", "sha256"))  # one read
+    sha256 = sums["sha256"]
+    if not md5:
+        md5 = sums["md5"]
+        _store_digest(md5_cache, md5)
     _store_digest(sha_cache, sha256)
     return md5, sha256
 
@@ -168,8 +170,11 @@ def attach_images(lab: Lab, images: dict[str, BaseImage]) -> Lab:
 def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -> None:
     """One linked-clone overlay per VM, plus blank data disks.
 
-    With ``images`` the overlay is made against the checked base (then its header names the
-    bare file name); without (``--no-images``) it is made from the known virtual size alone.
+    Each overlay is ONE ``qemu-img create -u``: its header names the bare file name of the base
+    (GNS3 rebases it onto its own image folder before every start) and its virtual size is
+    known, from the checked base (``find_images`` opened it) or, with ``--no-images``, from the
+    appliance. The bytes are the same as creating against the real base and rebasing to the
+    bare name. Injection reaches the base through :func:`bases_beside`, not by a rebase.
     """
     check_one_image_per_name(lab)
     for node in lab.vms:
@@ -177,7 +182,41 @@ def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -
         base = images.get(node.image.filename) if images is not None else None
         fmt = base.format if base else node.image.format
         size = max(node.disk_size, (base or node.image).virtual_size)
-        tools.create_overlay(layout.overlay(node), node.image.filename, fmt,
-                             size=size, backing_path=base.path if base else None)
+        overlay = layout.overlay(node)
+        overlay.parent.mkdir(parents=True, exist_ok=True)
+        tools.qemu_img("create", "-q", "-f", "qcow2", "-u", "-F", fmt, "-b",
+                       node.image.filename, overlay, str(size))
         for disk in node.data_disks:
             tools.create_blank_disk(layout.data_disk(node, disk), disk.size)
+
+
+@contextmanager
+def bases_beside(overlays: Iterable[tuple[Path, BaseImage]]) -> Iterator[None]:
+    """Let each overlay reach its base by the bare name its header holds, for the injection.
+
+    qemu opens a relative backing file name beside the overlay, so a symlink of that name in
+    the overlay's own folder (one folder per node) is all it takes: the header is never
+    rewritten, so it still names the bare file name afterwards. Where that name is already
+    taken in the folder, the header is pointed at the real path for the injection and back
+    (two ``qemu-img rebase -u``). The links go when the block ends, even on error, so none is
+    archived.
+    """
+    links: list[Path] = []
+    rebased: list[tuple[Path, BaseImage]] = []
+    try:
+        for overlay, image in overlays:
+            assert image.path is not None
+            link = overlay.parent / image.filename
+            if not os.path.lexists(link):
+                link.symlink_to(image.path.resolve())
+                links.append(link)
+            else:
+                tools.qemu_img("rebase", "-u", "-F", image.format, "-b", image.path.resolve(),
+                               overlay)
+                rebased.append((overlay, image))
+        yield
+    finally:
+        for link in links:
+            link.unlink(missing_ok=True)
+        for overlay, image in rebased:
+            tools.qemu_img("rebase", "-u", "-F", image.format, "-b", image.filename, overlay)

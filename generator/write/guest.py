@@ -6,20 +6,21 @@ module only decides what goes where and writes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from generator import tools
 from generator.addons.fabric import injected_login
 from generator.blueprint.confine import walk
 from generator.errors import InjectionError
+from generator.fileio import atomic_write
 from generator.model import BaseImage, InjectSpec, Lab, Node
 from generator.paths import Layout
 from generator.render import redact
 from generator.render.bootstrap import KEY, BootstrapTree, default_user, render_bootstrap
 from generator.render.seeds import render_seed
+from generator.write.disks import bases_beside
 from generator.write.inject import GuestFile, Injection, inject_all
 from generator.write.iso import write_seed_iso
 from generator.write.keys import LabKey
@@ -99,8 +100,7 @@ def write_tree(tree: BootstrapTree, folder: Path) -> None:
     for guest, (data, mode) in sorted(tree.files.items()):
         target = folder / guest.lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        target.chmod(mode)
+        atomic_write(target, data, mode)
 
 
 def controller_injection(node: Node, layout: Layout, tree: BootstrapTree, key: LabKey | None
@@ -152,22 +152,13 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey | None,
     return tuple(i.node for i in injections)
 
 
-@contextmanager
 def backed_by_path(lab: Lab, injections: list[Injection], images: dict[str, BaseImage]
-                   ) -> Iterator[None]:
-    """Point each overlay's header at its checked base image for the injection, then back at the
-    bare file name GNS3 rebases onto its own image folder (``qemu-img rebase -u``: header only)."""
-    done: list[tuple[Path, BaseImage]] = []
-    try:
-        for inj in injections:
-            node_image = lab.node(inj.node).image
-            assert node_image is not None
-            image = images[node_image.filename]
-            assert image.path is not None
-            tools.qemu_img("rebase", "-u", "-F", image.format, "-b", image.path.resolve(),
-                           inj.disk)
-            done.append((inj.disk, image))
-        yield
-    finally:
-        for disk, image in done:
-            tools.qemu_img("rebase", "-u", "-F", image.format, "-b", image.filename, disk)
+                   ) -> AbstractContextManager[None]:
+    """Let each overlay reach its checked base image during the injection, its header left
+    naming the bare file name GNS3 rebases onto its own image folder (:func:`bases_beside`)."""
+    pairs = []
+    for inj in injections:
+        node_image = lab.node(inj.node).image
+        assert node_image is not None
+        pairs.append((inj.disk, images[node_image.filename]))
+    return bases_beside(pairs)
