@@ -4,9 +4,11 @@ Sorted members, fixed timestamps, fixed modes, deflate (never zstd: GNS3 2.2 can
 Zip64 on. Base images (``--include-images``) are stored uncompressed: they barely compress and
 deflating gigabytes is slow. They are *extra* members (archive name -> source file) that stream
 straight from their file into the zip, never copied into the staging folder: bundling writes
-each image's bytes once. Their manifest sha256 comes from :func:`images.digests_of` (cached
-beside the image, so usually no read at all); the bytes streamed are hashed on the way and
-must match it.
+each image's bytes once. Their manifest sha256 comes from :func:`disks.digests_of` (cached
+beside the image, so usually no read at all). While that cache is valid (the image unchanged
+since its sidecar was written) the bytes are not hashed again: the image's size, inode, mtime
+and ctime must instead be the same after the copy as before it, which is what the cache
+trusts. Otherwise the bytes streamed are hashed on the way and must match the manifest.
 """
 
 from __future__ import annotations
@@ -20,22 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ArchiveError
+from generator.fileio import atomic_write, sha256_file
 from generator.paths import PROJECT_FILE, Layout
-from generator.write.disks import digests_of
+from generator.write.disks import digests_of, trusted_sha256
 
 #: Extra members: archive name -> the file whose bytes it holds (base images).
 Extra = Mapping[str, Path]
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)
 CHUNK = 1 << 20
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+COPY_CHUNK = 4 << 20  # fewer, larger writes: bundling streams gigabytes
 
 
 def members(layout: Layout) -> list[Path]:
@@ -48,13 +44,13 @@ def members(layout: Layout) -> list[Path]:
 def write_manifest(layout: Layout, info: dict[str, Any], extra: Extra | None = None) -> None:
     """``gns3lab/manifest.json``: build facts and the sha256 of every other member, the
     ``extra`` ones included (from the image digest cache)."""
-    files = {layout.rel(p): {"sha256": sha256_of(p), "size": p.stat().st_size}
+    files = {layout.rel(p): {"sha256": sha256_file(p), "size": p.stat().st_size}
              for p in members(layout) if p != layout.manifest}
     for name, path in (extra or {}).items():
         files[name] = {"sha256": digests_of(path)[1], "size": path.stat().st_size}
     layout.manifest.parent.mkdir(parents=True, exist_ok=True)
     doc = dict(info, files=files)
-    layout.manifest.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    atomic_write(layout.manifest, json.dumps(doc, indent=2, sort_keys=True) + "\n")
 
 
 def _entries(layout: Layout, extra: Extra) -> list[tuple[str, Path]]:
@@ -70,8 +66,9 @@ def write_archive(layout: Layout, target: Path,
                   progress: Callable[[str], None] | None = None,
                   extra: Extra | None = None) -> Path:
     """Zip the staging tree and the ``extra`` members into ``target`` through a temp file and
-    a rename. An extra member whose bytes differ from the sha256 the manifest records for it
-    (the file changed under the build) leaves no archive."""
+    a rename. An extra member that changed under the build (its bytes differ from the sha256
+    the manifest records, or, when its digest cache vouches for those bytes, its size or times
+    moved during the copy) leaves no archive."""
     extra = dict(extra or {})
     entries = _entries(layout, extra)
     recorded = _recorded(layout)
@@ -89,12 +86,10 @@ def write_archive(layout: Layout, target: Path,
                 if progress and size > 64 * CHUNK:
                     progress(f"adding {name} ({size >> 20} MiB)")
                 info.file_size = size  # lets zipfile pick Zip64 when needed
-                sha = _copy_member(path, zf, info)
-                if name in extra and sha != recorded.get(name, sha):
-                    raise ArchiveError(f"{path.name} changed while it was bundled (its sha256 "
-                                       f"is now {sha}, not the one the manifest records)",
-                                       hint="do not change base images during a build; "
-                                            "build again")
+                if name in extra:
+                    _bundle_member(path, zf, info, recorded.get(name))
+                else:
+                    _copy_member(path, zf, info, None)
         os.replace(tmp, target)
     except OSError as exc:
         raise ArchiveError(f"cannot write {target}: {exc}") from exc
@@ -111,14 +106,50 @@ def _recorded(layout: Layout) -> dict[str, str]:
     return {name: entry["sha256"] for name, entry in files.items()}
 
 
-def _copy_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> str:
-    """Stream ``path`` into ``zf`` as ``info``; the sha256 of the bytes written."""
+def _changed(path: Path, why: str) -> ArchiveError:
+    return ArchiveError(f"{path.name} changed while it was bundled ({why})",
+                        hint="do not change base images during a build; build again")
+
+
+def _fingerprint(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _bundle_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
+                   recorded: str | None) -> None:
+    """Stream a base image into ``zf``, refusing it if it is not the file the manifest names.
+
+    If the digest cache still vouches for the recorded sha256, the bytes are not hashed again
+    (sha256 is the slowest step of bundling); the file must then be unchanged from before the
+    copy to after it. Else they are hashed on the way and compared."""
+    before = _fingerprint(path)
+    if recorded is not None and trusted_sha256(path) == recorded:
+        copied = _copy_member(path, zf, info, None)
+        if _fingerprint(path) != before or copied != before[2] or trusted_sha256(path) is None:
+            raise _changed(path, "its size or modification times moved during the copy")
+        return
     digest = hashlib.sha256()
-    with path.open("rb") as src, zf.open(info, "w") as dst:
-        for chunk in iter(lambda: src.read(CHUNK), b""):
+    _copy_member(path, zf, info, digest)
+    sha = digest.hexdigest()
+    if sha != (recorded or sha):
+        raise _changed(path, f"its sha256 is now {sha}, not the one the manifest records")
+
+
+def _copy_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
+                 digest: Any | None) -> int:
+    """Stream ``path`` into ``zf`` as ``info`` (``digest`` updated on the way); bytes copied."""
+    buf = bytearray(COPY_CHUNK)
+    view = memoryview(buf)
+    copied = 0
+    with path.open("rb", buffering=0) as src, zf.open(info, "w") as dst:
+        while n := src.readinto(buf):
+            chunk = view[:n]
             dst.write(chunk)
-            digest.update(chunk)
-    return digest.hexdigest()
+            if digest is not None:
+                digest.update(chunk)
+            copied += n
+    return copied
 
 
 def read_member(archive: Path, name: str) -> bytes:
