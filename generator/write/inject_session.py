@@ -1,0 +1,214 @@
+"""The libguestfs side of injection: one launched appliance, its devices, each disk's root.
+
+A disk is mounted read-write at once when it has a single filesystem candidate (the whole disk,
+or its one partition); only a disk with several candidates gets the read-only probe for the one
+that holds /etc. Every call here is one round trip to the appliance (40-50 ms under TCG).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.errors import InjectionError
+
+MAX_DRIVES = 255  # libguestfs' limit with virtio-scsi
+#: The start of the progress line said before every appliance launch (tests count them).
+LAUNCH_MESSAGE = "starting libguestfs for"
+
+Fail = Callable[[str, str], InjectionError]
+
+
+@contextmanager
+def appliance(disks: Sequence[tuple[Path, str]], *, readonly: bool) -> Iterator[Any]:
+    """A launched handle with ``disks`` (path, format) added; always closed, even on error."""
+    try:
+        import guestfs
+    except ImportError as exc:
+        raise InjectionError("the Python libguestfs module is not importable",
+                             hint="apt-get install python3-guestfs, and use a venv made with "
+                             "--system-site-packages by /usr/bin/python3") from exc
+    g = guestfs.GuestFS(python_return_dict=True)
+    try:
+        for path, fmt in disks:
+            g.add_drive_opts(str(path), format=fmt, readonly=readonly)
+        try:
+            g.launch()
+        except RuntimeError as exc:
+            raise InjectionError(f"libguestfs appliance did not start: {exc}",
+                                 hint="is a VM still using one of the disks? Else run "
+                                 "libguestfs-test-tool; without KVM set LIBGUESTFS_BACKEND=direct "
+                                 "LIBGUESTFS_BACKEND_SETTINGS=force_tcg") from exc
+        yield g
+        try:
+            g.shutdown()  # flushes the disks: an error here means lost writes
+        except RuntimeError as exc:
+            raise InjectionError(f"libguestfs failed to flush the disks: {exc}",
+                                 hint="check free space on the host") from exc
+    finally:
+        g.close()
+
+
+def failure(fail: Fail, doing: str, exc: RuntimeError) -> InjectionError:
+    """The InjectionError for a libguestfs RuntimeError raised while ``doing``."""
+    if getattr(exc, "errno", None) == errno.ENOSPC or os.strerror(errno.ENOSPC) in str(exc):
+        return fail(f"no space left in the guest filesystem while {doing}",
+                    "grow the base image (qemu-img resize, resize2fs) or inject less")
+    return fail(f"libguestfs failed while {doing}: {exc}",
+                "inspect the disk with: virt-ls -la -a DISK /")
+
+
+@contextmanager
+def guarded(fail: Fail, doing: str) -> Iterator[None]:
+    """Turn a libguestfs RuntimeError into an InjectionError that says what was being done."""
+    try:
+        yield
+    except RuntimeError as exc:
+        raise failure(fail, doing, exc) from exc
+
+
+def on_disk(dev: str, disk: str) -> bool:
+    """Whether ``dev`` is ``disk`` itself or one of its partitions (/dev/sda vs /dev/sdaa1)."""
+    rest = dev[len(disk):] if dev.startswith(disk) else "x"
+    return rest == "" or rest.lstrip("p").isdigit()
+
+
+@dataclass(frozen=True)
+class Devices:
+    """The launched handle's disks and partitions, and (with inspection) each disk's root."""
+    disks: list[str]
+    partitions: list[str]
+    roots: dict[str, str]
+
+    @classmethod
+    def scan(cls, g: Any, inspect: bool) -> Devices:
+        disks = g.list_devices()
+        roots: dict[str, str] = {}
+        try:
+            found = g.inspect_os() if inspect else []
+        except RuntimeError:
+            found = []
+        for root in found:
+            disk = next((d for d in disks if on_disk(root, d)), None)
+            if disk is not None:  # None: LVM and the like, left to the /etc probe
+                roots.setdefault(disk, root)
+        return cls(disks, g.list_partitions(), roots)
+
+    def candidates(self, disk: str) -> list[str]:
+        """Where a filesystem may be: the partitions, or the whole disk if it has none."""
+        return [p for p in self.partitions if on_disk(p, disk)] or [disk]
+
+
+def read_text(g: Any, path: str) -> str | None:
+    """A guest text file (symlinks followed) in one call, or None if it cannot be read."""
+    try:
+        return g.read_file(path).decode(errors="replace")
+    except RuntimeError:
+        return None
+
+
+def _not_found(fail: Fail) -> InjectionError:
+    return fail("guest filesystem not found: no filesystem on the disk contains /etc",
+                "is the base image right? list it with: virt-filesystems --all -a DISK")
+
+
+def _probe_root(g: Any, fail: Fail, candidates: Sequence[str]) -> str:
+    """The filesystem that holds /etc; with several, prefer one with os-release and fstab."""
+    scores: dict[str, int] = {}
+    for dev in candidates:
+        try:
+            g.mount_ro(dev, "/")
+            if g.is_dir("/etc"):
+                scores[dev] = 1 + g.exists("/etc/os-release") + g.exists("/etc/fstab")
+        except RuntimeError:
+            pass  # swap, extended partition, no filesystem
+        finally:
+            g.umount_all()
+    if not scores:
+        raise _not_found(fail)
+    return max(scores, key=lambda dev: scores[dev])
+
+
+def _resolve(g: Any, spec: str, parts: Sequence[str]) -> str | None:
+    """The partition of THIS disk an fstab device names. Overlays of one base share UUIDs and
+    labels, so names are never resolved across disks."""
+    key, _, value = spec.partition("=")
+    for prefix, kind in (("/dev/disk/by-uuid/", "UUID"), ("/dev/disk/by-label/", "LABEL")):
+        if spec.startswith(prefix):
+            key, value = kind, spec[len(prefix):]
+    if key in ("UUID", "LABEL"):
+        read = g.vfs_uuid if key == "UUID" else g.vfs_label
+        for part in parts:
+            try:
+                if read(part).lower() == value.strip('"').lower():
+                    return part
+            except RuntimeError:
+                continue
+        return None
+    num = re.fullmatch(r"/dev/(?:[shv]|xv)d[a-z](\d+)", spec)  # the guest's own disk is vda
+    if num is None:
+        return None
+    return next((p for p in parts if (m := re.search(r"\d+$", p)) and m[0] == num[1]), None)
+
+
+def _fstab_mounts(g: Any, parts: Sequence[str]) -> list[tuple[str, str]]:
+    """(mount point, device) for the fstab lines of the mounted root that live on this disk."""
+    text = read_text(g, "/etc/fstab") if parts else None
+    mounts = []
+    for fields in (ln.split() for ln in (text or "").splitlines()):
+        if len(fields) < 2 or fields[0].startswith("#") or fields[1] in ("/", "none", "swap"):
+            continue
+        if len(fields) > 3 and "noauto" in fields[3].split(","):
+            continue
+        dev = _resolve(g, fields[0], parts)
+        if dev is not None and fields[1].startswith("/"):
+            mounts.append((fields[1], dev))
+    return sorted(mounts, key=lambda m: m[0].rstrip("/").count("/"))
+
+
+@dataclass(frozen=True)
+class Mounted:
+    """One disk's guest root and extra mounts; ``checked``: /etc is known to be there (else the
+    caller checks it after its first reads, which saves a call on every good disk)."""
+    root: str
+    mounts: tuple[str, ...]
+    checked: bool
+
+
+def mount(g: Any, fail: Fail, devs: Devices, disk: str, *, readonly: bool) -> Mounted:
+    """Mount one disk's guest root and the filesystems its /etc/fstab puts on the same disk.
+
+    With one filesystem candidate it is mounted straight away (no read-only probe pass)."""
+    do_mount = g.mount_ro if readonly else g.mount
+    candidates = devs.candidates(disk)
+    parts = [p for p in candidates if p != disk]
+    root = devs.roots.get(disk)
+    checked, done = root is not None, False
+    if root is None and len(candidates) > 1:
+        root, checked = _probe_root(g, fail, candidates), True
+    elif root is None:
+        root = candidates[0]
+        try:
+            do_mount(root, "/")
+        except RuntimeError:
+            raise _not_found(fail) from None  # no filesystem at all
+        done = True
+    with guarded(fail, f"mounting {root} and the filesystems in its /etc/fstab"):
+        if not done:
+            do_mount(root, "/")
+        extra = [(point, dev) for point, dev in _fstab_mounts(g, parts) if dev != root]
+        for point, dev in extra:
+            do_mount(dev, point)
+    return Mounted(root, tuple(point for point, _ in extra), checked)
+
+
+def check_etc(g: Any, fail: Fail, mounted: Mounted) -> None:
+    """Refuse a disk whose mounted root has no /etc (only asked when a read came back empty)."""
+    if not mounted.checked and not g.is_dir("/etc"):
+        raise _not_found(fail)
