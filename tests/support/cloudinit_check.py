@@ -134,7 +134,7 @@ def check_user_data(text: str, *, source: str, allow_deprecated: bool = False) -
         try:
             proc = tools.run(["cloud-init", "schema", "--config-file", path], timeout=120)
         except ToolError as exc:
-            problems = _schema_problems(exc.message, str(path), source)
+            problems = _schema_problems(exc.stderr_tail, str(path), source)
             raise SeedError(f"{source}: cloud-init schema rejects the user-data:\n{problems}",
                             hint="see `cloud-init schema --docs all`") from exc
     stdout = proc.stdout.decode(errors="replace")
@@ -146,11 +146,11 @@ def check_user_data(text: str, *, source: str, allow_deprecated: bool = False) -
                         + "\n".join(f"  {d}" for d in deprecations))
 
 
-def _schema_problems(message: str, tmp_path: str, source: str) -> str:
+def _schema_problems(stderr_tail: str, tmp_path: str, source: str) -> str:
     """The problem lines of a failed ``cloud-init schema`` run, with the temp path replaced."""
-    lines = message.splitlines()[1:]  # line 0 is "command failed (exit N): <argv>"
+    lines = stderr_tail.splitlines()
     kept = [ln.replace(tmp_path, source) for ln in lines if ln.strip() and ln.strip() != "Error:"]
-    return "\n".join(f"  {ln}" for ln in kept) or f"  {message}"
+    return "\n".join(f"  {ln}" for ln in kept) or f"  {stderr_tail}"
 
 
 def _deprecations(stdout: str) -> list[str]:
