@@ -21,11 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.build import BuildOptions, build_lab
 from generator.errors import ArchiveError
 from generator.paths import Layout
 from generator.write.archive import write_archive, write_manifest
-from tests.helpers import REPO, link_image, make_tiny_appliance
+from tests.helpers import REPO, make_tiny_appliance
 
 MIB = 1 << 20
 #: Runs the CLI and, at exit, copies its own /proc/self/io to $IO_OUT.
@@ -84,38 +83,6 @@ def big_appliance(folder: Path, filename: str, size: int) -> Path:
     return image
 
 
-@pytest.mark.slow
-def test_bundling_a_2_gib_image_writes_it_once_in_little_memory(tmp_path: Path) -> None:
-    size = 2048 * MIB
-    images = tmp_path / "images"
-    image = big_appliance(images, "big-bundle.img", size)
-    bp = tmp_path / "lab.yaml"
-    bp.write_text("name: big\nnodes:\n  vm1: {appliance: Big Guest, ram: 64}\n")
-    rss, io = run_measured(tmp_path, "build", bp, "-o", tmp_path / "dist", "--images-dir",
-                           images, "--include-images")
-    archive = tmp_path / "dist" / "big.gns3project"
-    with zipfile.ZipFile(archive) as zf:
-        info = zf.getinfo("images/QEMU/big-bundle.img")
-        assert info.compress_type == zipfile.ZIP_STORED and info.file_size == size
-        manifest = json.loads(zf.read("gns3lab/manifest.json"))
-    assert manifest["files"]["images/QEMU/big-bundle.img"] == {"sha256": sha256(image),
-                                                               "size": size}
-    # Everything else the build writes (overlay header, seed, README, sidecars) is small.
-    overhead = 32 * MIB
-    assert io["wchar"] < size * 1.2 + overhead, f"the build wrote {io['wchar'] >> 20} MiB"
-    assert io["write_bytes"] < size * 1.2 + overhead, io
-    assert rss < 200 * MIB, f"build peaked at {rss >> 20} MiB"
-    print(f"build: wrote {io['wchar'] >> 20} MiB (wchar), {io['write_bytes'] >> 20} MiB "
-          f"(write_bytes), peak RSS {rss >> 20} MiB")
-    rss, io = run_measured(tmp_path, "inspect", archive)
-    assert rss < 200 * MIB, f"inspect peaked at {rss >> 20} MiB"
-    print(f"inspect: peak RSS {rss >> 20} MiB")
-    rss, io = run_measured(tmp_path, "verify", archive)  # exit 0: its image is inside
-    assert rss < 200 * MIB, f"verify peaked at {rss >> 20} MiB"
-    print(f"verify: peak RSS {rss >> 20} MiB")
-    assert io["rchar"] >= size  # it did hash the image member (streamed)
-
-
 def tiny_lab(root: Path, with_url: bool = False) -> tuple[Path, Path, str]:
     """A blueprint with two images: one we made (no URL), one with a public URL."""
     images = root / "images"
@@ -129,49 +96,6 @@ def tiny_lab(root: Path, with_url: bool = False) -> tuple[Path, Path, str]:
     bp.write_text("name: bundle\nnodes:\n  a: {appliance: Our Guest, ram: 64}\n"
                   "  b: {appliance: Public Guest, ram: 64}\n")
     return bp, images, ours
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("include, bundled", [
-    (None, {"ours"}), (True, {"ours", "public-guest.qcow2"}), (False, set())])
-def test_what_is_bundled_by_default_and_on_request(tmp_path: Path, include: bool | None,
-                                                   bundled: set[str]) -> None:
-    bp, images, ours = tiny_lab(tmp_path)
-    built = build_lab(bp, BuildOptions(out_dir=tmp_path / "dist", images_dirs=(images,),
-                                       include_images=include))
-    with zipfile.ZipFile(built.archive) as zf:
-        names = {n.removeprefix("images/QEMU/") for n in zf.namelist()
-                 if n.startswith("images/")}
-        manifest = json.loads(zf.read("gns3lab/manifest.json"))
-        for name in names:
-            assert zf.read(f"images/QEMU/{name}") == (images / name).read_bytes()
-    assert names == {ours if n == "ours" else n for n in bundled}
-    recorded = manifest["images"]
-    assert recorded[ours]["public_url"] is False
-    assert recorded["public-guest.qcow2"]["public_url"] is True
-    assert {n for n, e in recorded.items() if e["included"]} == names
-    assert recorded[ours]["sha256"] == sha256(images / ours)
-
-
-@pytest.mark.slow
-def test_cli_include_flags(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
-    from generator.cli import main
-
-    bp, images, ours = tiny_lab(tmp_path)
-    runner = CliRunner()
-    for flag, expect in (("--no-include-images", False), ("--include-images", True)):
-        out = tmp_path / flag
-        result = runner.invoke(main, ["build", str(bp), "-o", str(out), "--images-dir",
-                                      str(images), flag])
-        assert result.exit_code == 0, result.output
-        with zipfile.ZipFile(out / "bundle.gns3project") as zf:
-            assert ("images/QEMU/public-guest.qcow2" in zf.namelist()) is expect
-            assert (f"images/QEMU/{ours}" in zf.namelist()) is expect
-    refused = runner.invoke(main, ["build", str(bp), "--no-images", "--include-images"])
-    assert refused.exit_code == 2
-    assert "--include-images and --no-images exclude each other" in refused.output
 
 
 def staging(tmp_path: Path) -> Layout:
@@ -224,25 +148,3 @@ def test_an_extra_member_may_not_shadow_a_staged_file(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="README.md is both"):
         write_archive(layout, tmp_path / "x.gns3project",
                       extra={"README.md": layout.root / "README.md"})
-
-
-@pytest.mark.slow
-def test_include_images_round_trip(gns3_server, tmp_path: Path) -> None:  # type: ignore
-    """Import a bundled archive: the image lands in the server's images folder, same sha256."""
-    bp, images, ours = tiny_lab(tmp_path)
-    built = build_lab(bp, BuildOptions(out_dir=tmp_path / "dist", images_dirs=(images,)))
-    landed = gns3_server.images_dir / ours
-    assert not landed.exists()
-    link_image(images / "public-guest.qcow2", gns3_server.images_dir)  # downloaded by hand
-    client = gns3_server.client
-    project = client.import_project(built.archive, name=f"bundle-{uuid.uuid4().hex[:6]}")
-    pid = project["project_id"]
-    try:
-        assert landed.is_file(), sorted(p.name for p in gns3_server.images_dir.iterdir())
-        assert sha256(landed) == sha256(images / ours)
-        client.open_project(pid)
-        nodes = {n["name"]: n for n in client.nodes(pid)}
-        assert nodes["a"]["properties"]["hda_disk_image"] == ours
-    finally:
-        client.close_project(pid)
-        client.delete_project(pid)

@@ -1,19 +1,22 @@
 """The canvas a network engineer reads first: layout, port labels, symbols and notes, measured
-on the project.gns3 that ``gns3lab build --no-images`` writes (generator.render.canvas_quality)."""
+on the project.gns3 that ``gns3lab build --no-images`` writes (generator.render.canvas_quality).
+
+The project is rendered here as the build renders it (``dump_project(render_project(lab))``), so
+no qemu-img or ssh-keygen runs; tests/integration/test_canvas_build.py checks that the built
+archives hold exactly these bytes."""
 
 from __future__ import annotations
 
 import json
 import math
 import shutil
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from generator.build import BuildOptions, build_lab, load_lab
+from generator.build import load_lab
 from generator.render.canvas import CONTROLLER_SYMBOL, place_nodes, symbol_for, tier_of
 from generator.render.canvas_quality import (
     CanvasQuality,
@@ -22,7 +25,7 @@ from generator.render.canvas_quality import (
     name_boxes,
     symbol_size,
 )
-from generator.render.project import render_project
+from generator.render.project import dump_project, render_project
 from tests.helpers import BLUEPRINTS, DATA, REPO, make_tiny_appliance
 
 BUNDLED = ["demo", "openstack-ceph", "openstack-ceph-mini"]
@@ -39,20 +42,20 @@ def appliances(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def results(appliances: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return {lab: build_lab(REPO / lab, BuildOptions(
-        out_dir=tmp_path_factory.mktemp("canvas"), images_dirs=(appliances,), no_images=True))
-        for lab in LABS}
+def results(appliances: Path) -> dict[str, Any]:
+    """The resolved model of every lab, as ``gns3lab build --no-images`` resolves it."""
+    return {lab: load_lab(REPO / lab, (appliances,)) for lab in LABS}
+
+
+def built_project(lab: Any) -> dict[str, Any]:
+    """project.gns3 of a resolved lab, rendered and serialised as the build writes it."""
+    return json.loads(dump_project(render_project(lab)))
 
 
 @pytest.fixture(scope="module")
 def built(results: dict[str, Any]) -> dict[str, Any]:
     """project.gns3 of every lab, as ``gns3lab build --no-images`` writes it."""
-    out = {}
-    for lab, result in results.items():
-        with zipfile.ZipFile(result.archive) as zf:
-            out[lab] = json.loads(zf.read("project.gns3"))
-    return out
+    return {lab: built_project(result) for lab, result in results.items()}
 
 
 def centres(project: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -260,7 +263,7 @@ def test_notes_and_labels_use_a_font_the_clients_have(lab: str, built: dict) -> 
 
 
 def test_title_names_the_lab_and_its_version_centred(results: dict) -> None:
-    lab = replace(results["blueprints/openstack-ceph"].lab, version="2.1")
+    lab = replace(results["blueprints/openstack-ceph"], version="2.1")
     project = render_project(lab)
     title = next(d for d in project["topology"]["drawings"] if ">openstack-ceph" in d["svg"])
     assert ">openstack-ceph v2.1<" in title["svg"]

@@ -1,7 +1,7 @@
 """``gns3lab diff``: golden human and JSON output over blueprint pairs, one change each; exit
 codes; the archive reader's refusals; and an archive compared with blueprints.
 
-``pytest tests/unit/test_diff.py --update-golden`` rewrites tests/data/golden/lifecycle/diff/.
+The golden output of each pair is checked in tests/golden/test_diff_golden.py.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from click.testing import CliRunner, Result
 
 from generator.cli import main
 from generator.errors import ArchiveError
-from generator.read.diff import archive_view, blueprint_view, diff_views
+from generator.read.diff import archive_view
 from generator.read.reader import SafeArchive
+from tests.golden.test_readme import write_lifecycle_appliance
 from tests.helpers import DATA, REPO
-from tests.unit.test_readme import GOLDEN, check_golden, write_lifecycle_appliance
 
 PAIRS = Path("tests/data/diff")  # relative to the repo, so paths in the output are stable
 CASES = ["node-added", "link-rewired", "address-changed", "mac-changed", "inject-edited"]
@@ -43,17 +43,6 @@ def diff_json(old: Path | str, new: Path | str, appliances: Path) -> dict:
     result = run_diff(old, new, appliances, "--json")
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.output)
-
-
-@pytest.mark.usefixtures("in_repo")
-@pytest.mark.parametrize("case", CASES)
-def test_diff_golden(case: str, appliances: Path, request: pytest.FixtureRequest) -> None:
-    human = run_diff(PAIRS / "base", PAIRS / case, appliances)
-    assert human.exit_code == 1, human.output
-    check_golden(human.output.encode(), GOLDEN / "diff" / f"{case}.txt", request)
-    as_json = run_diff(PAIRS / "base", PAIRS / case, appliances, "--json")
-    assert as_json.exit_code == 1, as_json.output
-    check_golden(as_json.output.encode(), GOLDEN / "diff" / f"{case}.json", request)
 
 
 @pytest.mark.usefixtures("in_repo")
@@ -148,30 +137,3 @@ def test_archive_that_is_no_project_is_an_error(tmp_path: Path) -> None:
         zf.writestr("project.gns3", '{"topology": 5}')
     with pytest.raises(ArchiveError, match="not a project gns3lab can read"):
         archive_view(archive)
-
-
-@pytest.mark.slow
-def test_archive_against_blueprints(appliances: Path, tmp_path: Path) -> None:
-    """A `build --no-images` archive equals its blueprint, and differs from a changed one the
-    way the two blueprints differ (qemu-img makes the overlays)."""
-    out = tmp_path / "dist"
-    build = CliRunner().invoke(main, ["build", str(DATA / "diff" / "base"), "-o", str(out),
-                                      "--no-images", "--images-dir", str(appliances)])
-    assert build.exit_code == 0, build.output
-    (archive,) = out.glob("*.gns3project")
-    same = run_diff(archive, DATA / "diff" / "base", appliances)
-    assert same.exit_code == 0, same.output
-    assert "not compared: files from inject: entries" in same.output
-    assert run_diff(archive, archive, appliances).exit_code == 0
-    changed = diff_json(archive, DATA / "diff" / "address-changed", appliances)
-    assert changed["equal"] is False
-    between_blueprints = diff_views(blueprint_view(DATA / "diff" / "base", (appliances,)),
-                                    blueprint_view(DATA / "diff" / "address-changed",
-                                                   (appliances,))).to_json()
-    for section in ("nodes", "links", "interfaces", "images", "stages", "seeds", "files"):
-        assert changed[section] == between_blueprints[section], section
-    # the archive's seeds are read back from its ISOs: the lab key was normalised in them
-    view = archive_view(archive)
-    assert view.lab_key and view.lab_key.startswith("ssh-ed25519 ")
-    assert all(view.lab_key not in text for text in view.seeds.values())
-    assert "<lab key>" in view.seeds["srv1/user-data"]

@@ -17,26 +17,15 @@ are kept in test-artifacts/e2e-openstack-mini/ when it fails.
 
 from __future__ import annotations
 
-import json
-import os
-import re
-import shutil
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from generator.build import BuildOptions, build_lab, load_lab
+from generator.build import load_lab
 from generator.model import Lab
-from generator.render.bootstrap import render_bootstrap, render_dnsmasq, resolve_stages
-from generator.render.seeds import dump_yaml, render_network_config
-from generator.server.push import PushEvent, push_archive
-from generator.write import inject as disks
-from generator.write.guest import write_tree
-from tests.helpers import REPO, judging_pushed_lab, link_image, make_tiny_appliance
-from tests.support.cloudinit_check import check_network_config
+from generator.render.bootstrap import render_dnsmasq, resolve_stages
+from tests.helpers import REPO, make_tiny_appliance
 
 BLUEPRINT = REPO / "blueprints" / "openstack-ceph-mini"
 APPLIANCE = "gns3lab Debian 12"
@@ -60,30 +49,12 @@ compute1:eth1 leaf01:eth2  compute1:eth2 leaf02:eth2
 """
 
 
-def needs(*programs: str) -> None:
-    missing = [p for p in programs if shutil.which(p) is None]
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)}")
-
-
-def run(argv: list[str], **kw) -> subprocess.CompletedProcess:  # type: ignore[no-untyped-def]
-    return subprocess.run(argv, check=False, capture_output=True, text=True, timeout=300, **kw)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     """The blueprint resolved against a tiny blank image named like the real appliance."""
     folder = tmp_path_factory.mktemp("images")
     make_tiny_appliance(folder, APPLIANCE, "gns3lab-debian-12-test.qcow2")
     return load_lab(BLUEPRINT, (folder,))
-
-
-@pytest.fixture(scope="module")
-def ansible_dir(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The controller's Ansible folder as mgmt01 gets it."""
-    root = tmp_path_factory.mktemp("guest")
-    write_tree(render_bootstrap(lab, PUB), root)
-    return root / ANSIBLE
 
 
 # ----------------------------------------------------------------------------- the model
@@ -187,41 +158,7 @@ def test_mgmt01_reserves_every_oob_address(lab: Lab) -> None:
     assert "interface=br-oob" in conf.splitlines()
 
 
-def test_network_configs_pass_cloud_init_22_4(lab: Lab) -> None:
-    for node in lab.vms:
-        summary = check_network_config(dump_yaml(render_network_config(node, lab.domain)),
-                                       source=f"{node.name}/network-config")
-        ifs = summary["interfaces"]
-        if node.name in HOST_NUMBERS or node.name == "mgmt01":
-            members = ("eth4", "eth5") if node.name == "mgmt01" else ("eth1", "eth2")
-            assert ifs["bond0"]["auto"] and ifs["bond0"]["parameters"]["bond-mode"] == "802.3ad"
-            for member in members:
-                assert ifs[member]["auto"]
-                assert ifs[member]["parameters"]["bond-master"] == "bond0"
-            assert ifs["bond0.10"]["parameters"]["vlan-raw-device"] == "bond0"
-            assert ifs["br-mgmt"]["auto"]
-            assert ifs["br-mgmt"]["parameters"]["bridge_ports"] == "bond0.10"
-        if node.name in HOST_NUMBERS:
-            assert ifs["eth0"]["dhcp4"] and ifs["eth0"]["auto"]
-            assert ifs["br-storage"]["auto"]
-            assert ifs["br-storage"]["parameters"]["bridge_ports"] == "bond0.20"
-        if node.name.startswith("leaf"):
-            assert list(ifs) == ["eth0"] and ifs["eth0"]["dhcp4"]
-        if node.name == "mgmt01":
-            assert ifs["br-oob"]["auto"] and ifs["br-oob"]["addresses"] == ["192.168.50.1/24"]
-
-
 # ----------------------------------------------------------------------------- playbooks
-
-def test_playbooks_pass_syntax_check(ansible_dir: Path) -> None:
-    needs("ansible-playbook")
-    books = sorted(p.name for p in (ansible_dir / "playbooks").glob("*.yml"))
-    assert books == ["check.yml", "fabric.yml", "oob.yml", "servers-ready.yml"]
-    assert (ansible_dir / "playbooks/templates/gns3lab-fabric.sh.j2").is_file()
-    for book in books:
-        proc = run(["ansible-playbook", "-i", "inventory.yml", "--syntax-check",
-                    f"playbooks/{book}"], cwd=ansible_dir)
-        assert proc.returncode == 0, f"{book}: {proc.stdout}{proc.stderr}"
 
 
 #: /proc/net/bonding/bond0 of an 802.3ad bond without an LACP partner (the parts we read):
@@ -249,114 +186,4 @@ def _play_vars(book: Path) -> dict:
     return yaml.safe_load(book.read_text())[0]["vars"]
 
 
-def test_playbook_expressions_evaluate(lab: Lab, ansible_dir: Path, tmp_path: Path) -> None:
-    """The real Ansible evaluates the playbooks' variables against the generated inventory (all
-    hosts local, nothing touched but tmp_path): the fabric ports and VLANs of each leaf and the
-    script they render to; each server's ping targets, its LACP partner and the member that
-    carries its bond's traffic, read from a sample /proc/net/bonding/bond0."""
-    needs("ansible-playbook", "sh", "awk")
-    books = ansible_dir / "playbooks"
-    ready = yaml.safe_load((books / "servers-ready.yml").read_text())[0]
-    report = next(t for t in ready["tasks"][0]["block"] if t["name"].startswith("Report"))
-    failover = next(t for t in ready["tasks"][0]["block"] if t["name"].startswith("Take"))
-    sample = tmp_path / "bond0"
-    sample.write_text(BONDING)
-    out = tmp_path / "out"
-    out.mkdir()
-    plays = [
-        {"hosts": "leaf", "gather_facts": False, "connection": "local",
-         "vars": _play_vars(books / "fabric.yml"),
-         "tasks": [
-             {"ansible.builtin.template": {"src": str(books / "templates/gns3lab-fabric.sh.j2"),
-                                           "dest": f"{out}/{{{{ inventory_hostname }}}}.sh"}},
-             {"ansible.builtin.copy": {
-                 "dest": f"{out}/{{{{ inventory_hostname }}}}.json",
-                 "content": "{{ {'vlans': fabric_vlans, 'ports': fabric_ports} | to_json }}"}}]},
-        {"hosts": "servers", "gather_facts": False, "connection": "local",
-         "vars": _play_vars(books / "servers-ready.yml") | report["vars"] | {
-             "bonding": {"stdout": f"{{{{ lookup('file', '{sample}') }}}}"}},
-         "tasks": [
-             {"ansible.builtin.command": "{{ active_member_sh | replace('/proc/net/bonding/"
-                                         f"bond0', '{sample}') }}}}",
-              "register": "member"},
-             {"ansible.builtin.copy": {"dest": f"{out}/{{{{ inventory_hostname }}}}-failover.sh",
-                                       "content": failover["ansible.builtin.shell"]},
-              "vars": {"first_member": {"stdout": "eth1"}}},
-             {"ansible.builtin.copy": {
-                 "dest": f"{out}/{{{{ inventory_hostname }}}}.json",
-                 "content": "{{ {'ping': ping_targets, 'partner': partner, 'member': "
-                            "member.stdout, 'vlans': vlans | map(attribute='key') | list} "
-                            "| to_json }}"}}]},
-    ]
-    (ansible_dir / "eval.yml").write_text(yaml.safe_dump(plays, sort_keys=False))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    env.update(ANSIBLE_CONFIG="/nonexistent", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
-               ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", ANSIBLE_NOCOLOR="1")
-    try:
-        proc = run(["ansible-playbook", "-i", "inventory.yml", "eval.yml"], cwd=ansible_dir,
-                   env=env)
-    finally:
-        (ansible_dir / "eval.yml").unlink()
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    for leaf in ("leaf01", "leaf02"):
-        assert json.loads((out / f"{leaf}.json").read_text()) == {
-            "vlans": [10, 20], "ports": ["eth1", "eth2", "eth3", "eth4"]}
-        script = (out / f"{leaf}.sh").read_text()
-        assert run(["sh", "-n", str(out / f"{leaf}.sh")]).returncode == 0
-        assert 'PORTS="eth1 eth2 eth3 eth4"' in script and 'VLANS="10 20"' in script
-        for nic in lab.node(leaf).nics[1:]:
-            assert f"check_port {nic.name} {nic.mac}\n" in script
-    failover_sh = (out / "infra1-failover.sh").read_text()
-    assert run(["sh", "-n", str(out / "infra1-failover.sh")]).returncode == 0
-    assert "ip link set dev eth1 down" in failover_sh and "/proc/net/bonding/bond0" in failover_sh
-    assert json.loads((out / "infra1.json").read_text()) == {
-        "ping": ["br-mgmt 172.29.236.21", "br-mgmt 172.29.236.1", "br-storage 172.29.244.21"],
-        "partner": "none", "member": "eth2", "vlans": ["bond0.10", "bond0.20"]}
-    assert json.loads((out / "compute1.json").read_text())["ping"] == [
-        "br-mgmt 172.29.236.11", "br-mgmt 172.29.236.1", "br-storage 172.29.244.11"]
-
-
 # ----------------------------------------------------------------------------- the real boot
-
-@pytest.mark.slow
-@pytest.mark.boot
-def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-untyped-def]
-                                tmp_path_factory: pytest.TempPathFactory) -> None:
-    started = time.monotonic()
-    before = disks.launch_count()
-    result = build_lab(BLUEPRINT, BuildOptions(out_dir=tmp_path_factory.mktemp("dist"),
-                                               images_dirs=(lab_image.path.parent,)))
-    assert disks.launch_count() - before == 1  # every overlay injected in one launch
-    assert set(result.injected) == set(PLANNED)
-    built = time.monotonic()
-    link_image(lab_image.path, gns3_server_22.images_dir)
-    events: list[PushEvent] = []
-    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
-                        timeout=WAIT, progress=events.append)
-    done = time.monotonic()
-    controller = push.transcripts.get("mgmt01", "")
-    lines = [ln.strip() for ln in controller.splitlines() if "gns3lab" in ln]
-    print(f"\nbuild {built - started:.0f} s, push and wait {done - built:.0f} s")
-    print("\n".join(f"  {event}" for event in events if event.kind != "console"))
-    print("\n".join(f"  {ln}" for ln in lines if ln.startswith("gns3lab-mini:")))
-    with judging_pushed_lab(gns3_server_22, push, "e2e-openstack-mini"):
-        assert push.ready, f"lab not ready: {push.failure}"
-        assert push.stages == [(name, True) for name in STAGES]
-        assert {c.node: (c.address, c.ok) for c in push.checks} == {
-            name: (address, True) for name, address in PLANNED.items()}
-        for leaf in ("leaf01", "leaf02"):
-            assert f"gns3lab-mini: oob {leaf} eth0 {PLANNED[leaf]} leased from " \
-                   f"{PLANNED['mgmt01']}" in lines
-            assert f"gns3lab-mini: fabric {leaf} br0 vlans 10,20 on eth1,eth2,eth3,eth4" in lines
-        for server in HOST_NUMBERS:
-            other = next(h for s, h in HOST_NUMBERS.items() if s != server)
-            line = next(ln for ln in lines
-                        if ln.startswith(f"gns3lab-mini: servers-ready {server} "))
-            assert re.fullmatch(
-                rf"gns3lab-mini: servers-ready {server} bond0 802\.3ad eth1\+eth2 up, LACP partner "
-                rf"none; traffic on (eth[12]), then on (?!\1)eth[12] after \1 went down; "
-                rf"br-mgmt reaches 172\.29\.236\.{other},172\.29\.236\.1; "
-                rf"br-storage reaches 172\.29\.244\.{other}", line), line
-        assert not [ln for ln in lines if ln.startswith("gns3lab-mini:") and "FAILED" in ln]
-        assert "gns3lab: lab ready" in lines
-        assert done - started < WAIT

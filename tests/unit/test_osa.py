@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,6 @@ from generator.addons.osa import OsaError, ceph_variables, load_settings, parse_
 from generator.build import load_lab
 from generator.errors import GeneratorError
 from generator.model import Lab
-from tests.unit.test_fabric import check_playbooks
 from tests.unit.test_openstack_blueprint import BLUEPRINT
 
 #: The ``*_hosts`` sections of OpenStack-Ansible 21.2.12's
@@ -298,24 +296,6 @@ def test_check_passing_means_render_works_for_good_variants(lab: Lab) -> None:
                  with_extra(lab, provider_vlans=None)):
         assert check_addons(good) == []
         assert render_addons(good)
-
-
-def test_playbooks(lab: Lab, tmp_path: Path) -> None:
-    files = osa.render(lab)
-    servers = "compute1:compute2:infra1:infra2:infra3:log1:osd1:osd2:osd3"
-    hosts_play = yaml.safe_load(files["playbooks/osa-hosts.yml"])[0]
-    assert hosts_play["hosts"] == servers
-    targets = set(hosts_play["vars"]["osa_fabric_targets"])
-    expected = {str(a.ip) for n in lab.vms if n.role in ("infra", "log", "compute", "osd")
-                for net in OSA_NETWORKS.values() for a in [n.address_on(net)] if a}
-    assert targets == expected | {"172.29.236.1"}
-    deploy = yaml.safe_load(files["playbooks/osa-deploy.yml"])
-    assert [p["hosts"] for p in deploy] == ["localhost", servers, "localhost"]
-    git = next(t for t in deploy[0]["tasks"] if "ansible.builtin.git" in t)
-    assert git["ansible.builtin.git"]["version"] == "21.2.12"
-    assert deploy[2]["tasks"][0]["loop"] == ["setup-hosts.yml", "setup-infrastructure.yml",
-                                             "setup-openstack.yml"]
-    check_playbooks(files, tmp_path)
 
 
 def test_the_flat_networks_eth12_is_made_on_every_host() -> None:

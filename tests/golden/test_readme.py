@@ -1,6 +1,6 @@
 """README.md of an archive: golden files of the bundled blueprints, and what each must say.
 
-``pytest tests/unit/test_readme.py --update-golden`` rewrites
+``pytest tests/golden/test_readme.py --update-golden`` rewrites
 tests/data/golden/lifecycle/*/README.md.
 """
 
