@@ -16,7 +16,7 @@ export GNS3LAB_IMAGES ?= $(CURDIR)/.cache/images
 export LIBGUESTFS_BACKEND ?= direct
 export LIBGUESTFS_BACKEND_SETTINGS ?= force_tcg
 
-.PHONY: demo test test-fast setup apt venv servers clean bench
+.PHONY: demo test test-fast fast-venv setup apt venv servers clean bench
 
 setup: apt venv
 
@@ -53,8 +53,14 @@ demo: setup
 test: setup servers
 	$(PY) -m pytest -q -rfEs --durations=25
 
-test-fast: setup
-	$(PY) -m pytest -q -m "not slow and not boot"
+# tests/unit and tests/golden: no qemu-img, libguestfs, cloud-init, GNS3 server or other program
+# (tests/integration/test_fast_suite_pure.py proves it), so only the venv is needed, not apt.
+test-fast: fast-venv
+	$(PY) -m pytest -q tests/unit tests/golden
+
+fast-venv:
+	@[ -x $(PY) ] || { /usr/bin/python3 -m venv --system-site-packages $(VENV) && \
+		$(VENV)/bin/pip install -q -e '.[test]'; }
 
 bench: setup
 	@command -v cloud-localds >/dev/null || { echo "bench needs cloud-localds: apt-get install -y cloud-image-utils"; exit 2; }

@@ -112,3 +112,16 @@ def judging_pushed_lab(server: Any, push: Any, artifacts: str) -> Iterator[None]
         server.client.stop_all(push.project_id)
         server.client.close_project(push.project_id)
         server.client.delete_project(push.project_id)
+
+
+def stale_goldens(request: Any, folder: Path, expected: set[str]) -> list[str]:
+    """Files under ``folder`` (relative POSIX paths) that no case produces, for golden sets that
+    are written one file per test; with ``--update-golden`` they are deleted first (and none is
+    left to report)."""
+    stale = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                   if p.is_file() and p.relative_to(folder).as_posix() not in expected)
+    if request.config.getoption("--update-golden"):
+        for name in stale:
+            (folder / name).unlink()
+        return []
+    return stale

@@ -18,7 +18,7 @@ from generator.images.build import BuiltImage, appliance_json
 from generator.images.recipe import DEBIAN_12
 from generator.model import Lab
 from generator.render.readme import render_readme
-from tests.helpers import DATA, REPO
+from tests.helpers import DATA, REPO, stale_goldens
 
 GOLDEN = DATA / "golden" / "lifecycle"
 BUNDLED = ["demo", "openstack-ceph", "openstack-ceph-mini"]
@@ -117,3 +117,14 @@ def test_readme_follows_the_manifest(appliances: Path) -> None:
     assert f"sha256 {'ab' * 32}" in text
     assert "choose `demo-2.0.gns3project`" in text
     assert "| big | 4096 | srv1, srv2 |" in text
+
+
+def test_every_lifecycle_golden_belongs_to_a_case(request: pytest.FixtureRequest) -> None:
+    """tests/data/golden/lifecycle/ holds the README.md goldens (here), the topology.svg ones
+    (tests/integration/test_graph_dot.py) and the diff ones (tests/golden/test_diff_golden.py);
+    a file none of them writes is stale (``--update-golden`` deletes it)."""
+    from tests.unit.test_diff import CASES as DIFF_CASES
+
+    expected = {f"{name}/{file}" for name in BUNDLED for file in ("README.md", "topology.svg")}
+    expected |= {f"diff/{case}.{ext}" for case in DIFF_CASES for ext in ("txt", "json")}
+    assert stale_goldens(request, GOLDEN, expected) == []

@@ -30,7 +30,7 @@ from generator.read.verify import (
     SCHEMAS,
     SERVER_SCHEMAS,
 )
-from tests.helpers import DATA, REPO, make_tiny_appliance
+from tests.helpers import DATA, REPO, make_tiny_appliance, stale_goldens
 
 pytestmark = pytest.mark.slow  # builds archives (qemu-img, ssh-keygen), GNS3 server venvs
 
@@ -270,4 +270,8 @@ def test_schemas_are_the_servers_own(venv: str, name: str) -> None:
     assert json.loads(exported) == json.loads((SCHEMAS / name).read_text())
 
 
-
+def test_every_verify_golden_belongs_to_a_case(request: pytest.FixtureRequest) -> None:
+    """A file under tests/data/golden/verify/ that no test writes is stale (``--update-golden``
+    deletes it)."""
+    expected = {f"{case}.txt" for case in CASES} | {"other-image-same-name.txt"}
+    assert stale_goldens(request, GOLDEN, expected) == []
