@@ -1,5 +1,10 @@
 """Shared pytest set-up. Expensive fixtures (one guestfs launch, one GNS3 server per version,
-one cached test image) are session-scoped and live in tests/support/."""
+one cached test image) are session-scoped and live in tests/support/.
+
+Levels: tests/unit and tests/golden run no external program (``make test-fast``;
+tests/integration/test_fast_suite_pure.py runs them with every tool hidden), tests/integration
+runs real qemu-img, libguestfs, cloud-init, ansible, dot and gns3-server (marked ``slow``), and
+tests/e2e boots VMs (marked ``slow`` and ``boot``)."""
 
 from __future__ import annotations
 
@@ -14,5 +19,5 @@ pytest_plugins = ["tests.support.gns3server", "tests.support.images"]
 
 def pytest_addoption(parser):  # type: ignore[no-untyped-def]
     parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/data/golden and tests/data/errors expectations; "
-                          "review the diff before committing")
+                     help="rewrite the golden files (tests/data/golden, tests/errors) and delete "
+                          "those no case writes; review the diff before committing")
