@@ -24,14 +24,17 @@ PLAYBOOKS = {"clag": "playbooks/fabric.yml", "access": "playbooks/fabric-oob.yml
 def port_ranges(ports: Iterable[str]) -> str:
     """``swp1,swp2,swp3,swp7`` -> ``swp1-3,swp7`` (NCLU and NVUE both read ranges)."""
     out: list[str] = []
-    for prefix, same in groupby(sorted_ports(ports), key=lambda p: p.rstrip("0123456789")):
+    for (prefix, numbered), same in groupby(sorted_ports(ports), key=_prefix):
         names = list(same)
-        if names == [prefix]:  # no number to run on
-            out.append(prefix)
-            continue
         out += [f"{prefix}{lo}" if lo == hi else f"{prefix}{lo}-{hi}"
-                for lo, hi in runs(port_number(p) for p in names)]
+                for lo, hi in runs(port_number(p) for p in names)] if numbered else names
     return ",".join(out)
+
+
+def _prefix(port: str) -> tuple[str, bool]:
+    """A port's name without its number, and whether it has one (``peerlink`` has none)."""
+    prefix = port.rstrip("0123456789")
+    return prefix, prefix != port
 
 
 def nclu_commands(switch: dict[str, Any]) -> list[str]:

@@ -51,3 +51,4 @@ def test_every_range_writer_compresses_alike() -> None:
     assert ip_ranges(ips) == ["10.0.0.1,10.0.0.3", "10.0.0.9", "10.0.0.255,10.0.1.0"]
     assert port_ranges(["swp7", "swp2", "swp1", "swp3", "peerlink", "eth1"]) == \
         "peerlink,eth1,swp1-3,swp7"
+    assert port_ranges(["swp", "swp0", "swp1"]) == "swp,swp0-1"  # a bare name is not a number
