@@ -24,22 +24,28 @@ def md5(path: Path) -> str:
 
 
 QCOW2_CLUSTER_BITS = 16
+#: The feature name table qemu-img 7.2 writes: (type, bit, name); 0 incompatible, 1 compatible,
+#: 2 autoclear.
+QCOW2_FEATURES = ((0, 0, b"dirty bit"), (0, 1, b"corrupt bit"), (0, 2, b"external data file"),
+                  (0, 3, b"compression type"), (0, 4, b"extended L2 entries"),
+                  (1, 0, b"lazy refcounts"), (2, 0, b"bitmaps"), (2, 1, b"raw external data"))
 
 
 def write_qcow2(path: Path, virtual_size: int) -> Path:
-    """A blank qcow2 (version 3, 64 KiB clusters) of ``virtual_size`` bytes, in pure Python.
-
-    The same layout as ``qemu-img create -f qcow2`` (header, refcount table, one refcount block,
-    an empty L1 table in clusters 0-3), so ``qemu-img check`` finds no errors and integration
-    tests can put overlays on it; unit tests need no qemu-img for it.
+    """A blank qcow2 of ``virtual_size`` bytes, in pure Python, byte for byte what
+    ``qemu-img create -f qcow2 PATH SIZE`` writes (version 3, 64 KiB clusters; header with
+    the feature name table, refcount table, one refcount block, an empty L1 table in clusters
+    0-3), so unit tests need no qemu-img and the goldens that name an image's md5 stay put.
     """
     cluster = 1 << QCOW2_CLUSTER_BITS
     l1_size = max(1, -(-virtual_size // (cluster * (cluster // 8))))
     header = struct.pack(">4sIQIIQIIQQIIQQQQII", b"QFI\xfb", 3, 0, 0, QCOW2_CLUSTER_BITS,
                          virtual_size, 0, l1_size, 3 * cluster, cluster, 1, 0, 0, 0, 0, 0, 4,
-                         104)
+                         112) + bytes(8)  # compression type 0 (zlib), padded to 8 bytes
+    table = b"".join(struct.pack(">BB46s", kind, bit, name) for kind, bit, name in QCOW2_FEATURES)
+    header += struct.pack(">II", 0x6803F857, len(table)) + table + bytes(8)  # then end marker
     data = bytearray(3 * cluster + 8 * l1_size)
-    data[:len(header)] = header  # the end-of-extensions marker after it is zeros
+    data[:len(header)] = header
     data[cluster:cluster + 8] = struct.pack(">Q", 2 * cluster)  # refcount table -> block
     data[2 * cluster:2 * cluster + 8] = struct.pack(">4H", 1, 1, 1, 1)  # clusters 0-3 in use
     path.write_bytes(bytes(data))
