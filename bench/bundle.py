@@ -4,17 +4,19 @@ on the same disk."""
 from __future__ import annotations
 
 import shutil
+import statistics
 from pathlib import Path
 
 from generator.write.disks import digests_of
 
 from .baseimages import make_filled
 from .labs import write_bundle_lab
-from .procs import Figure, repeat, run_command, run_job
+from .procs import Figure, merged, repeat, run_command, run_job
 
 
 def measure_bundle(scratch: Path, gib: int, runs: int, log: Path) -> dict:
-    """cp and the bundling build of a ``gib`` GiB image, ``runs`` times each; all removed after."""
+    """cp and the bundling build of a ``gib`` GiB image, ``runs`` times each, alternated; the
+    ratio is the median of the pairs' ratios. All removed after."""
     images = scratch / f"bundle-images-{gib}g"
     images.mkdir(parents=True, exist_ok=True)
     image = make_filled(images / f"bench-raw-{gib}g.img", gib << 30)
@@ -28,15 +30,21 @@ def measure_bundle(scratch: Path, gib: int, runs: int, log: Path) -> dict:
         shutil.rmtree(out, ignore_errors=True)
         copy.unlink(missing_ok=True)
 
+    cps: list[Figure] = []
+    builds: list[Figure] = []
     try:
-        cp: Figure = repeat(runs, lambda _i: run_command(["cp", image, copy], log), clean)
-        build: Figure = repeat(runs, lambda _i: run_job(
-            "build", ["build", bp, "-o", out, "--include-images"], log, env), clean)
+        for _ in range(runs):  # alternated: a pair sees the same load and page cache
+            cps.append(repeat(1, lambda _i: run_command(["cp", image, copy], log), clean))
+            builds.append(repeat(1, lambda _i: run_job(
+                "build", ["build", bp, "-o", out, "--include-images"], log, env), clean))
     finally:
         clean(0)
         shutil.rmtree(images, ignore_errors=True)
     size = gib << 30  # make_filled writes exactly this many bytes
+    cp, build = merged(cps), merged(builds)
+    paired = statistics.median(c.seconds / b.seconds for c, b in zip(cps, builds, strict=True))
     return {"bytes": size, "cp": cp.as_json(), "build": build.as_json(),
             "cp_mb_per_s": round(size / cp.seconds / 1e6, 1),
             "build_mb_per_s": round(size / build.seconds / 1e6, 1),
-            "ratio_vs_cp": round(cp.seconds / build.seconds, 3)}
+            "ratio_vs_cp": round(paired, 3),
+            "ratio_of_medians": round(cp.seconds / build.seconds, 3)}

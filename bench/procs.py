@@ -145,3 +145,11 @@ def repeat(runs: int, once: Callable[[int], Sample],
     return Figure(statistics.median(s.seconds for s in samples),
                   statistics.median(s.rss_mb for s in samples),
                   statistics.median(s.children_rss_mb for s in samples), runs, tuple(samples))
+
+
+def merged(figures: Sequence[Figure]) -> Figure:
+    """One figure of the samples of several (runs measured apart, e.g. alternated)."""
+    samples = tuple(s for f in figures for s in f.samples)
+    return Figure(statistics.median(s.seconds for s in samples),
+                  statistics.median(s.rss_mb for s in samples),
+                  statistics.median(s.children_rss_mb for s in samples), len(samples), samples)
