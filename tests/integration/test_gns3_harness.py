@@ -28,6 +28,7 @@ from generator.server.api import Gns3Client
 from generator.server.consoles import ConsoleTail, TelnetFilter, clean_console_line
 from generator.tools import create_blank_disk
 from tests.helpers import DATA
+from tests.support.gns3client import start_all, start_capture, stop_capture
 from tests.support.gns3server import Gns3Server
 
 pytestmark = pytest.mark.slow
@@ -110,7 +111,7 @@ def started_lab(gns3_server: Gns3Server, tmp_path_factory: pytest.TempPathFactor
     console = None
     try:
         client.open_project(pid)
-        client.start_all(pid)
+        start_all(client, pid)
         nodes = {n["name"]: n for n in client.nodes(pid)}
         console = ConsoleTail(_console_host(nodes["r1"]), nodes["r1"]["console"])
         yield StartedLab(gns3_server, pid, nodes, client.links(pid)[0], console)
@@ -168,7 +169,7 @@ def test_link_carries_frames_both_ways(started_lab: StartedLab) -> None:
     client, pid, link = started_lab.server.client, started_lab.project_id, started_lab.link
     macs = {name: re.findall(r"mac=([0-9a-f:]{17})", node["command_line"])[0]
             for name, node in started_lab.nodes.items()}
-    answer = client.start_capture(pid, link["link_id"])
+    answer = start_capture(client, pid, link["link_id"])
     try:
         pcap = Path(answer["capture_file_path"])
         seen = wait_for(f"frames from {sorted(macs.values())} in {pcap}",
@@ -176,7 +177,7 @@ def test_link_carries_frames_both_ways(started_lab: StartedLab) -> None:
                         CAPTURE_TIMEOUT)
         assert set(macs.values()) <= seen
     finally:
-        client.stop_capture(pid, link["link_id"])
+        stop_capture(client, pid, link["link_id"])
 
 
 #: Lines only the node's firmware prints. The banners themselves come first and may be gone

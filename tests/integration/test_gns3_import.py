@@ -19,6 +19,7 @@ import pytest
 from generator import tools
 from generator.build import BuildOptions, build_lab
 from tests.helpers import make_tiny_appliance
+from tests.support.gns3client import stop_node
 
 pytestmark = pytest.mark.slow
 
@@ -127,7 +128,7 @@ def check_rebase_on_start(server, pid: str, nodes: dict[str, dict], lab) -> None
     assert "-enable-kvm" not in (started.get("command_line") or "")
     info = tools.image_info(overlay)
     assert info["backing-filename"] == str(server.images_dir / "tiny-cloud-import.qcow2")
-    server.client.stop_node(pid, node["node_id"])
+    stop_node(server.client, pid, node["node_id"])
 
 
 def test_archive_is_plain_deflate_zip(built) -> None:  # type: ignore[no-untyped-def]

@@ -30,10 +30,10 @@ from generator.server.push import (
     CheckResult,
     PushEvent,
     PushResult,
-    follow_consoles,
     parse_console_line,
 )
 from generator.tools import create_blank_disk
+from tests.support.gns3client import follow_consoles
 from tests.support.gns3server import Gns3Server
 
 pytestmark = pytest.mark.slow

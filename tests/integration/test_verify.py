@@ -26,10 +26,7 @@ from click.testing import CliRunner
 from generator import tools
 from generator.build import BuildOptions, build_lab
 from generator.cli import main
-from generator.read.verify import (
-    SCHEMAS,
-    SERVER_SCHEMAS,
-)
+from generator.read.schemas import SCHEMAS, SERVER_SCHEMAS
 from tests.helpers import DATA, REPO, make_tiny_appliance, stale_goldens
 
 pytestmark = pytest.mark.slow  # builds archives (qemu-img, ssh-keygen), GNS3 server venvs

@@ -198,13 +198,3 @@ def test_fabric_errors_carry_their_blueprint_path() -> None:
     assert caught.value.lines()[0].startswith("links: link leaf2 -- server1:eth2")
     assert fabric.check(bad) == [(("links",), caught.value.message, caught.value.hint)]
 
-
-def test_management_port_follows_the_port_name_format(lab: Lab) -> None:
-    """Adapter 0 is the management port whatever the format: ``swp{port1}`` without a first
-    port name makes it swp1 (GNS3's numbering), which ``.format(0)`` could not even render."""
-    leaf = lab.node("leaf01")
-    assert fabric._mgmt_port(leaf) == "eth0"
-    bare = replace(leaf, first_port_name=None, port_name_format="swp{port1}")
-    assert fabric._mgmt_port(bare) == "swp1"
-    assert fabric._mgmt_port(replace(leaf, first_port_name=None,
-                                     port_name_format="Ethernet{0}")) == "Ethernet0"

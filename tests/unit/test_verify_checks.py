@@ -9,11 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.read.verify import (
-    check_project,
-    check_seed_iso,
-    parse_qcow2_backing,
-)
+from generator.read.schemas import check_project
+from generator.read.verify import check_seed_iso, parse_qcow2_backing
 from generator.write.iso import seed_iso_bytes
 from tests.helpers import DATA
 

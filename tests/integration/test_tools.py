@@ -12,6 +12,8 @@ import pytest
 from generator import interrupt, tools
 from generator.errors import GeneratorError, Interrupted, ToolError
 
+pytestmark = pytest.mark.slow  # runs real programs (sh, qemu-img, ssh-keygen)
+
 
 def _path_with(tmp_path: Path, *programs: str) -> Path:
     """A folder holding links to just ``programs`` (from the real PATH), to be the whole PATH."""

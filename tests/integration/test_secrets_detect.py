@@ -20,6 +20,8 @@ from generator.read.secrets import (
     starts_with_private_key,
 )
 
+pytestmark = pytest.mark.slow  # keys are made by the real ssh-keygen
+
 #: name -> (ssh-keygen arguments, the armour line that key starts with)
 KEYS = {
     "openssh": (["-t", "ed25519", "-N", ""], b"-----BEGIN OPENSSH PRIVATE KEY-----"),
