@@ -11,16 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import __version__, interrupt, tools
-from generator.addons.fabric import injected_login
 from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
-from generator.blueprint.schema import load_blueprint
+from generator.blueprint.load import load_blueprint
 from generator.errors import GeneratorError
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
-from generator.render.bootstrap import management_address
 from generator.render.graph import render_svg
+from generator.render.logins import injected_login
 from generator.render.project import dump_project, render_project
 from generator.render.readme import render_readme
+from generator.render.stages import management_address
 from generator.resolve.lab import resolve_lab
 from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint

@@ -105,7 +105,7 @@ class AddonError(GeneratorError):
         self.path = self.default_path if path is None else path
 
     def lines(self) -> list[str]:
-        from generator.blueprint.schema import format_path
+        from generator.blueprint.source import format_path
 
         return [f"{format_path(self.path)}: {self.message}",
                 *([f"hint: {self.hint}"] if self.hint else [])]

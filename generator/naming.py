@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterable
 
-from generator.blueprint.schema import closest
+from generator.blueprint.source import closest
 from generator.errors import NameRangeError
 
 NAMESPACE = uuid.UUID("5b1f6f0e-8f0a-4d5c-9a57-6c2b1a3d9e10")

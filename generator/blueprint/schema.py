@@ -20,7 +20,6 @@ from pydantic import (
 )
 
 # Moved to generator.blueprint.source; re-exported for imports that predate the split.
-from generator.blueprint.source import Source, closest, format_path  # noqa: F401
 
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 #: Names that end up in generated configs follow the grammar of the strictest reader.
@@ -342,17 +341,3 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "gns3lab blueprint"
     return schema
-
-
-#: Names that moved to :mod:`generator.blueprint.load` with the loader; still importable from
-#: here for imports that predate the split. Lazy: the loader imports this module.
-_MOVED_TO_LOAD = frozenset({"load_blueprint", "locate", "MAX_BLUEPRINT_BYTES", "MAX_YAML_DEPTH",
-                            "MAX_YAML_VALUES", "MAX_STRING"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_LOAD:
-        from generator.blueprint import load
-
-        return getattr(load, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -121,7 +121,7 @@ def show(blueprint: Path, fmt: str, images_dirs: tuple[Path, ...]) -> None:
     if fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        from generator.render.seeds import dump_yaml
+        from generator.render.yamltext import dump_yaml
 
         click.echo(dump_yaml(data), nl=False)
 

@@ -120,7 +120,7 @@ def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
     dirs = tuple(images_dirs)
     if zipfile.is_zipfile(source):
         return _archive_needs(source, dirs)
-    from generator.blueprint.schema import load_blueprint
+    from generator.blueprint.load import load_blueprint
     from generator.build import load_lab
 
     lab = load_lab(source, dirs)

@@ -32,7 +32,7 @@ from generator.errors import ArchiveError
 from generator.paths import PROJECT_FILE
 from generator.read.reader import SafeArchive
 from generator.read.shape import MANIFEST, MEMBERS, node_folder
-from generator.render.bootstrap import STAGES_FILE
+from generator.render.guest_paths import STAGES_FILE
 from generator.write.iso import read_seed_iso
 
 LAB_KEY = "<lab key>"

@@ -15,8 +15,8 @@ from typing import Any
 from generator.images.recipe import RECIPES
 from generator.model import Lab
 from generator.paths import Layout
-from generator.render.bootstrap import managed_nodes, resolve_stages
 from generator.render.canvas import tier_of
+from generator.render.stages import managed_nodes, resolve_stages
 
 GIB = 2**30
 #: Archive member names the README points to, spelled by the one Layout.

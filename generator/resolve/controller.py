@@ -19,7 +19,7 @@ from generator.blueprint.confine import confined, walk
 from generator.errors import Refused
 from generator.naming import closest_fix
 from generator.render.stages import CHECK_STAGE, resolve_hosts
-from generator.resolve.draft import ResolverBase
+from generator.resolve.state import ResolverBase
 
 #: Folders beside ``lab.yaml`` the bootstrap copies with a playbook that sits there.
 PLAYBOOK_DIRS = ("roles", "templates", "files", "vars", "tasks", "handlers", "group_vars",

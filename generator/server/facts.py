@@ -11,7 +11,7 @@ from typing import Any
 
 from generator.paths import PROJECT_FILE
 from generator.read.shape import MANIFEST, MEMBERS
-from generator.render.bootstrap import STAGES_FILE
+from generator.render.guest_paths import STAGES_FILE
 
 STAGES = MEMBERS.rel(MEMBERS.bootstrap_dir / STAGES_FILE.lstrip("/"))
 

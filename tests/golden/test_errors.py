@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.blueprint.schema import MAX_STRING, MAX_YAML_DEPTH, load_blueprint
+from generator.blueprint.load import MAX_STRING, MAX_YAML_DEPTH, load_blueprint
 from generator.cli import main
 from generator.errors import BlueprintError
 from generator.naming import MAX_RANGE, expand_name

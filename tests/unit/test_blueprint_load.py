@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.blueprint import load, schema
+from generator.blueprint import schema
 from generator.blueprint.load import (
     MAX_BLUEPRINT_BYTES,
     MAX_STRING,
@@ -196,12 +196,3 @@ def test_source_format_path_and_closest() -> None:
     src = Source(file=Path("x/lab.yaml"), folder=Path("x"), lines={(): 1, ("a",): 4})
     p = src.problem(("a", "b"), "bad", "fix it")
     assert p.render() == "x/lab.yaml:4: a.b: bad (fix: fix it)"
-
-
-def test_old_import_path_still_gives_the_moved_names() -> None:
-    """generator.blueprint.schema re-exports what moved with the loader."""
-    assert schema.load_blueprint is load.load_blueprint
-    assert schema.MAX_STRING == MAX_STRING and schema.MAX_YAML_DEPTH == MAX_YAML_DEPTH
-    assert schema.Source is Source and schema.format_path is format_path
-    with pytest.raises(AttributeError):
-        _ = schema.no_such_name

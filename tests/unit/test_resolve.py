@@ -6,7 +6,7 @@ import itertools
 from pathlib import Path
 
 from generator.build import load_lab
-from generator.resolve.lab import derive_id, fill_template, mac_add, port_name
+from generator.naming import derive_id, fill_template, mac_add, port_name
 from tests.helpers import BLUEPRINTS
 
 
