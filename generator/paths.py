@@ -39,7 +39,11 @@ class Layout:
         return self.project_files / "qemu" / node_id
 
     def overlay(self, node: Node) -> Path:
-        return self.node_dir(node) / "hda_disk.qcow2"
+        return self.overlay_of(node.node_id)
+
+    def overlay_of(self, node_id: str) -> Path:
+        """A node's linked clone (GNS3 names a QEMU node's first disk ``hda_disk.qcow2``)."""
+        return self.node_dir_of(node_id) / "hda_disk.qcow2"
 
     def data_disk(self, node: Node, disk: DataDisk) -> Path:
         return self.node_dir(node) / disk.filename

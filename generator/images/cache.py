@@ -42,10 +42,10 @@ from generator.blueprint.appliances import (
 )
 from generator.errors import ImageError
 from generator.fileio import file_digests
-from generator.paths import PROJECT_FILE
+from generator.paths import PROJECT_FILE, Layout
 from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
 
-MANIFEST = "gns3lab/manifest.json"
+MANIFEST = Layout(Path()).rel(Layout(Path()).manifest)
 
 BLOCK = 1 << 20
 DECOMPRESSORS: dict[str, Callable[[IO[bytes]], Any]] = {

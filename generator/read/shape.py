@@ -17,7 +17,9 @@ from generator.paths import Layout
 MEMBERS = Layout(Path())
 MANIFEST = MEMBERS.rel(MEMBERS.manifest)
 #: The folder of the base images an archive may carry, with its trailing slash.
-IMAGES_PREFIX = MEMBERS.rel(MEMBERS.image("-").parents[1]) + "/"
+IMAGES_PREFIX = MEMBERS.rel_dir(MEMBERS.images_dir)
+#: The folder of every node's own files, with its trailing slash.
+NODES_PREFIX = MEMBERS.rel_dir(MEMBERS.project_files)
 MAX_NODES = 10_000
 
 
@@ -27,9 +29,13 @@ def image_member(filename: str) -> str:
 
 
 def node_folder(node_id: str) -> str:
-    """The folder (with its trailing slash) holding a node's files. Layout.node_dir takes a
-    model node; a stranger's node is a mapping, so the same folder is spelled here."""
-    return f"project-files/qemu/{node_id}/"
+    """The folder (with its trailing slash) holding a node's files."""
+    return MEMBERS.rel_dir(MEMBERS.node_dir_of(node_id))
+
+
+def overlay_member(node_id: str) -> str:
+    """The member name of a node's linked clone."""
+    return MEMBERS.rel(MEMBERS.overlay_of(node_id))
 
 
 def _readable_node(node: Any) -> bool:

@@ -34,9 +34,11 @@ from generator.read.reader import SafeArchive
 from generator.read.schemas import check_project
 from generator.read.shape import (
     MANIFEST,
+    NODES_PREFIX,
     image_member,
     manifest_problem,
     node_folder,
+    overlay_member,
     project_nodes,
 )
 from generator.write.disks import digests_of
@@ -196,9 +198,9 @@ def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str
                    ) -> tuple[int, list[Problem]]:
     """Each qcow2 under ``project-files/``: its backing file is a bare name the manifest lists
     (and a node's ``hda_disk.qcow2`` names that node's ``hda_disk_image``)."""
-    hda = {f"{node_folder(n['node_id'])}hda_disk.qcow2":
+    hda = {overlay_member(n["node_id"]):
            (n.get("name"), (n.get("properties") or {}).get("hda_disk_image")) for n in nodes}
-    names = sorted(n for n in zf.infos if n.startswith("project-files/") and
+    names = sorted(n for n in zf.infos if n.startswith(NODES_PREFIX) and
                    n.endswith(".qcow2"))
     problems = []
     for name in names:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ServerError
+from generator.paths import PROJECT_FILE
 
 LOCAL = "local"
 FILLER_PREFIX = "gns3lab-slot-"
@@ -140,9 +141,9 @@ def repack(archive: Path, project: dict[str, Any], target: Path) -> Path:
     """A copy of ``archive`` with another ``project.gns3``; every other member is copied as it
     is, stored (the copy is a temporary upload, not worth compressing)."""
     with zipfile.ZipFile(archive) as src, zipfile.ZipFile(target, "w", allowZip64=True) as dst:
-        dst.writestr("project.gns3", json.dumps(project, indent=4, sort_keys=True))
+        dst.writestr(PROJECT_FILE, json.dumps(project, indent=4, sort_keys=True))
         for info in src.infolist():
-            if info.filename == "project.gns3":
+            if info.filename == PROJECT_FILE:
                 continue
             copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             copy.external_attr, copy.compress_type = info.external_attr, zipfile.ZIP_STORED

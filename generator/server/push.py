@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from generator.errors import ServerError
+from generator.paths import imported_project_file
 from generator.server.api import Gns3Client
 from generator.server.consoles import (
     CheckResult,
@@ -184,7 +185,7 @@ def _import(client: Gns3Client, archive: Path, facts: ArchiveFacts, placement: P
 
 def _settle(client: Gns3Client, pid: str, name: str, placement: Placement) -> None:
     """Take the fillers out of the imported (still closed) project file and check the deal."""
-    path = f"{name}.gns3"
+    path = imported_project_file(name)
     try:
         settled = settle_imported(client.read_project_file(pid, path), placement)
         client.write_project_file(pid, path, json.dumps(settled, indent=4).encode())
