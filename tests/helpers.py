@@ -131,3 +131,13 @@ def stale_goldens(request: Any, folder: Path, expected: set[str]) -> list[str]:
             (folder / name).unlink()
         return []
     return stale
+
+
+def path_with(folder: Path, *programs: str) -> Path:
+    """``folder`` holding links to just ``programs`` (from the real PATH), to be the whole PATH."""
+    folder.mkdir()
+    for name in programs:
+        real = shutil.which(name)
+        assert real, f"{name} is needed on this host for the test"
+        (folder / name).symlink_to(real)
+    return folder

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from generator.build import BuildOptions, host_needs, load_lab
-from tests.helpers import BLUEPRINTS, REPO, make_tiny_appliance
+from tests.helpers import BLUEPRINTS, REPO, make_tiny_appliance, path_with
 
 DEMO = REPO / "blueprints" / "demo"  # a controller (injected), no ssh_key: makes a key
 FABRIC = BLUEPRINTS / "fabric"  # gives its own ssh_key
@@ -22,16 +21,6 @@ def images_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder whose .gns3a names the demo's appliance (a tiny blank qcow2)."""
     folder = tmp_path_factory.mktemp("images")
     make_tiny_appliance(folder, "gns3lab Debian 12", "gns3lab-debian-12-test.qcow2")
-    return folder
-
-
-def _bin_with(folder: Path, *programs: str) -> Path:
-    """``folder`` holding links to just ``programs``, to be the whole PATH."""
-    folder.mkdir()
-    for name in programs:
-        real = shutil.which(name)
-        assert real, f"{name} is needed on this host for the test"
-        (folder / name).symlink_to(real)
     return folder
 
 
@@ -46,7 +35,7 @@ def _build(blueprint: Path, out: Path, path: Path, *flags: str | Path
 def test_build_without_qemu_img_stops_before_making_anything(tmp_path: Path,
                                                              images_dir: Path) -> None:
     out = tmp_path / "dist"
-    path = _bin_with(tmp_path / "bin", "ssh-keygen", "dot")
+    path = path_with(tmp_path / "bin", "ssh-keygen", "dot")
     result = _build(DEMO, out, path, "--no-images", "--images-dir", images_dir)
     assert result.returncode == 2, result.stderr
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("error: ")]
@@ -59,7 +48,7 @@ def test_build_without_qemu_img_stops_before_making_anything(tmp_path: Path,
 def test_build_names_every_missing_program_at_once(tmp_path: Path, images_dir: Path) -> None:
     out = tmp_path / "dist"
     out.mkdir()  # an existing output folder stays untouched: no keys/, no staging folder
-    result = _build(DEMO, out, _bin_with(tmp_path / "bin"), "--no-images", "--images-dir",
+    result = _build(DEMO, out, path_with(tmp_path / "bin"), "--no-images", "--images-dir",
                     images_dir)
     assert result.returncode == 2, result.stderr
     assert ("error: required programs not found: qemu-img (qemu-utils), "
@@ -73,7 +62,7 @@ def test_a_blueprint_error_still_comes_first(tmp_path: Path) -> None:
     """Preflight runs on the resolved lab: a broken blueprint is reported as such."""
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: bad\nnodes:\n  vm1: {appliance: No Such Appliance}\n")
-    result = _build(bad, tmp_path / "dist", _bin_with(tmp_path / "bin"), "--no-images")
+    result = _build(bad, tmp_path / "dist", path_with(tmp_path / "bin"), "--no-images")
     assert result.returncode == 2 and "No Such Appliance" in result.stderr, result.stderr
     assert "required program" not in result.stderr
 

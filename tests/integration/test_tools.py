@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from pathlib import Path
 
@@ -11,19 +10,9 @@ import pytest
 
 from generator import interrupt, tools
 from generator.errors import GeneratorError, Interrupted, ToolError
+from tests.helpers import path_with
 
 pytestmark = pytest.mark.slow  # runs real programs (sh, qemu-img, ssh-keygen)
-
-
-def _path_with(tmp_path: Path, *programs: str) -> Path:
-    """A folder holding links to just ``programs`` (from the real PATH), to be the whole PATH."""
-    folder = tmp_path / "bin"
-    folder.mkdir()
-    for name in programs:
-        real = shutil.which(name)
-        assert real, f"{name} is needed on this host for the test"
-        (folder / name).symlink_to(real)
-    return folder
 
 
 def test_tool_error_fields_and_exit_status() -> None:
@@ -103,7 +92,7 @@ def test_preflight_names_every_missing_program_with_its_package(
 
 def test_preflight_passes_and_names_only_what_is_missing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PATH", str(_path_with(tmp_path, "ssh-keygen", "dot")))
+    monkeypatch.setenv("PATH", str(path_with(tmp_path / "bin", "ssh-keygen", "dot")))
     tools.preflight(["ssh-keygen", "dot"])
     with pytest.raises(ToolError) as caught:
         tools.preflight(["ssh-keygen", "qemu-img", "dot", "qemu-img"])
