@@ -19,6 +19,7 @@ import os
 import queue
 import threading
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -128,7 +129,7 @@ def _bundle_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
     copy to after it. Else they are hashed on the way and compared."""
     before = _fingerprint(path)
     if recorded is not None and trusted_sha256(path) == recorded:
-        copied = _copy_member(path, zf, info, None)
+        copied = _copy_stored(path, zf, info)
         if _fingerprint(path) != before or copied != before[2] or trusted_sha256(path) is None:
             raise _changed(path, "its size or modification times moved during the copy")
         return
@@ -142,14 +143,79 @@ def _bundle_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
 def _copy_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo,
                  digest: Any | None) -> int:
     """Stream ``path`` into ``zf`` as ``info`` (``digest`` updated on the way); bytes copied."""
+    with zf.open(info, "w") as dst:
+        return _copy_member_into(path, dst, digest)
+
+
+def _copy_member_into(path: Path, dst: Any, digest: Any | None) -> int:
     copied = 0
-    with path.open("rb", buffering=0) as src, zf.open(info, "w") as dst:
+    with path.open("rb", buffering=0) as src:
         while chunk := src.read(COPY_CHUNK):  # a new buffer each time: the writer thread
             dst.write(chunk)                   # may still hold the previous one
             if digest is not None:
                 digest.update(chunk)
             copied += len(chunk)
     return copied
+
+
+def _crc32_of(path: Path, out: dict[str, Any]) -> None:
+    """CRC-32 of a file into ``out["crc"]`` (``out["error"]`` on failure); for a thread."""
+    crc = 0
+    try:
+        with path.open("rb", buffering=0) as fh:
+            while chunk := fh.read(COPY_CHUNK):
+                crc = zlib.crc32(chunk, crc)  # releases the GIL on big buffers
+        out["crc"] = crc
+    except OSError as exc:
+        out["error"] = exc
+
+
+def _copy_stored(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
+    """A stored member copied as cp copies: ``copy_file_range`` moves the bytes in the kernel
+    while a second thread computes the CRC-32 zip needs from the same (cached) pages. zipfile
+    writes the headers as ever; only its byte and CRC counters for this member are set here
+    (CPython's ``_ZipWriteFile``), so the archive's bytes are those of ``_copy_member``."""
+    fh = zf.fp
+    with zf.open(info, "w") as dst:
+        if not (isinstance(fh, _AheadWriter) and all(
+                hasattr(dst, a) for a in ("_file_size", "_compress_size", "_crc"))):
+            return _copy_member_into(path, dst, None)
+        fh.flush()  # the local header is on disk; the data goes right after it
+        start = fh.tell()
+        result: dict[str, Any] = {}
+        crc = threading.Thread(target=_crc32_of, args=(path, result), name="zip-crc32")
+        crc.start()
+        copied = 0
+        try:
+            with path.open("rb", buffering=0) as src:
+                copied = _kernel_copy(src.fileno(), fh.fileno(), start)
+                src.seek(copied)
+                while chunk := src.read(COPY_CHUNK):  # no copy_file_range here: plain writes
+                    fh.write(chunk)
+                    copied += len(chunk)
+        finally:
+            crc.join()
+        if "error" in result:
+            raise result["error"]
+        fh.seek(start + copied)
+        dst._file_size = dst._compress_size = copied  # type: ignore[attr-defined]
+        dst._crc = result["crc"]  # type: ignore[attr-defined]
+    return copied
+
+
+def _kernel_copy(src: int, dst: int, offset: int) -> int:
+    """Bytes of ``src`` copied to ``dst`` at ``offset`` by copy_file_range (0 if unsupported)."""
+    copied = 0
+    while True:
+        try:
+            n = os.copy_file_range(src, dst, 1 << 30, copied, offset + copied)
+        except OSError:
+            if copied:
+                raise
+            return 0  # EXDEV, ENOSYS, EINVAL...: the caller copies by hand
+        if n == 0:
+            return copied
+        copied += n
 
 
 class _AheadWriter:
@@ -197,6 +263,9 @@ class _AheadWriter:
 
     def tell(self) -> int:
         return self._pos
+
+    def fileno(self) -> int:
+        return self._fh.fileno()
 
     def seekable(self) -> bool:
         return True
