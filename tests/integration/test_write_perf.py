@@ -150,3 +150,28 @@ def test_the_injection_tar_has_numeric_owners_and_exact_modes(tmp_path: Path) ->
         assert got["etc/lab/run.sh"].mode == 0o700
         assert tar.extractfile("srv/p").read() == b"from the host\n"
         assert got["etc/link"].issym() and got["etc/link"].linkname == "/etc/lab/run.sh"
+
+
+def test_a_kernel_copied_image_gives_the_bytes_zipfile_writes(tmp_path: Path) -> None:
+    """A trusted image goes by copy_file_range with the CRC from a second thread; the archive
+    must be what zipfile's own writes make of the same members."""
+    layout = _staged(tmp_path)
+    (layout.root / "README.md").write_text("hello\n" * 100)
+    image = tmp_path / "base.img"
+    image.write_bytes(os.urandom(5 * MIB + 3))
+    extra = {"images/QEMU/base.img": image}
+    write_manifest(layout, {}, extra)
+    assert trusted_sha256(image) is not None
+    archive = write_archive(layout, tmp_path / "out" / "x.gns3project", extra=extra)
+    reference = tmp_path / "reference.zip"
+    with zipfile.ZipFile(archive) as got, zipfile.ZipFile(reference, "w",
+                                                          allowZip64=True) as zf:
+        for name in got.namelist():
+            source = image if name in extra else layout.root / name
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr, info.create_system = 0o100644 << 16, 3
+            info.compress_type = zipfile.ZIP_STORED if name in extra else zipfile.ZIP_DEFLATED
+            info.file_size = source.stat().st_size
+            with zf.open(info, "w") as dst:
+                dst.write(source.read_bytes())
+    assert reference.read_bytes() == archive.read_bytes()
