@@ -33,7 +33,8 @@ def _kind(node: str) -> str:
 
 
 def parse_build(lab: str, text: str) -> Timeline | None:
-    """The timeline of one build's output, or None if it injected nothing."""
+    """The timeline of one build's output, or None if it injected nothing or has not got past
+    its injection yet (a build still running, or stopped)."""
     events = [(float(m[1]), m[2]) for m in _LINE.finditer(text)]
     launches, disks, last_launch = [], [], None
     for t, msg in events:
@@ -45,9 +46,9 @@ def parse_build(lab: str, text: str) -> Timeline | None:
             disks.append((t, msg.split()[2], True))
         elif msg.startswith("injecting into "):
             disks.append((t, msg.split()[2], False))
-    if not disks:
+    end = next((t for t, msg in events if msg.startswith("writing project")), None)
+    if not disks or end is None:
         return None
-    end = next(t for t, msg in events if msg.startswith("writing project"))
     sums: dict[str, list[float]] = {}
     for i, (t, node, _first) in enumerate(disks):
         nxt = next((d for d in disks[i + 1:]), None)
