@@ -188,31 +188,3 @@ def qemu_img(*args: str | Path) -> str:
 def image_info(path: Path) -> dict:
     """``qemu-img info --output=json`` of one image, parsed. ``-U`` so a running VM is no bar."""
     return json.loads(qemu_img("info", "-U", "--output=json", path))
-
-
-def create_overlay(path: Path, backing_name: str, backing_format: str, size: int | None = None,
-                   backing_path: Path | None = None) -> None:
-    """Create a qcow2 linked clone whose header names ``backing_name`` (a bare file name).
-
-    With ``backing_path`` the base is opened to check it (size, format) and ``size`` may grow the
-    disk; without it (``-u``) the overlay is made from the known virtual ``size`` alone, for
-    ``--no-images`` builds.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if backing_path is not None:
-        # Create against the real file, then rewrite the header to the bare name: GNS3 rebases it
-        # onto its own image directory before every start.
-        qemu_img("create", "-q", "-f", "qcow2", "-F", backing_format, "-b", backing_path.resolve(),
-                 path, *([str(size)] if size else []))
-        qemu_img("rebase", "-u", "-F", backing_format, "-b", backing_name, path)
-    else:
-        if size is None:
-            raise ToolError(f"cannot create overlay {path}: no base image and no known size")
-        qemu_img("create", "-q", "-f", "qcow2", "-u", "-F", backing_format, "-b", backing_name,
-                 path, str(size))
-
-
-def create_blank_disk(path: Path, size: int) -> None:
-    """Create an empty qcow2 data disk of ``size`` bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    qemu_img("create", "-q", "-f", "qcow2", path, str(size))

@@ -182,12 +182,23 @@ def write_disks(lab: Lab, layout: Layout, images: dict[str, BaseImage] | None) -
         base = images.get(node.image.filename) if images is not None else None
         fmt = base.format if base else node.image.format
         size = max(node.disk_size, (base or node.image).virtual_size)
-        overlay = layout.overlay(node)
-        overlay.parent.mkdir(parents=True, exist_ok=True)
-        tools.qemu_img("create", "-q", "-f", "qcow2", "-u", "-F", fmt, "-b",
-                       node.image.filename, overlay, str(size))
+        create_overlay(layout.overlay(node), node.image.filename, fmt, size)
         for disk in node.data_disks:
-            tools.create_blank_disk(layout.data_disk(node, disk), disk.size)
+            create_blank_disk(layout.data_disk(node, disk), disk.size)
+
+
+def create_overlay(path: Path, backing_name: str, backing_format: str, size: int) -> None:
+    """A qcow2 linked clone whose header names ``backing_name`` (a bare file name, opened
+    relative to the overlay's folder), of virtual ``size`` bytes: one ``qemu-img create -u``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tools.qemu_img("create", "-q", "-f", "qcow2", "-u", "-F", backing_format, "-b",
+                   backing_name, path, str(size))
+
+
+def create_blank_disk(path: Path, size: int) -> None:
+    """An empty qcow2 data disk of ``size`` bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tools.qemu_img("create", "-q", "-f", "qcow2", path, str(size))
 
 
 @contextmanager

@@ -157,7 +157,7 @@ def _check_disk(inj: Injection) -> None:
     if not backing:  # only a refusal asks qemu-img, for the format's name
         raise _fail(inj, f"disk is not a qcow2 overlay with a backing file (format "
                     f"{tools.image_info(disk).get('format')})", "inject into a per-node "
-                    "overlay (tools.create_overlay), never into a base image")
+                    "overlay (write.disks.create_overlay), never into a base image")
     if not (disk.parent / backing).exists():
         raise _fail(inj, f"backing file {disk.parent / backing} not found", "put the base image "
                     "next to the overlay, or rebase the overlay onto its path (qemu-img rebase -u)")

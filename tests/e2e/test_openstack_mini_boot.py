@@ -10,8 +10,8 @@ import pytest
 
 from generator.build import BuildOptions, build_lab
 from generator.server.push import PushEvent, push_archive
-from generator.write import inject as disks
 from tests.helpers import judging_pushed_lab, link_image
+from tests.support.readback import launches
 from tests.unit.test_openstack_mini import (
     BLUEPRINT,
     HOST_NUMBERS,
@@ -29,10 +29,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.boot]
 def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-untyped-def]
                                 tmp_path_factory: pytest.TempPathFactory) -> None:
     started = time.monotonic()
-    before = disks.launch_count()
+    messages: list[str] = []
     result = build_lab(BLUEPRINT, BuildOptions(out_dir=tmp_path_factory.mktemp("dist"),
-                                               images_dirs=(lab_image.path.parent,)))
-    assert disks.launch_count() - before == 1  # every overlay injected in one launch
+                                               images_dirs=(lab_image.path.parent,)),
+                       messages.append)
+    assert launches(messages) == 1  # every overlay injected in one launch
     assert set(result.injected) == set(PLANNED)
     built = time.monotonic()
     link_image(lab_image.path, gns3_server_22.images_dir)

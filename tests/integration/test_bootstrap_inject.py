@@ -16,9 +16,9 @@ from generator import tools
 from generator.build import BuildOptions, build_lab, load_lab
 from generator.paths import Layout
 from generator.render.bootstrap import render_bootstrap
-from generator.write import inject as disks
-from generator.write.inject import read_back_many
+from generator.write.disks import create_blank_disk
 from tests.helpers import make_tiny_appliance
+from tests.support.readback import launches, read_back_many
 
 pytestmark = pytest.mark.slow
 
@@ -66,7 +66,7 @@ def images_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     folder = tmp_path_factory.mktemp("inject-images")
     base = folder / BASE
-    tools.create_blank_disk(base, 64 << 20)
+    create_blank_disk(base, 64 << 20)
     g = guestfs.GuestFS(python_return_dict=True)
     try:
         g.add_drive_opts(str(base), format="qcow2", readonly=False)
@@ -97,9 +97,10 @@ def built(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     (folder / "playbooks").mkdir()
     (folder / "playbooks/srv.yml").write_text(PLAYBOOK)
     base_sha = _sha256(images_dir / BASE)
-    launches = disks.launch_count()
-    result = build_lab(folder, BuildOptions(out_dir=folder / "dist", images_dirs=(images_dir,)))
-    build_launches = disks.launch_count() - launches
+    messages: list[str] = []
+    result = build_lab(folder, BuildOptions(out_dir=folder / "dist", images_dirs=(images_dir,)),
+                       messages.append)
+    build_launches = launches(messages)
     lab = load_lab(folder, (images_dir,))
     layout = Layout(Path("."))
     out = folder / "overlays"

@@ -18,7 +18,10 @@ import pytest
 from generator import tools
 from generator.errors import InjectionError
 from generator.write import inject as disks
-from generator.write.inject import GuestFile, Injection, inject_all, launch_count, read_back_many
+from generator.write.disks import create_blank_disk, create_overlay
+from generator.write.inject import GuestFile, Injection, inject_all
+from generator.write.inject_units import install_targets
+from tests.support.readback import launches, read_back_many
 
 pytestmark = pytest.mark.slow
 
@@ -69,7 +72,7 @@ def _build_bases(d: Path) -> dict[str, Path]:
     import guestfs
     bases = {name: d / f"{name}.qcow2" for name in ("flat", "mbr", "tiny", "blank")}
     for name, size in (("flat", 64), ("mbr", 96), ("tiny", 16), ("blank", 16)):
-        tools.create_blank_disk(bases[name], size << 20)
+        create_blank_disk(bases[name], size << 20)
     g = guestfs.GuestFS(python_return_dict=True)
     try:
         for name in ("flat", "mbr", "tiny"):
@@ -119,7 +122,7 @@ def bases(tmp_path_factory) -> dict[str, Path]:
 def overlay(bases: dict[str, Path], base: str, name: str) -> Path:
     """A linked clone next to its base (the header names the base by bare file name)."""
     path = bases[base].parent / f"{name}.qcow2"
-    tools.create_overlay(path, bases[base].name, "qcow2", backing_path=bases[base])
+    create_overlay(path, bases[base].name, "qcow2", tools.image_info(bases[base])["virtual-size"])
     return path
 
 
@@ -162,15 +165,16 @@ def injected(bases, tmp_path_factory):
     big = os.urandom(3 << 20)
     shas = {name: _sha(p) for name, p in bases.items()}
     disks_ = {node: overlay(bases, node.split("-")[0], f"ov-{node}") for node in NODES}
-    before = launch_count()
     messages: list[str] = []
     report = inject_all([_injection(n, d, host_file, big) for n, d in disks_.items()],
                         progress=messages.append)
-    inject_launches = launch_count() - before
-    stats = read_back_many(dict.fromkeys(disks_.values(), READ_PATHS), inspect=True)
+    inject_launches = launches(messages)
+    read_messages: list[str] = []
+    stats = read_back_many(dict.fromkeys(disks_.values(), READ_PATHS), inspect=True,
+                           progress=read_messages.append)
     return {"report": report, "launches": inject_launches, "shas": shas, "big": big,
             "stats": {n: stats[d] for n, d in disks_.items()}, "host": host_file.read_bytes(),
-            "messages": messages, "read_launches": launch_count() - before - 1}
+            "messages": messages, "read_launches": launches(read_messages)}
 
 
 def test_one_launch_for_all_overlays(injected):
@@ -283,26 +287,26 @@ PRE_LAUNCH = {
 def test_errors_before_launch(bases, case):
     make, text = PRE_LAUNCH[case]
     disk = overlay(bases, "flat", f"pre-{case}")
-    before = launch_count()
+    messages: list[str] = []
     with pytest.raises(InjectionError) as err:
-        inject_all([make(disk, bases)])
+        inject_all([make(disk, bases)], progress=messages.append)
     assert text in err.value.message and "node r1" in err.value.message
     assert err.value.hint
-    assert launch_count() == before
+    assert launches(messages) == 0
 
 
 def test_read_only_overlay(bases):
     disk = overlay(bases, "flat", "pre-ro")
     disk.chmod(0o444)
-    before = launch_count()
+    messages: list[str] = []
     with pytest.raises(InjectionError, match="read-only on the host") as err:
-        inject_all([Injection("r1", disk, hostname="r1")])
-    assert "chmod u+w" in err.value.hint and launch_count() == before
+        inject_all([Injection("r1", disk, hostname="r1")], progress=messages.append)
+    assert "chmod u+w" in err.value.hint and launches(messages) == 0
 
 
 def test_missing_backing_file(bases, tmp_path):
     disk = tmp_path / "orphan.qcow2"
-    tools.create_overlay(disk, "gone.qcow2", "qcow2", size=64 << 20)
+    create_overlay(disk, "gone.qcow2", "qcow2", 64 << 20)
     with pytest.raises(InjectionError, match="backing file .*gone.qcow2 not found"):
         inject_all([Injection("r1", disk, hostname="r1")])
 
@@ -316,9 +320,10 @@ def test_same_disk_twice_and_batch_size(bases):
 
 
 def test_nothing_to_do_needs_no_launch(bases):
-    before = launch_count()
-    report = inject_all([Injection("r1", overlay(bases, "flat", "pre-empty"))])
-    assert report.disks == () and report.launches == 0 and launch_count() == before
+    messages: list[str] = []
+    report = inject_all([Injection("r1", overlay(bases, "flat", "pre-empty"))],
+                        progress=messages.append)
+    assert report.disks == () and report.launches == 0 and launches(messages) == 0
 
 
 def test_batches_of_batch_size(bases, monkeypatch):
@@ -349,7 +354,7 @@ def test_batches_of_batch_size(bases, monkeypatch):
 def test_install_section_parsing():
     text = ("[Unit]\nWantedBy=no.target\n[Install]\n# WantedBy=comment.target\n"
             "WantedBy=a.target b.target\nRequiredBy=c.target\nAlias=x.service\n")
-    assert disks._install_targets(text) == [("wants", "a.target"), ("wants", "b.target"),
+    assert install_targets(text) == [("wants", "a.target"), ("wants", "b.target"),
                                             ("requires", "c.target")]
 
 
@@ -373,10 +378,10 @@ def guest_errors(bases):
         "noinstall": Injection("noinstall", overlay(bases, "flat", "err-noinstall"),
                                (no_install,), enable_units=("plain.service",)),
     }
-    before = launch_count()
+    messages: list[str] = []
     with pytest.raises(InjectionError) as err:
-        inject_all(list(cases.values()))
-    return err.value, launch_count() - before
+        inject_all(list(cases.values()), progress=messages.append)
+    return err.value, launches(messages)
 
 
 def test_guest_errors_one_launch_one_error(guest_errors):

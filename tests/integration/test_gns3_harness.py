@@ -26,7 +26,7 @@ import pytest
 from generator.errors import ServerError
 from generator.server.api import Gns3Client
 from generator.server.consoles import ConsoleTail, TelnetFilter, clean_console_line
-from generator.tools import create_blank_disk
+from generator.write.disks import create_blank_disk
 from tests.helpers import DATA
 from tests.support.gns3client import start_all, start_capture, stop_capture
 from tests.support.gns3server import Gns3Server

@@ -22,10 +22,9 @@ import pytest
 from generator.build import BuildOptions, BuildResult, build_lab, load_lab
 from generator.paths import Layout
 from generator.render.bootstrap import render_bootstrap
-from generator.write import inject as disks
 from generator.write.guest import write_tree
-from generator.write.inject import GuestStat, read_back_many
 from tests.helpers import REPO, make_tiny_appliance
+from tests.support.readback import GuestStat, launches, read_back_many
 from tests.support.standin_images import (
     STANDIN_HOSTNAME,
     Standin,
@@ -96,14 +95,15 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = tmp / "openstack-ceph"
     shutil.copytree(BLUEPRINT, folder)
     overridden = override_appliances(folder / "appliances", bases)
-    before = disks.launch_count()
-    result = build_lab(folder, BuildOptions(out_dir=tmp / "dist", images_dirs=(images,)))
-    launches = disks.launch_count() - before
+    messages: list[str] = []
+    result = build_lab(folder, BuildOptions(out_dir=tmp / "dist", images_dirs=(images,)),
+                       messages.append)
+    build_launches = launches(messages)
     overlays = _extract_overlays(result, tmp / "overlays", bases)
     tree = render_bootstrap(result.lab, result.key_path.with_name("id_ed25519.pub").read_text())
     requests = {overlays[name]: _paths(name, result, tree) for name in overlays}
     stats = read_back_many(requests)
-    return {"result": result, "launches": launches, "tree": tree, "overridden": overridden,
+    return {"result": result, "launches": build_launches, "tree": tree, "overridden": overridden,
             "stats": {name: stats[path] for name, path in overlays.items()},
             "public": result.key_path.with_name("id_ed25519.pub").read_text().strip()}
 

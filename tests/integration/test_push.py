@@ -32,7 +32,7 @@ from generator.server.push import (
     PushResult,
     parse_console_line,
 )
-from generator.tools import create_blank_disk
+from generator.write.disks import create_blank_disk
 from tests.support.gns3client import follow_consoles
 from tests.support.gns3server import Gns3Server
 

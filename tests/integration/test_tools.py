@@ -10,6 +10,7 @@ import pytest
 
 from generator import interrupt, tools
 from generator.errors import GeneratorError, Interrupted, ToolError
+from generator.write.disks import create_blank_disk
 from tests.helpers import path_with
 
 pytestmark = pytest.mark.slow  # runs real programs (sh, qemu-img, ssh-keygen)
@@ -73,7 +74,7 @@ def test_qemu_img_failure_has_the_same_record(tmp_path: Path) -> None:
 
 def test_qemu_img_success_returns_stdout(tmp_path: Path) -> None:
     disk = tmp_path / "d.qcow2"
-    tools.create_blank_disk(disk, 1 << 20)
+    create_blank_disk(disk, 1 << 20)
     assert tools.image_info(disk)["virtual-size"] == 1 << 20
 
 
