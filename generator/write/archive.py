@@ -290,14 +290,3 @@ class _AheadWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def read_member(archive: Path, name: str) -> bytes:
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            return zf.read(name)
-    except KeyError:
-        raise ArchiveError(f"{archive}: no member '{name}'",
-                           hint="is this a .gns3project built by gns3lab?") from None
-    except (OSError, zipfile.BadZipFile) as exc:
-        raise ArchiveError(f"{archive}: not a readable zip archive: {exc}") from None

@@ -12,7 +12,7 @@ from generator import tools
 from generator.errors import ImageError
 from generator.fileio import atomic_write, file_digests
 from generator.model import BaseImage, Lab
-from generator.paths import Layout
+from generator.paths import Layout, gns3_images_dir
 
 ENV_IMAGES = "GNS3LAB_IMAGES"
 
@@ -28,7 +28,7 @@ def search_dirs(extra: Iterable[Path] = ()) -> list[Path]:
     dirs = [Path(p) for p in extra]
     env = [Path(p) for p in os.environ.get(ENV_IMAGES, "").split(os.pathsep) if p]
     dirs += env or [default_cache()]
-    dirs.append(Path.home() / "GNS3" / "images" / "QEMU")
+    dirs.append(gns3_images_dir())
     return list(dict.fromkeys(d.expanduser() for d in dirs))
 
 

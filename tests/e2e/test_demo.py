@@ -10,6 +10,9 @@ server log are kept in ``test-artifacts/`` when it fails.
 
 from __future__ import annotations
 
+import json
+import os
+import time
 import zipfile
 
 import pytest
@@ -67,8 +70,14 @@ def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) ->
     result, lab = demo, demo.lab
     link_image(lab_image.path, gns3_server_22.images_dir)
     events: list[PushEvent] = []
+    started = time.monotonic()
     push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
                         timeout=WAIT, progress=events.append)
+    # Issue 12's "time to lab ready" (report only): bench/README.md quotes this file.
+    record = REPO / "test-artifacts" / "e2e-demo-lab-ready.json"
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"seconds": round(time.monotonic() - started, 1),
+                                  "ready": push.ready, "load": os.getloadavg()}) + "\n")
     with judging_pushed_lab(gns3_server_22, push, "e2e-demo"):
         assert push.ready, f"lab not ready: {push.failure}"
         assert [name for name, _ in push.stages] == ["servers", "check"]
