@@ -132,6 +132,15 @@ class Refused(ValueError):
         self.message, self.fix = message, fix
 
 
+class LoaderLimit(Exception):
+    """A limit of the blueprint loader (depth, aliases, string length, key type), found at a
+    line and path; the loader turns it into a :class:`Problem`."""
+
+    def __init__(self, line: int | None, path: tuple[Any, ...], message: str, fix: str) -> None:
+        super().__init__(message)
+        self.line, self.path, self.message, self.fix = line, path, message, fix
+
+
 class NameRangeError(Refused):
     """A ``name[lo-hi]`` range that cannot be expanded."""
 

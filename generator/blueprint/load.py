@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from generator.blueprint.problems import validation_problems
 from generator.blueprint.schema import Blueprint
 from generator.blueprint.source import Source, format_path
-from generator.errors import BlueprintError, Problem
+from generator.errors import BlueprintError, LoaderLimit, Problem
 
 # Limits of what the loader reads. A blueprint is a few KB; these stop a hostile file early,
 # before any of it is turned into Python objects.
@@ -46,7 +46,7 @@ class _LineLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
-                raise _Refused(self.peek_event().start_mark.line + 1, (),
+                raise LoaderLimit(self.peek_event().start_mark.line + 1, (),
                                f"nesting deeper than {MAX_YAML_DEPTH} levels",
                                "flatten the data; a blueprint needs only a few levels")
             return super().compose_node(parent, index)
@@ -61,13 +61,6 @@ class _LineLoader(yaml.SafeLoader):
                 None, None, f"cannot read this value ({exc})", node.start_mark) from None
 
 
-class _Refused(Exception):
-    """A limit of the loader, found at a line and path."""
-
-    def __init__(self, line: int | None, path: tuple, message: str, fix: str) -> None:
-        self.line, self.path, self.message, self.fix = line, path, message, fix
-
-
 def _check_graph(root: yaml.Node) -> None:
     """Refuse recursive aliases, non-scalar keys, long strings, and aliases that expand past
     MAX_YAML_VALUES values or MAX_YAML_DEPTH levels. Each node is visited once (memoised), so
@@ -78,7 +71,7 @@ def _check_graph(root: yaml.Node) -> None:
     def visit(node: yaml.Node, depth: int, path: tuple) -> tuple[int, int]:
         line = node.start_mark.line + 1
         if id(node) in active:
-            raise _Refused(line, path, "recursive alias: this value contains itself",
+            raise LoaderLimit(line, path, "recursive alias: this value contains itself",
                            "write the data out; an alias may not point into itself")
         if id(node) not in memo:
             active.add(id(node))
@@ -86,14 +79,14 @@ def _check_graph(root: yaml.Node) -> None:
             active.discard(id(node))
         values, height = memo[id(node)]
         if depth + height > MAX_YAML_DEPTH:
-            raise _Refused(line, path, f"nesting deeper than {MAX_YAML_DEPTH} levels "
+            raise LoaderLimit(line, path, f"nesting deeper than {MAX_YAML_DEPTH} levels "
                            "(through aliases)", "use fewer nested aliases")
         return values, height
 
     def measure(node: yaml.Node, depth: int, path: tuple) -> tuple[int, int]:
         if isinstance(node, yaml.ScalarNode):
             if len(node.value) > MAX_STRING:
-                raise _Refused(node.start_mark.line + 1, path,
+                raise LoaderLimit(node.start_mark.line + 1, path,
                                f"a string of {len(node.value)} characters (at most "
                                f"{MAX_STRING})", "put long content into a file beside the "
                                "blueprint (inject: source:)")
@@ -102,7 +95,7 @@ def _check_graph(root: yaml.Node) -> None:
         if isinstance(node, yaml.MappingNode):
             for key, value in node.value:
                 if not isinstance(key, yaml.ScalarNode):
-                    raise _Refused(key.start_mark.line + 1, path, "a key that is a list or "
+                    raise LoaderLimit(key.start_mark.line + 1, path, "a key that is a list or "
                                    "mapping", "write keys as plain names")
                 children += [(key, path), (value, path + (key.value,))]
         else:
@@ -112,7 +105,7 @@ def _check_graph(root: yaml.Node) -> None:
             v, h = visit(child, depth + 1, child_path)
             values, height = values + v, max(height, h + 1)
             if values > MAX_YAML_VALUES:
-                raise _Refused(node.start_mark.line + 1, path,
+                raise LoaderLimit(node.start_mark.line + 1, path,
                                f"this expands to more than {MAX_YAML_VALUES} values "
                                "(aliases repeated inside aliases)",
                                "write the data out, or use fewer aliases")
@@ -129,7 +122,7 @@ def _record_lines(node: yaml.Node, path: tuple, lines: dict[tuple, int]) -> None
         for key_node, value_node in node.value:
             key = key_node.value
             if key in seen:
-                raise _Refused(key_node.start_mark.line + 1, path + (key,),
+                raise LoaderLimit(key_node.start_mark.line + 1, path + (key,),
                                f"duplicate key '{key}'",
                                "each name may appear once; rename or merge them")
             seen.add(key)
@@ -239,7 +232,7 @@ def _parse(file: Path, text: str) -> tuple[Any, dict[tuple, int]]:
             _check_graph(root)
             _record_lines(root, (), lines)
         data = loader.construct_document(root) if root is not None else None
-    except _Refused as exc:
+    except LoaderLimit as exc:
         raise BlueprintError([Problem(str(file), exc.line, format_path(exc.path), exc.message,
                                       exc.fix)]) from None
     except yaml.MarkedYAMLError as exc:

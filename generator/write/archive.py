@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from generator.errors import ArchiveError
-from generator.fileio import atomic_write, sha256_file
+from generator.fileio import atomic_file, atomic_write, sha256_file
 from generator.paths import PROJECT_FILE, Layout
 from generator.write.disks import digests_of, trusted_sha256
 
@@ -76,9 +76,8 @@ def write_archive(layout: Layout, target: Path,
     entries = _entries(layout, extra)
     recorded = _recorded(layout)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with tmp.open("wb") as raw, _AheadWriter(raw) as fh, \
+        with atomic_file(target) as raw, _AheadWriter(raw) as fh, \
                 zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
             for name, path in entries:
                 info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
@@ -94,11 +93,8 @@ def write_archive(layout: Layout, target: Path,
                     _bundle_member(path, zf, info, recorded.get(name))
                 else:
                     _copy_member(path, zf, info, None)
-        os.replace(tmp, target)
     except OSError as exc:
         raise ArchiveError(f"cannot write {target}: {exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 
