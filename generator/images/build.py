@@ -37,7 +37,6 @@ import json
 import os
 import shlex
 import shutil
-import struct
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -45,7 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import fileio, tools
+from generator import fileio, qcow2, tools
 from generator.errors import ImageError
 from generator.images import disk as imagedisk
 from generator.images.disk import MBR_CODE
@@ -369,13 +368,11 @@ def file_digests(path: Path) -> tuple[str, str]:
 
 
 def qcow2_virtual_size(path: Path) -> int:
-    """Virtual size from a qcow2 header (magic ``QFI\\xfb``, size at byte 24), no subprocess."""
-    with open(path, "rb") as f:
-        header = f.read(32)
-    if len(header) < 32 or header[:4] != b"QFI\xfb":
-        raise ImageError(f"not a qcow2 image: {path}")
-    return struct.unpack(">Q", header[24:32])[0]
-
+    """Virtual size from the image's qcow2 header, no subprocess."""
+    try:
+        return qcow2.virtual_size(qcow2.read_head(path, 32))
+    except ValueError:
+        raise ImageError(f"not a qcow2 image: {path}") from None
 
 def _rmtree(path: Path) -> None:
     """Remove a build tree, but never descend into something still mounted under it."""

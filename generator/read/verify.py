@@ -27,6 +27,7 @@ from typing import Any
 
 import yaml
 
+from generator import qcow2
 from generator.errors import ArchiveError, ImageError, SeedError
 from generator.images.cache import ImageNeed, check_folder, image_folders, needs_of
 from generator.paths import PROJECT_FILE
@@ -43,9 +44,6 @@ from generator.read.shape import (
 )
 from generator.write.disks import digests_of
 from generator.write.iso import read_seed_iso
-
-QCOW2_MAGIC = b"QFI\xfb"
-QCOW2_HEAD = 64 << 10  # the header cluster: the backing file name must lie inside it
 
 
 @dataclass(frozen=True)
@@ -170,30 +168,6 @@ def _project(zf: SafeArchive) -> tuple[list[dict[str, Any]], list[Problem]]:
 # --------------------------------------------------------------------------- overlays
 
 
-def parse_qcow2_backing(head: bytes) -> str | None:
-    """The backing file name in a qcow2 header (its first bytes), or None when it has none.
-
-    Header (big-endian): magic ``QFI\\xfb``, version (u32, 2 or 3), backing_file_offset (u64),
-    backing_file_size (u32, at most 1023). ValueError when ``head`` is no qcow2 header or the
-    name lies outside it.
-    """
-    if len(head) < 20 or head[:4] != QCOW2_MAGIC:
-        raise ValueError("not a qcow2 image (no QFI\\xfb magic)")
-    version = int.from_bytes(head[4:8], "big")
-    if version not in (2, 3):
-        raise ValueError(f"qcow2 version {version}, not 2 or 3")
-    offset, size = int.from_bytes(head[8:16], "big"), int.from_bytes(head[16:20], "big")
-    if offset == 0:
-        return None
-    if size == 0 or size > 1023 or offset + size > len(head):
-        raise ValueError(f"backing file name ({size} bytes at offset {offset}) lies outside "
-                         "the header")
-    try:
-        return head[offset:offset + size].decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("backing file name is not UTF-8") from None
-
-
 def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str]
                    ) -> tuple[int, list[Problem]]:
     """Each qcow2 under ``project-files/``: its backing file is a bare name the manifest lists
@@ -205,7 +179,7 @@ def check_overlays(zf: SafeArchive, nodes: list[dict[str, Any]], images: set[str
     problems = []
     for name in names:
         try:
-            backing = parse_qcow2_backing(zf.head(name, QCOW2_HEAD))
+            backing = qcow2.backing_name(zf.head(name, qcow2.HEAD))
         except (ValueError, ArchiveError) as exc:
             problems.append(Problem("overlays", name, str(getattr(exc, "message", exc))))
             continue

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from generator.qcow2 import backing_name as parse_qcow2_backing
 from generator.read.schemas import check_project
-from generator.read.verify import check_seed_iso, parse_qcow2_backing
+from generator.read.verify import check_seed_iso
 from generator.write.iso import seed_iso_bytes
 from tests.helpers import DATA
 
