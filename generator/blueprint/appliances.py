@@ -14,14 +14,25 @@ chosen version, so RAM, CPUs, adapters and port names follow the version the lab
 
 from __future__ import annotations
 
-import json
+import os
+import stat
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from generator.errors import GeneratorError, ImageError
+from generator.blueprint.appliance_schema import (
+    MAX_APPLIANCE_BYTES,
+    ApplianceFile,
+    ApplianceProblems,
+    check_appliance,
+    parse_json,
+    qemu_settings,
+)
+from generator.blueprint.confine import confined
+from generator.blueprint.source import format_path
+from generator.errors import BlueprintError, GeneratorError, ImageError, Problem, Refused
 
 REPO_APPLIANCES = Path(__file__).resolve().parents[2] / "appliances"
 DEFAULT_VIRTUAL_SIZE = 20 * 1024**3
@@ -147,100 +158,153 @@ def check_filename(name: object, where: str) -> str:
     return name
 
 
-def load_appliance(path: Path, sizes: dict[str, int] | None = None) -> Appliance:
-    """Load one ``.gns3a`` file (registry versions 4–8)."""
+def load_appliance(path: Path, sizes: dict[str, int] | None = None, *,
+                   nofollow: bool = False) -> Appliance:
+    """Load one ``.gns3a`` file (registry versions 4-8): read within bounds, every value gns3lab
+    uses checked (see :mod:`generator.blueprint.appliance_schema`). A BlueprintError names the
+    file, each bad key's JSON path and a fix. ``nofollow``: the file is a blueprint's, already
+    confined; a symlink swapped in since is not followed."""
+    path = Path(path)
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        if not isinstance(data, dict):
-            raise ValueError("the top level is not an object")
-        return _parse(Path(path), data, sizes if sizes is not None else _image_sizes())
-    except KeyError as exc:
-        raise GeneratorError(f"{path}: not a readable appliance file: missing key {exc}",
-                             hint="appliance files are GNS3 .gns3a JSON; see the registry's "
-                             "schema for the keys each version needs") from None
-    except (OSError, ValueError, TypeError) as exc:
-        raise GeneratorError(f"{path}: not a readable appliance file: {exc}",
-                             hint="appliance files are GNS3 .gns3a JSON") from None
+        data = parse_json(read_capped(path, nofollow=nofollow))
+        record = check_appliance(data)
+        emulator = next((k for k in EMULATORS if k in data), "qemu")
+        return _parse(path, record, emulator, sizes if sizes is not None else _image_sizes())
+    except Refused as exc:
+        raise BlueprintError([Problem(str(path), None, "", exc.message, exc.fix)]) from None
+    except ApplianceProblems as exc:
+        raise BlueprintError(exc.problems(str(path))) from None
 
 
-def _parse(path: Path, data: dict[str, Any], sizes: dict[str, int]) -> Appliance:
-    """The record of one parsed ``.gns3a`` document."""
-    registry_version = int(data.get("registry_version", 4))
-    images = {}
-    for img in data.get("images", []):
-        filename = check_filename(img.get("filename"), f"{path}: images[]")
-        images[filename] = ImageFile(
-            filename=filename, version=str(img.get("version", "")),
-            md5sum=img.get("md5sum") or img.get("checksum", ""), filesize=int(img["filesize"]),
-            download_url=img.get("download_url"),
-            direct_download_url=img.get("direct_download_url"),
-            virtual_size=sizes.get(filename), compression=img.get("compression"))
-    sets = list(data.get("settings") or []) if registry_version >= 8 else []
+def read_capped(path: Path, limit: int = MAX_APPLIANCE_BYTES, nofollow: bool = False) -> bytes:
+    """The bytes of ``path``, a regular file of at most ``limit`` bytes; Refused otherwise.
+
+    A FIFO or a device is never opened (``stat`` first: opening one may block for ever or have
+    effects), the open itself cannot block (a FIFO swapped in after the ``stat``), and the read
+    stops at ``limit + 1`` bytes whatever the file claims (``/proc`` files say 0).
+    """
+    try:
+        _check_regular(os.lstat(path) if nofollow else os.stat(path), limit)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | (os.O_NOFOLLOW if nofollow else 0)
+        fd = os.open(os.path.realpath(path) if nofollow else path, flags)
+    except OSError as exc:
+        raise Refused(f"cannot be read: {exc.strerror}", "check the file and its permissions"
+                      ) from None
+    try:
+        _check_regular(os.fstat(fd), limit)
+        chunks, left = [], limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 16))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise Refused(f"is larger than {limit} bytes", "a .gns3a is a small JSON file: "
+                      "give the appliance's own file")
+    return data
+
+
+def _check_regular(st: os.stat_result, limit: int) -> None:
+    """Refuse anything but a regular file of at most ``limit`` bytes."""
+    if stat.S_ISDIR(st.st_mode):
+        raise Refused("is a folder, not a file", "name a .gns3a file")
+    if not stat.S_ISREG(st.st_mode):
+        what = ("a FIFO" if stat.S_ISFIFO(st.st_mode) else "a socket"
+                if stat.S_ISSOCK(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode)
+                or stat.S_ISBLK(st.st_mode) else "a symlink" if stat.S_ISLNK(st.st_mode)
+                else "not a regular file")
+        raise Refused(f"is {what}, not a regular file", "give the appliance as a plain file")
+    if st.st_size > limit:
+        raise Refused(f"has {st.st_size} bytes (at most {limit} allowed)",
+                      "a .gns3a is a small JSON file: give the appliance's own file")
+
+
+def _parse(path: Path, rec: ApplianceFile, emulator: str, sizes: dict[str, int]) -> Appliance:
+    """The record of one checked ``.gns3a`` document."""
+    images = {i.filename: ImageFile(
+        filename=i.filename, version=i.version, md5sum=i.md5sum or i.checksum or "",
+        filesize=i.filesize, download_url=i.download_url,
+        direct_download_url=i.direct_download_url, virtual_size=sizes.get(i.filename),
+        compression=i.compression) for i in rec.images}
+    sets = _sets(rec) if rec.registry_version >= 8 else []
     versions = []
-    for v in data.get("versions", []):
-        slots = {slot: check_filename(f, f"{path}: versions[{v.get('name')!r}].images.{slot}")
-                 for slot, f in dict(v.get("images", {})).items()}
-        chosen = _settings_of(sets, v.get("settings"), path) if sets else None
+    for index, v in enumerate(rec.versions):
+        chosen = _settings_of(sets, v.settings, ("versions", index, "settings")) if sets else None
         versions.append(Version(
-            name=str(v["name"]), images=slots, settings_name=v.get("settings"),
+            name=v.name, images=dict(v.images), settings_name=v.settings,
             properties={**(_merged(sets, chosen) if chosen else {}),
-                        **{k: v[k] for k in ("symbol", "category", "usage") if k in v}},
-            kind=chosen.get("template_type", "qemu") if chosen else "qemu"))
-    name = data.get("name", path.stem)
+                        **{k: getattr(v, k) for k in ("symbol", "category", "usage")
+                           if getattr(v, k) is not None}},
+            kind=chosen["template_type"] if chosen else "qemu"))
+    name = rec.name or path.stem
     base = Appliance(
-        name=name, stem=path.stem, path=path, category=data.get("category", "guest"),
-        qemu=dict(data.get("qemu") or {}),
-        port_name_format=data.get("port_name_format", DEFAULT_PORT_NAME_FORMAT),
-        first_port_name=data.get("first_port_name"), symbol=data.get("symbol"),
-        usage=data.get("usage", ""), images=images, versions=tuple(versions),
+        name=name, stem=path.stem, path=path, category=rec.category,
+        qemu=rec.qemu.model_dump(exclude_none=True) if rec.qemu else {},
+        port_name_format=(DEFAULT_PORT_NAME_FORMAT if rec.port_name_format is None
+                          else rec.port_name_format),
+        first_port_name=rec.first_port_name, symbol=rec.symbol,
+        usage=rec.usage, images=images, versions=tuple(versions),
         cloud_init=_uses_cloud_init(name, tuple(versions)),
-        kind=_kind(data, sets), registry_version=registry_version)
+        kind=_kind(emulator, sets), registry_version=rec.registry_version)
     if sets:
-        default = _settings_of(sets, None, path)
-        return replace(base, settings=dict(default.get("template_properties") or {}),
+        default = _settings_of(sets, None, ("settings",))
+        return replace(base, settings=dict(default["template_properties"]),
                        **_v8_fields(_merged(sets, default), base))
     return base
 
 
-def _kind(data: dict[str, Any], sets: list[dict[str, Any]]) -> str:
-    """The emulator: v4–v7 by top-level key, v8 by the sets' ``template_type`` (qemu wins)."""
+def _sets(rec: ApplianceFile) -> list[dict[str, Any]]:
+    """The v8 settings sets as dicts; a qemu set keeps its checked properties, another set
+    none (gns3lab never runs it: :meth:`Appliance.version` refuses it)."""
+    return [{**s.model_dump(), "template_properties":
+             qemu_settings(s.template_properties) if s.template_type == "qemu" else {}}
+            for s in rec.settings or []]
+
+
+def _kind(emulator: str, sets: list[dict[str, Any]]) -> str:
+    """The emulator: v4-v7 by top-level key, v8 by the sets' ``template_type`` (qemu wins)."""
     if sets:
-        kinds = {s.get("template_type", "qemu") for s in sets}
+        kinds = {s["template_type"] for s in sets}
         return "qemu" if "qemu" in kinds else sorted(kinds)[0]
-    return next((k for k in EMULATORS if k in data), "qemu")
+    return emulator
 
 
-def _settings_of(sets: list[dict[str, Any]], name: str | None, path: Path) -> dict[str, Any]:
+def _settings_of(sets: list[dict[str, Any]], name: str | None, where: tuple[Any, ...]
+                 ) -> dict[str, Any]:
     """The set called ``name``, else the default set (the first marked default, or the only
-    one)."""
+    one); ApplianceProblems at ``where`` when there is none."""
     if name is not None:
         for s in sets:
-            if s.get("name") == name:
+            if s["name"] == name:
                 return s
-        raise ValueError(f"settings '{name}' named by a version is not in settings[] "
-                         f"(known: {', '.join(str(s.get('name')) for s in sets)})")
-    defaults = [s for s in sets if s.get("default")]
+        known = ", ".join(repr(s["name"]) for s in sets[:10])
+        raise ApplianceProblems([(format_path(where), f"names settings {name!r}, which "
+                                  f"settings[] does not hold (known: {known})",
+                                  "name one of the settings sets")])
+    defaults = [s for s in sets if s["default"]]
     if defaults:
         return defaults[0]
     if len(sets) == 1:
         return sets[0]
-    raise ValueError(f"{len(sets)} settings sets and none is marked default")
+    raise ApplianceProblems([(format_path(where), f"{len(sets)} settings sets and none is "
+                              "marked default", "mark one set \"default\": true")])
 
 
 def _merged(sets: list[dict[str, Any]], chosen: dict[str, Any]) -> dict[str, Any]:
     """``chosen``'s properties over the default set's (same emulator), unless it opts out."""
     props: dict[str, Any] = {}
-    if not chosen.get("default") and chosen.get("inherit_default_properties", True):
-        default = next((s for s in sets if s.get("default")), None)
-        if default is not None and default.get("template_type") == chosen.get("template_type"):
-            props.update(default.get("template_properties") or {})
-    props.update(chosen.get("template_properties") or {})
+    if not chosen["default"] and chosen["inherit_default_properties"]:
+        default = next((s for s in sets if s["default"]), None)
+        if default is not None and default["template_type"] == chosen["template_type"]:
+            props.update(default["template_properties"])
+    props.update(chosen["template_properties"])
     return props
 
 
 def _v8_fields(props: dict[str, Any], app: Appliance) -> dict[str, Any]:
     """Appliance fields from merged v8 properties: ``qemu`` (``platform`` read as ``arch``,
-    the v4 name) and the keys v4–v7 keep at the top level."""
+    the v4 name) and the keys v4-v7 keep at the top level."""
     qemu = {k: v for k, v in props.items() if k not in TOP_LEVEL_KEYS}
     if "platform" in qemu:
         qemu.setdefault("arch", qemu["platform"])
@@ -272,12 +336,14 @@ class Catalogue:
     broken: tuple[GeneratorError, ...] = ()
 
     def find(self, ref: str, base: Path | None = None) -> Appliance:
-        """Look an appliance up by name, file stem, or a path to a ``.gns3a`` file."""
+        """Look an appliance up by name, file stem, or a path to a ``.gns3a`` file inside the
+        blueprint folder ``base`` (confined like every file a blueprint names: Refused when it
+        is absolute, leaves the folder, or is no plain file). LookupError when unknown; a
+        BlueprintError when the file it names is broken."""
         if ref.endswith(".gns3a"):
-            path = Path(ref) if base is None else (base / ref)
-            if path.is_file():
-                return load_appliance(path)
-            raise LookupError(f"appliance file not found: {path}")
+            if base is None:
+                raise LookupError(f"appliance file {ref!r}: only a blueprint may name one")
+            return load_appliance(confined(base, ref, "file"), nofollow=True)
         key = ref.lower()
         for app in self.appliances:
             if app.name.lower() == key or app.stem.lower() == key:
@@ -293,21 +359,68 @@ class Catalogue:
 
 def load_catalogue(folders: list[Path], strict: int | None = None) -> Catalogue:
     """Load every ``.gns3a`` in ``folders`` (first folder wins on a duplicate name). A broken
-    file in the first ``strict`` folders (all by default) is an error; in the others (the
-    user's image folders, which a lab may not even use) it is skipped and kept for lookups."""
+    file in the first ``strict`` folders (all by default) is an error (all of them in one
+    BlueprintError); in the others (the user's image folders, which a lab may not even use) it
+    is skipped and kept for lookups.
+
+    A folder named ``appliances`` (a blueprint's, or this repository's) is read as blueprint
+    files: it and its files must lie inside its parent folder, with no symlink, device, FIFO
+    or hard link to a file elsewhere. The other folders (``--images-dir``, ``$GNS3LAB_IMAGES``,
+    ``~/GNS3/images``) are the user's own and may hold symlinks; in every folder a file is
+    read only when it is a regular file of at most 1 MiB.
+    """
     sizes = _image_sizes()
     seen: dict[str, Appliance] = {}
     broken: list[GeneratorError] = []
+    fatal: list[Problem] = []
     for index, folder in enumerate(folders):
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.gns3a")):
-            try:
-                app = load_appliance(path, sizes)
-            except GeneratorError as exc:
-                if strict is None or index < strict:
-                    raise
-                broken.append(exc)
-                continue
-            seen.setdefault(app.name.lower(), app)
+        for loaded in _load_folder(folder, sizes):
+            if isinstance(loaded, Appliance):
+                seen.setdefault(loaded.name.lower(), loaded)
+            elif strict is None or index < strict:
+                fatal += loaded.problems
+            else:
+                broken.append(loaded)
+    if fatal:
+        raise BlueprintError(fatal)
     return Catalogue(tuple(seen.values()), tuple(broken))
+
+
+BLUEPRINT_FOLDER = "appliances"  # a blueprint's appliance folder, and this repository's
+
+
+def _load_folder(folder: Path, sizes: dict[str, int]) -> list[Appliance | BlueprintError]:
+    """Every appliance of one folder, or the error that stops each (sorted by file name)."""
+    if folder.name == BLUEPRINT_FOLDER:
+        return _load_confined(folder, sizes)
+    if not folder.is_dir():
+        return []
+    return [_load_or_error(path, sizes) for path in sorted(folder.glob("*.gns3a"))]
+
+
+def _load_confined(folder: Path, sizes: dict[str, int]) -> list[Appliance | BlueprintError]:
+    """A blueprint's ``appliances/``: the folder and each file go through the checks every
+    file a blueprint names goes through (:func:`generator.blueprint.confine.confined`)."""
+    if not os.path.lexists(folder):
+        return []
+    try:
+        confined(folder.parent, folder.name, "dir")  # checks every entry: no links, no FIFOs
+    except Refused as exc:
+        return [BlueprintError([Problem(str(folder), None, "", exc.message, exc.fix)])]
+    out: list[Appliance | BlueprintError] = []
+    for entry in sorted(folder.glob("*.gns3a")):
+        try:
+            path = confined(folder.parent, f"{folder.name}/{entry.name}", "file")
+        except Refused as exc:
+            out.append(BlueprintError([Problem(str(entry), None, "", exc.message, exc.fix)]))
+            continue
+        out.append(_load_or_error(path, sizes, nofollow=True))
+    return out
+
+
+def _load_or_error(path: Path, sizes: dict[str, int], nofollow: bool = False
+                   ) -> Appliance | BlueprintError:
+    try:
+        return load_appliance(path, sizes, nofollow=nofollow)
+    except BlueprintError as exc:
+        return exc

@@ -6,6 +6,7 @@ from __future__ import annotations
 import string
 
 from generator.blueprint.appliances import UNSUPPORTED
+from generator.errors import BlueprintError, Refused
 from generator.naming import closest_fix, derive_mac, mac_add, port_name
 from generator.resolve.state import Draft, ResolverBase
 
@@ -52,6 +53,13 @@ class AdapterSteps(ResolverBase):
             except LookupError:
                 self.problem(d.path + ("appliance",), f"unknown appliance '{ref}'",
                              closest_fix(ref, self.catalogue.names()))
+                continue
+            except Refused as exc:  # a path that leaves the folder, a FIFO, a device...
+                self.problem(d.path + ("appliance",), exc.message, exc.fix)
+                continue
+            except BlueprintError as exc:  # the file it names is broken: say where in it
+                self.problems += [p for p in exc.problems if p.render() not in
+                                  {q.render() for q in self.problems}]
                 continue
             try:
                 d.appliance = d.appliance.for_version(d.settings.get("version"))
