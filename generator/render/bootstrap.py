@@ -8,9 +8,10 @@ come from the model (``Controller.files``, read at resolution): nothing here rea
 
 At first boot the controller serves DHCP (one reservation per node MAC, so every node gets its
 planned address) and DNS for the lab domain, optionally NATs the lab out of its uplink, and runs
-``/opt/gns3lab/bootstrap.sh``: per stage, wait for SSH on the stage's hosts, run its playbooks,
-print ``gns3lab: stage <name> ok|failed`` on the console; then stage ``check`` and
-``gns3lab: lab ready``.
+``/opt/gns3lab/bootstrap.sh``: it probes every managed host's SSH in parallel from the start
+(each host's master connection then serves every playbook); per stage, it waits for the stage's
+hosts, runs its playbooks and prints ``gns3lab: stage <name> ok|failed`` on the console; then
+stage ``check`` (one round trip per node, no Ansible) and ``gns3lab: lab ready``.
 
 The parts: :mod:`~generator.render.stages` (managed nodes, stage hosts),
 :mod:`~generator.render.ansible` (inventory, group_vars), :mod:`~generator.render.dnsmasq`
@@ -51,7 +52,13 @@ from generator.render.stages import (
     resolve_stages,
 )
 from generator.render.templating import render_template
-from generator.render.units import render_script, render_stages_json, render_units
+from generator.render.units import (
+    CONTROL_DIR,
+    CONTROL_PERSIST,
+    render_script,
+    render_stages_json,
+    render_units,
+)
 
 __all__ = ["CHECK_STAGE", "KEY", "STAGES_FILE", "UNIT_DIR", "BootstrapTree", "Managed", "Stage",
            "addons", "default_user", "dhcp_range", "managed_nodes", "management_address",
@@ -70,8 +77,9 @@ class BootstrapTree:
 def _ansible_files(lab: Lab, managed: list[Managed]) -> dict[str, tuple[bytes, int]]:
     """Everything under the Ansible folder, by relative path; add-ons may not overwrite."""
     ctl = controller_of(lab)
-    ours = {"ansible.cfg": (render_template("ansible.cfg.j2", ansible_dir=ANSIBLE_DIR, key=KEY),
-                            0o644),
+    cfg = render_template("ansible.cfg.j2", ansible_dir=ANSIBLE_DIR, key=KEY,
+                          control_dir=CONTROL_DIR, persist=CONTROL_PERSIST)
+    ours = {"ansible.cfg": (cfg, 0o644),
             "inventory.yml": (render_inventory(lab, managed), 0o644),
             "group_vars/all.yml": (render_group_vars(lab), 0o644),
             CHECK_PLAYBOOK: (render_template("check.yml.j2", lab=lab.name, controller=ctl.node,

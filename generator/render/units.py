@@ -11,21 +11,42 @@ from generator.render import guest_paths as gp
 from generator.render.stages import CHECK_STAGE, Managed, Stage, controller_of
 from generator.render.templating import render_template
 
-POLL_SECONDS = 5
+#: Seconds between two probes of a host that does not answer yet (each port probe gives up
+#: after PROBE_SECONDS): a guest's sshd is seen within about a second of listening.
+POLL_SECONDS = 1
+PROBE_SECONDS = 1
+#: Seconds between two looks at the probes' marks (local files: costs nothing).
+WAIT_POLL = "0.2"
+#: Where the SSH master connections live: Ansible's control_path_dir (ansible.cfg.j2), so the
+#: masters the probes open are the ones every playbook uses.
+CONTROL_DIR = "/root/.ansible/cp"
+#: How long an idle master connection stays: longer than any stage, so no playbook pays a
+#: handshake again (the bootstrap unit's processes all end with the bootstrap).
+CONTROL_PERSIST = "30m"
+UP_DIR = f"{gp.STATE_DIR}/up"
+
+
+def _entry(m: Managed, local: bool = False) -> str:
+    """``NAME USER ADDRESS`` as the script reads it (user ``-``: the controller itself)."""
+    return f"{m.node.name} {'-' if local else m.user} {m.address}"
 
 
 def render_script(lab: Lab, stages: tuple[Stage, ...], managed: list[Managed]) -> bytes:
-    """bootstrap.sh: the stages unrolled, each waiting for SSH on its hosts (not the controller)."""
+    """bootstrap.sh: a probe per managed host (not the controller) started at once, then the
+    stages unrolled, each waiting for its hosts' probes; the check stage runs in the script."""
     ctl = controller_of(lab)
     by_name = {m.node.name: m for m in managed}
     ctx = [{"name": s.name, "hosts": s.hosts, "playbooks": s.playbooks, "timeout": s.timeout,
             "soft": s.name == CHECK_STAGE,
-            "wait": [f"{h} {by_name[h].user} {by_name[h].address}" for h in s.hosts
-                     if h != ctl.node]} for s in stages]
+            "wait": [_entry(by_name[h]) for h in s.hosts if h != ctl.node],
+            "check": [_entry(by_name[h], h == ctl.node) for h in s.hosts]} for s in stages]
+    probes = [_entry(m) for m in managed if m.node.name != ctl.node]
     return render_template("bootstrap.sh.j2", lab=lab.name, controller=ctl.node,
                            ansible_dir=gp.ANSIBLE_DIR, log=gp.LOG, state_dir=gp.STATE_DIR,
                            status=gp.STATUS, marker=gp.MARKER, script=gp.SCRIPT, key=gp.KEY,
-                           poll=POLL_SECONDS, cloud_init_wait=ctl.timeout, stages=ctx)
+                           up_dir=UP_DIR, control_dir=CONTROL_DIR, persist=CONTROL_PERSIST,
+                           poll=POLL_SECONDS, probe=PROBE_SECONDS, wait_poll=WAIT_POLL,
+                           cloud_init_wait=ctl.timeout, stages=ctx, probes=probes)
 
 
 def render_stages_json(lab: Lab, stages: tuple[Stage, ...]) -> bytes:

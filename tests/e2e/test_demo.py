@@ -18,7 +18,8 @@ import zipfile
 import pytest
 
 from generator.build import BuildOptions, BuildResult, build_lab
-from generator.server.push import PushEvent, push_archive
+from generator.server.push import push_archive
+from tests.e2e.timing import Stamped, record_timeline
 from tests.helpers import REPO, judging_pushed_lab, link_image
 from tests.support.readback import launches
 
@@ -69,15 +70,19 @@ def test_demo_imports_and_opens(demo: BuildResult, lab_image, gns3_server) -> No
 def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) -> None:  # type: ignore[no-untyped-def]
     result, lab = demo, demo.lab
     link_image(lab_image.path, gns3_server_22.images_dir)
-    events: list[PushEvent] = []
+    events = Stamped()
+    load = os.getloadavg()
     started = time.monotonic()
     push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
-                        timeout=WAIT, progress=events.append)
+                        timeout=WAIT, progress=events)
     # Issue 12's "time to lab ready" (report only): bench/README.md quotes this file.
     record = REPO / "test-artifacts" / "e2e-demo-lab-ready.json"
     record.parent.mkdir(parents=True, exist_ok=True)
     record.write_text(json.dumps({"seconds": round(time.monotonic() - started, 1),
                                   "ready": push.ready, "load": os.getloadavg()}) + "\n")
+    # Issue 24's timeline: boots, cloud-init, stages, lab ready (make bench reads it).
+    timeline = record_timeline("demo", result.archive, events, push.transcripts,
+                               time.monotonic() - started, load)
     with judging_pushed_lab(gns3_server_22, push, "e2e-demo"):
         assert push.ready, f"lab not ready: {push.failure}"
         assert [name for name, _ in push.stages] == ["servers", "check"]
@@ -88,3 +93,5 @@ def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) ->
         controller = push.transcripts["mgmt"]
         assert "gns3lab: stage servers ok" in controller
         assert "gns3lab: lab ready" in controller
+        assert [s["name"] for s in timeline["stages"]] == ["servers", "check"]
+        assert timeline["ready"] and timeline["guests_ready"]

@@ -3,13 +3,15 @@ tests/unit/test_openstack_mini.py)."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
 import pytest
 
 from generator.build import BuildOptions, build_lab
-from generator.server.push import PushEvent, push_archive
+from generator.server.push import push_archive
+from tests.e2e.timing import Stamped, record_timeline
 from tests.helpers import judging_pushed_lab, link_image
 from tests.support.readback import launches
 from tests.unit.test_openstack_mini import (
@@ -37,14 +39,17 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
     assert set(result.injected) == set(PLANNED)
     built = time.monotonic()
     link_image(lab_image.path, gns3_server_22.images_dir)
-    events: list[PushEvent] = []
+    events = Stamped()
+    load = os.getloadavg()
     push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
-                        timeout=WAIT, progress=events.append)
+                        timeout=WAIT, progress=events)
     done = time.monotonic()
+    timeline = record_timeline("openstack-mini", result.archive, events, push.transcripts,
+                               done - built, load)
     controller = push.transcripts.get("mgmt01", "")
     lines = [ln.strip() for ln in controller.splitlines() if "gns3lab" in ln]
     print(f"\nbuild {built - started:.0f} s, push and wait {done - built:.0f} s")
-    print("\n".join(f"  {event}" for event in events if event.kind != "console"))
+    print("\n".join(f"  {event}" for _, event in events if event.kind != "console"))
     print("\n".join(f"  {ln}" for ln in lines if ln.startswith("gns3lab-mini:")))
     with judging_pushed_lab(gns3_server_22, push, "e2e-openstack-mini"):
         assert push.ready, f"lab not ready: {push.failure}"
@@ -66,4 +71,5 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
                 rf"br-storage reaches 172\.29\.244\.{other}", line), line
         assert not [ln for ln in lines if ln.startswith("gns3lab-mini:") and "FAILED" in ln]
         assert "gns3lab: lab ready" in lines
+        assert [s["name"] for s in timeline["stages"]] == STAGES
         assert done - started < WAIT

@@ -1,0 +1,41 @@
+"""The e2e boots' timeline record (issue 24): every push event with the host's clock, turned
+into the timeline of :mod:`generator.server.timeline` and written to
+``test-artifacts/e2e-<label>-timeline.json`` on every run (``make bench`` reads it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from generator.server.consoles import PushEvent
+from generator.server.facts import read_archive
+from generator.server.timeline import build_timeline, render_text, timeline_json
+from tests.helpers import REPO
+
+ARTIFACTS = REPO / "test-artifacts"
+
+
+class Stamped(list):
+    """A progress callback that keeps (time.monotonic(), event) for every event."""
+
+    def __call__(self, event: PushEvent) -> None:
+        self.append((time.monotonic(), event))
+
+
+def record_timeline(label: str, archive: Path, events: Stamped, transcripts: dict[str, str],
+                    wall: float, load_before: tuple[float, ...]) -> dict[str, Any]:
+    """Write the timeline JSON of one boot (with the wall time and the load) and print it."""
+    timeline = build_timeline(events, transcripts, read_archive(archive).stages)
+    doc = dict(timeline_json(timeline), label=label, wall_seconds=round(wall, 1),
+               load_before=[round(x, 2) for x in load_before],
+               load_after=[round(x, 2) for x in os.getloadavg()],
+               events=[{"t": round(t - events[0][0], 2), "kind": e.kind, "node": e.node,
+                        "message": e.message} for t, e in events if e.kind != "console"])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"e2e-{label}-timeline.json").write_text(
+        json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    print("\n" + render_text(timeline))
+    return doc
