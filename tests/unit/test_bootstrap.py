@@ -324,6 +324,54 @@ def test_script_stage_order_and_console_formats(demo_tree: BootstrapTree) -> Non
     assert "/var/log/gns3lab-bootstrap.log" in script and "/var/lib/gns3lab/status" in script
 
 
+def test_hosts_are_probed_in_parallel_from_the_start_and_once(demo_tree: BootstrapTree) -> None:
+    """Issue 24: one background probe per managed host (not the controller), started before
+    the first stage, every second; a stage only looks at the probes' marks, so a host that
+    answered once is never probed again, and the check stage finds its hosts already up."""
+    script = text(demo_tree, "/opt/gns3lab/bootstrap.sh")
+    probes = re.findall(r"^probe '([^']+)' &$", script, re.MULTILINE)
+    assert probes == ["switch lab 10.10.0.2", "srv1 lab 10.10.0.11", "srv2 lab 10.10.0.12"]
+    assert script.index("probe 'switch") < script.index("run_stage servers stage_1")
+    assert "timeout 1 bash -c \"exec 3<>/dev/tcp/$2/22\"" in script and "sleep 1\n" in script
+    body = script.split("wait_hosts() {")[1].split("\n}\n")[0]
+    assert "answers" not in body and "ssh" not in body and '[ -e "$UP/$name" ]' in body
+    assert "sleep 5" not in script and "timeout 5 bash" not in script
+
+
+def test_ssh_masters_are_shared_with_ansible(demo_tree: BootstrapTree) -> None:
+    """The probe's login leaves a master connection at Ansible's own control path."""
+    script = text(demo_tree, "/opt/gns3lab/bootstrap.sh")
+    cfg = text(demo_tree, f"{ANSIBLE}/ansible.cfg")
+    assert '-o ControlMaster=auto -o "ControlPath=$CONTROL/%C" -o ControlPersist=30m' in script
+    assert "CONTROL=$ROOT/root/.ansible/cp\n" in script
+    assert "control_path_dir = /root/.ansible/cp\ncontrol_path = %(directory)s/%%C\n" in cfg
+    assert "-o ControlMaster=auto -o ControlPersist=30m" in cfg
+
+
+def test_no_wait_on_the_controllers_cloud_init_when_ansible_is_there(
+        demo_tree: BootstrapTree) -> None:
+    script = text(demo_tree, "/opt/gns3lab/bootstrap.sh")
+    wait = script.index("cloud-init status --wait")
+    guard = script.rindex("\nif ", 0, wait)
+    assert script[guard:wait].startswith("\nif ! command -v ansible-playbook")
+
+
+def test_check_stage_is_one_round_trip_per_node_without_ansible(
+        demo_tree: BootstrapTree) -> None:
+    """Issue 24: no fact gathering; each node's line is printed as its answer arrives."""
+    script = text(demo_tree, "/opt/gns3lab/bootstrap.sh")
+    stage = script.split("stage_2() {")[1].split("\n}\n")[0]
+    assert "run_playbook" not in stage
+    assert stage.splitlines()[-1].strip() == (
+        "check_hosts 'mgmt - 10.10.0.1' 'switch lab 10.10.0.2' 'srv1 lab 10.10.0.11' "
+        "'srv2 lab 10.10.0.12'")
+    check = script.split("check_one() {")[1].split("\n}\n")[0]
+    assert "'hostname -I'" in check and check.count("ssh ") == 1
+    assert 'announce "gns3lab: check $name $addr $state"' in check
+    assert 'check_one "$entry" &' in script
+    assert "printf 'gns3lab: at %s %s\\n'" in script  # the timeline's marks
+
+
 STUBS = {
     "timeout": 'shift\nif [ "$1" = bash ]; then\n  for d in ${STUB_PORT_DOWN:-}; do\n'
                '    case "$3" in *"/$d/"*) exit 1;; esac\n  done\n  exit 0\nfi\nexec "$@"\n',
