@@ -12,7 +12,7 @@ from pathlib import Path
 
 from generator import __version__, interrupt, tools
 from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
-from generator.blueprint.load import load_blueprint
+from generator.blueprint.load import check_brought_files, load_blueprint
 from generator.errors import GeneratorError
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
@@ -26,6 +26,7 @@ from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint
 from generator.write.disks import attach_images, find_images, search_dirs, write_disks
 from generator.write.guest import write_bootstrap, write_seeds
+from generator.write.iso import source_date_epoch as seed_epoch
 from generator.write.keys import ensure_lab_key, needs_keygen
 
 Progress = Callable[[str], None]
@@ -52,7 +53,9 @@ def load_lab(blueprint: Path, images_dirs: tuple[Path, ...] = ()) -> Lab:
     """Load, check and resolve a blueprint (no files written)."""
     bp, source = load_blueprint(blueprint)
     folders = [source.folder / "appliances", REPO_APPLIANCES, *search_dirs(images_dirs)]
-    return resolve_lab(bp, source, load_catalogue(folders, strict=2))
+    lab = resolve_lab(bp, source, load_catalogue(folders, strict=2))
+    check_brought_files(bp, source)
+    return lab
 
 
 def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambda _: None
@@ -60,6 +63,7 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     """Build one blueprint into ``<out_dir>/<lab>[-<version>].gns3project``. Nothing
     half-written is left: an error or a signal removes the staging folder and the temp file."""
     progress = _checked(progress)
+    seed_epoch()  # a bad $SOURCE_DATE_EPOCH is refused before anything is written
     progress("resolving blueprint")
     lab = load_lab(blueprint, options.images_dirs)
     if options.redact:
@@ -164,7 +168,12 @@ def prepare_output(out_dir: Path, lab: Lab) -> Path:
     if out_dir.exists() and not out_dir.is_dir():
         raise GeneratorError(f"output {out_dir} is not a folder",
                              hint="give -o a folder (it is made if missing)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # e.g. -o file/sub: a parent is a file (NotADirectoryError)
+        raise GeneratorError(f"output {out_dir} cannot be made: {exc.strerror}",
+                             hint="give -o a folder whose parents are folders (it is made "
+                             "if missing)") from None
     pattern = re.compile(rf"^\.{re.escape(lab.name)}(-[^/]*)?\.(gns3project\.)?(\d+)\.")
     for entry in out_dir.iterdir():
         match = pattern.match(entry.name)

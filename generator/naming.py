@@ -46,6 +46,9 @@ def port_name(fmt: str, first: str | None, adapter: int, segment_size: int = 0) 
 
 #: Most names one ``[lo-hi]`` range may stand for; the lab's own node limit is checked apart.
 MAX_RANGE = 1000
+#: Longest bound of a range: a node name is a hostname label (63 characters). A range of one
+#: with long bounds (``n[99999999-99999999]``) is a valid single name, and it is expanded.
+MAX_BOUND_DIGITS = 63
 
 
 def expand_name(name: str) -> list[str]:
@@ -60,9 +63,15 @@ def expand_name(name: str) -> list[str]:
     if not match:
         return [name]
     lo_text, hi_text = match["lo"], match["hi"]
-    if max(len(lo_text), len(hi_text)) > len(str(MAX_RANGE)) + 12:  # int() of 5000 digits
+    lo_digits, hi_digits = len(lo_text.lstrip("0")), len(hi_text.lstrip("0"))
+    if hi_digits - lo_digits > len(str(MAX_RANGE)):  # hi - lo > 9999 * 10**lo_digits
         raise NameRangeError(f"range '{name}' has more than {MAX_RANGE} names",
                              f"split it; a range may name at most {MAX_RANGE} nodes")
+    longest = max(len(lo_text), len(hi_text))
+    if longest > MAX_BOUND_DIGITS:  # before int(): int() of 5000 digits is slow
+        raise NameRangeError(f"range '{name}' has a bound of {longest} digits; a node name "
+                             f"is at most {MAX_BOUND_DIGITS} characters",
+                             "use shorter numbers")
     lo, hi = int(lo_text), int(hi_text)
     if hi < lo:
         raise NameRangeError(f"range '{name}' is empty ({lo} is above {hi})",

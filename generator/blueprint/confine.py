@@ -2,7 +2,8 @@
 
 A blueprint may come from a stranger. Every file it names (``inject: source:``, playbooks,
 ``ssh_key:``) is checked here before anything reads it: relative, no ``..``, no symlink that
-leads out of the folder, no device, FIFO or socket, and of a bounded size. Pure checks on the
+leads out of the folder, no device, FIFO or socket, no second name (a hard link), and of a
+bounded size. Pure checks on the
 file system (``lstat`` only: nothing is opened).
 """
 
@@ -66,9 +67,26 @@ def check_mode(written: str, st: os.stat_result, kind: Kind) -> None:
         raise Refused(f"'{written}' is {what}", "name a regular file")
     if kind == "dir":
         raise Refused(f"'{written}' is a file, not a folder", "name a folder")
+    linked = hard_link_problem(written, st)
+    if linked:
+        raise Refused(f"'{written}' {linked[0]}", linked[1])
     if st.st_size > MAX_FILE_BYTES:
         raise Refused(f"'{written}' has {st.st_size} bytes (at most {MAX_FILE_BYTES} allowed)",
                       "put large content into the base image instead")
+
+
+def hard_link_problem(written: str, st: os.stat_result) -> tuple[str, str] | None:
+    """(message after the name, fix) when a regular file has more than one name. A hard link
+    is not a symlink: ``ln /etc/shadow notes.txt`` looks like a plain file of the folder, and
+    a link made inside the folder cannot be told apart from one that reaches a host file, so
+    every file with a second name is refused, never read."""
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink <= 1:
+        return None
+    name = PurePosixPath(written).name
+    return (f"is a hard link (one file with {st.st_nlink} names; another may be "
+            "outside the blueprint folder)",
+            f"make it a file of its own: cp --no-preserve=links {name} {name}.copy && "
+            f"mv {name}.copy {name}")
 
 
 def walk(folder: Path, written: str, skip_hidden: bool = False) -> list[Path]:

@@ -20,10 +20,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from generator.blueprint.confine import confined, hard_link_problem
+from generator.blueprint.folder import scan_folder
 from generator.blueprint.problems import validation_problems
 from generator.blueprint.schema import Blueprint
 from generator.blueprint.source import Source, format_path
-from generator.errors import BlueprintError, LoaderLimit, Problem
+from generator.blueprint.sshkey import MAX_PUBLIC_KEY, parse_public_key
+from generator.errors import BlueprintError, LoaderLimit, Problem, Refused
 
 # Limits of what the loader reads. A blueprint is a few KB; these stop a hostile file early,
 # before any of it is turned into Python objects.
@@ -31,6 +34,8 @@ MAX_BLUEPRINT_BYTES = 1 << 20  # 1 MiB
 MAX_YAML_DEPTH = 64  # nesting of mappings and lists, aliases included
 MAX_YAML_VALUES = 200_000  # values after expanding aliases (billion laughs: 387 million)
 MAX_STRING = 256 << 10  # characters in one key or value
+#: A blueprint file with one of these names is a folder blueprint: its folder is archived.
+FOLDER_BLUEPRINTS = ("lab.yaml", "lab.yml")
 
 
 class _LineLoader(yaml.SafeLoader):
@@ -142,7 +147,7 @@ def locate(path: Path) -> Path:
     except (OSError, ValueError):  # ValueError: a NUL in the path
         is_dir = False
     if is_dir:
-        for name in ("lab.yaml", "lab.yml"):
+        for name in FOLDER_BLUEPRINTS:
             if os.path.lexists(path / name):
                 return _checked_file(path / name)
         raise BlueprintError([Problem(str(path), None, "", "no lab.yaml in this folder",
@@ -192,8 +197,12 @@ def _read_text(file: Path) -> str:
         raise refuse(None, f"cannot be read: {exc.strerror}", "check the file's permissions"
                      ) from None
     with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise refuse(None, "is not a regular file", "pass a blueprint folder or its lab.yaml")
+        linked = hard_link_problem(file.name, st)
+        if linked:
+            raise refuse(None, *linked)
         data = fh.read(MAX_BLUEPRINT_BYTES + 1)
     if len(data) > MAX_BLUEPRINT_BYTES:
         raise refuse(None, f"the file is larger than {MAX_BLUEPRINT_BYTES >> 10} KiB",
@@ -261,6 +270,35 @@ def load_blueprint(path: Path) -> tuple[Blueprint, Source]:
         raise BlueprintError([source.problem((), "a blueprint must be a YAML mapping",
                                              "start with 'name: mylab' and 'nodes:'")])
     try:
-        return Blueprint.model_validate(data), source
+        blueprint = Blueprint.model_validate(data)
     except ValidationError as exc:
         raise BlueprintError(validation_problems(source, exc)) from None
+    return blueprint, source
+
+
+def check_brought_files(blueprint: Blueprint, source: Source) -> None:
+    """Checks of what a blueprint brings beside its YAML, made after resolve (whose messages
+    name the line that names a file come first): ``ssh_key:``'s ``.pub`` and, for a folder
+    blueprint, every file of the folder that would be archived."""
+    check_public_key(blueprint, source)
+    if source.file.name in FOLDER_BLUEPRINTS:  # its folder travels too: refuse what may not
+        scan_folder(source.folder, source.file)
+
+
+def check_public_key(blueprint: Blueprint, source: Source) -> None:
+    """``ssh_key:``'s ``.pub`` is one OpenSSH public key (it reaches every node's
+    authorized_keys). Where the file is missing or not confined, resolve says so."""
+    if blueprint.ssh_key is None:
+        return
+    written = blueprint.ssh_key + ".pub"
+    try:
+        pub = confined(source.folder, written, "file")
+        fd = os.open(pub, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (Refused, OSError):
+        return  # resolve reports the path with its own words
+    with os.fdopen(fd, "rb") as fh:
+        data = fh.read(MAX_PUBLIC_KEY + 1)
+    try:
+        parse_public_key(data, written)
+    except Refused as exc:
+        raise BlueprintError([source.problem(("ssh_key",), exc.message, exc.fix)]) from None

@@ -86,8 +86,11 @@ def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
         return source.problem(loc, f"{_shown(err.get('input'))} is out of range",
                               f"use a number {words} {limit}")
     if kind == "too_long":
-        return source.problem(loc, f"{err['ctx'].get('actual_length')} entries are too many",
-                              f"use at most {err['ctx'].get('max_length')}")
+        limit = err["ctx"].get("max_length")
+        count = _count(err)
+        return source.problem(loc, f"{count} entries, more than the {limit} allowed"
+                              if count is not None else f"more entries than the {limit} "
+                              "allowed", f"use at most {limit}")
     if kind == "string_too_long":
         return source.problem(loc, f"text of {len(str(err.get('input', '')))} characters is "
                               "too long", f"keep it under {err['ctx']['max_length']} characters")
@@ -106,6 +109,15 @@ TYPE_FIXES = {
     "literal_error": "use one of the values listed", "union_tag_invalid": "check the form",
     "value_error": "fix the value", "int_from_float": "write a whole number",
 }
+
+
+def _count(err: Any) -> int | None:
+    """How many entries a too-long value has: pydantic leaves ``actual_length`` out for a
+    mapping (it stops counting at the limit), so count the input itself."""
+    actual = err.get("ctx", {}).get("actual_length")
+    if actual is None and hasattr(err.get("input"), "__len__"):
+        actual = len(err["input"])
+    return actual
 
 
 def _shown(value: Any) -> str:

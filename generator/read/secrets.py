@@ -2,7 +2,9 @@
 
 One detector for every place that must not let a secret through unnoticed: ``gns3lab inspect``
 scans each archive member with it (streamed, so a marker split across two chunks still
-counts), and the archived blueprint leaves out any file that starts with a private key.
+counts), and the archived blueprint leaves out any file with a private key anywhere in it (a
+PEM bundle of a certificate then its key, a key after a comment line), scanned as it is
+copied.
 
 A private key is the armour line of a PEM or OpenSSH private key block: ``-----BEGIN OPENSSH
 PRIVATE KEY-----``, ``RSA``, ``EC``, ``DSA``, PKCS#8's bare ``PRIVATE KEY`` and its
@@ -13,8 +15,9 @@ the words "private key" in prose are not.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 PRIVATE_KEY = re.compile(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----")
 #: The user-data keys that carry a console password (or its hash).
@@ -22,8 +25,10 @@ PASSWORD_KEYS = re.compile(rb"^\s*-?\s*(passwd|hashed_passwd|plain_text_passwd|p
                            re.MULTILINE)
 #: Bytes kept from one chunk for the next, so that a marker split across them is still found.
 OVERLAP = 64
-#: How much of a file :func:`is_private_key_file` reads: a key block starts the file.
+#: How much of a file :func:`starts_with_private_key` callers pass: a key block's start.
 HEAD = 256
+#: Chunk size of :func:`is_private_key_file`'s streamed read.
+CHUNK = 1 << 20
 
 
 class SecretScan:
@@ -55,7 +60,18 @@ def starts_with_private_key(head: bytes) -> bool:
     return PRIVATE_KEY.match(head.lstrip()) is not None
 
 
-def is_private_key_file(path: Path) -> bool:
-    """True when the file at ``path`` is a private key (its first bytes open a key block)."""
+def is_private_key_file(path: Path, limit: int | None = None) -> bool:
+    """True when the file at ``path`` holds a private key block anywhere in its first
+    ``limit`` bytes (all of it by default), read in chunks: constant memory."""
     with path.open("rb") as fh:
-        return starts_with_private_key(fh.read(HEAD))
+        return scan(_chunks(fh, limit)).private_key
+
+
+def _chunks(fh: BinaryIO, limit: int | None) -> Iterator[bytes]:
+    left = limit
+    while left is None or left > 0:
+        chunk = fh.read(CHUNK if left is None else min(CHUNK, left))
+        if not chunk:
+            return
+        left = None if left is None else left - len(chunk)
+        yield chunk

@@ -18,6 +18,7 @@ import json
 import os
 import queue
 import threading
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Callable, Mapping
@@ -62,7 +63,26 @@ def _entries(layout: Layout, extra: Extra) -> list[tuple[str, Path]]:
     clash = sorted(set(staged) & set(extra))
     if clash:
         raise ArchiveError(f"{clash[0]} is both a staged file and an extra member")
-    return sorted({**staged, **extra}.items(), key=lambda e: (e[0] != PROJECT_FILE, e[0]))
+    entries = sorted({**staged, **extra}.items(), key=lambda e: (e[0] != PROJECT_FILE, e[0]))
+    check_folded_names([name for name, _ in entries])
+    return entries
+
+
+def check_folded_names(names: list[str]) -> None:
+    """Refuse two member names (or folder prefixes) that differ only by case or Unicode
+    normalisation: GNS3 may extract the archive on a file system that makes them one file
+    (macOS, Windows). The blueprint's own files are refused earlier, with their paths; this is
+    the last guard for every member."""
+    seen: dict[str, str] = {}
+    for name in names:
+        parts = name.split("/")
+        for depth in range(1, len(parts) + 1):
+            prefix = "/".join(parts[:depth])
+            other = seen.setdefault(unicodedata.normalize("NFC", prefix).casefold(), prefix)
+            if other != prefix:
+                raise ArchiveError(f"members {other!r} and {prefix!r} differ only by case or "
+                                   "Unicode normalisation",
+                                   hint="rename one of the two files they come from")
 
 
 def write_archive(layout: Layout, target: Path,

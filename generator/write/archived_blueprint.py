@@ -1,27 +1,34 @@
 """The blueprint as the archive carries it: its plain files, never a secret.
 
 What goes in: the blueprint's YAML (console passwords replaced by their SHA-512 crypt hash)
-and the regular files of its folder. What never goes in: symlinks (a ``keys -> ~/.ssh`` link
-would copy the builder's keys), devices and FIFOs, hidden entries, the output folder and
-earlier archives, the lab's private key and any other private key file, and whatever git
-ignores there.
+and the files :func:`generator.blueprint.folder.scan_folder` lists. What never goes in:
+symlinks (a ``keys -> ~/.ssh`` link would copy the builder's keys), hidden entries, the output
+folder and earlier archives, whatever the folder's ``.gitignore`` files ignore (read as text:
+no program runs in a stranger's folder), and any file with a private key anywhere in it. A
+FIFO, a device, a hard link or names that collide by case are refused (exit 2).
+
+Each file is opened without following links or blocking, checked again on the open file (it
+may have been swapped since the walk), and scanned for a private key while it is copied.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import yaml
 
-from generator import tools
 from generator.blueprint.confine import MAX_FILE_BYTES
+from generator.blueprint.folder import entry_problem, scan_folder
+from generator.blueprint.load import FOLDER_BLUEPRINTS
+from generator.errors import BlueprintError, Problem
 from generator.model import Lab
-from generator.read.secrets import is_private_key_file
+from generator.read.secrets import scan
 from generator.render.passwords import derived_salt, sha512_crypt
+
+CHUNK = 1 << 20
 
 
 def copy_blueprint(lab: Lab, target: Path, out_dir: Path,
@@ -32,62 +39,52 @@ def copy_blueprint(lab: Lab, target: Path, out_dir: Path,
     yaml_text = lab.blueprint_file.read_text(encoding="utf-8")
     (target / lab.blueprint_file.name).write_text(hash_passwords(yaml_text, lab.name),
                                                   encoding="utf-8")
-    if lab.blueprint_file.name not in ("lab.yaml", "lab.yml"):
+    if lab.blueprint_file.name not in FOLDER_BLUEPRINTS:
         return [lab.blueprint_file]  # a single-file blueprint: the file alone
-    folder = lab.blueprint_folder
-    skip = {p.resolve() for p in (out_dir, lab.ssh_key) if p is not None}
-    candidates = []
-    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
-        here = Path(dirpath)
-        dirnames[:] = sorted(d for d in dirnames if not _left_out(here / d, skip, note, folder))
-        candidates += [here / f for f in sorted(filenames)
-                       if here / f != lab.blueprint_file
-                       and not _left_out(here / f, skip, note, folder)]
-    ignored = _git_ignored(folder, candidates)
+    skip = [p for p in (out_dir, lab.ssh_key) if p is not None]
+    walked = scan_folder(lab.blueprint_folder, lab.blueprint_file, skip)
+    for rel, reason in walked.left_out:
+        note(f"not archived: {rel} ({reason})")
     archived = [lab.blueprint_file]
-    for path in candidates:
-        rel = path.relative_to(folder)
-        if path in ignored:
-            note(f"not archived: {rel} (git ignores it)")
-            continue
-        dest = target / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest, follow_symlinks=False)
-        archived.append(path)
+    for rel, path in walked.files.items():
+        if copy_plain_file(path, rel, target / rel):
+            archived.append(path)
+        else:
+            note(f"not archived: {rel} (a private key)")
     return archived
 
 
-def _left_out(path: Path, skip: set[Path], note: Callable[[str], None], folder: Path) -> bool:
-    rel = path.relative_to(folder)
-    st = os.lstat(path)
-    reason = None
-    if path.name.startswith(".") or path.name == "__pycache__" or path.suffix == ".pyc":
-        return True
-    if path.resolve() in skip or path.suffix == ".gns3project":
-        reason = "the output folder, an archive or the lab's private key"
-    elif stat.S_ISLNK(st.st_mode):
-        reason = "a symlink; links are never followed"
-    elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-        reason = "not a regular file"
-    elif stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES:
-        reason = f"{st.st_size} bytes, larger than {MAX_FILE_BYTES}"
-    elif stat.S_ISREG(st.st_mode) and is_private_key_file(path):
-        reason = "a private key"
-    if reason:
-        note(f"not archived: {rel} ({reason})")
-    return reason is not None
+def copy_plain_file(path: Path, rel: str, dest: Path) -> bool:
+    """Copy ``path`` to ``dest`` unless it holds a private key anywhere (then False, and no
+    byte of it is written). The open file is checked as the walk checked its name, scanned,
+    then copied from the same descriptor."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise BlueprintError([Problem(str(path), None, "", f"cannot be read: {exc.strerror}",
+                                      "check the file's permissions, or list it in "
+                                      ".gitignore")]) from None
+    with os.fdopen(fd, "rb") as src:
+        problem = entry_problem(rel, os.fstat(fd))
+        if problem:
+            raise BlueprintError([Problem(str(path), None, "", *problem)])
+        if scan(_chunks(src)).private_key:
+            return False
+        src.seek(0)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with dest.open("wb") as out:
+            for chunk in _chunks(src):
+                out.write(chunk)
+    return True
 
 
-def _git_ignored(folder: Path, paths: list[Path]) -> set[Path]:
-    """The paths git ignores, when the folder is in a git work tree (else none)."""
-    if not paths or shutil.which("git") is None:
-        return set()
-    proc = tools.run(["git", "-C", folder, "check-ignore", "-z", "--stdin"],
-                     input=b"\0".join(str(p).encode() for p in paths), timeout=60,
-                     ok=(0, 1, 128))  # 1: nothing ignored; 128: not a git work tree
-    if proc.returncode != 0:
-        return set()
-    return {Path(p.decode()) for p in proc.stdout.split(b"\0") if p}
+def _chunks(src: BinaryIO) -> Iterator[bytes]:
+    """The file's bytes in chunks, at most MAX_FILE_BYTES (the walk checked the size; a file
+    growing since stops there)."""
+    left = MAX_FILE_BYTES
+    while left > 0 and (chunk := src.read(min(CHUNK, left))):
+        left -= len(chunk)
+        yield chunk
 
 
 def hash_passwords(text: str, lab: str) -> str:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import tools
-from generator.errors import GeneratorError
+from generator.blueprint.sshkey import MAX_PUBLIC_KEY, parse_public_key
+from generator.errors import GeneratorError, Refused
 from generator.fileio import atomic_write
 
 
@@ -45,7 +46,11 @@ def ensure_lab_key(lab_name: str, out_dir: Path, given: Path | None = None) -> L
         if not given.is_file() or not pub.is_file():
             raise GeneratorError(f"ssh_key {given}: private key or {pub.name} not found",
                                  hint="give a private key file with its .pub beside it")
-        return LabKey(given, pub.read_text().strip())
+        try:  # load checked it already; the file may have changed since
+            return LabKey(given, parse_public_key(pub.read_bytes()[:MAX_PUBLIC_KEY + 1],
+                                                  pub.name))
+        except Refused as exc:
+            raise GeneratorError(f"ssh_key {exc.message}", hint=exc.fix) from None
     private = kept_key(lab_name, out_dir)
     folder = private.parent
     folder.mkdir(parents=True, exist_ok=True)
