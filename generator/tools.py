@@ -6,23 +6,37 @@ A missing program is reported apart from a failing one, with the Debian package 
 failure is a :class:`ToolError` whose ``argv``, ``exit_code`` and ``stderr_tail`` say what ran
 and how it ended. :func:`preflight` checks every program (and Python module, and data file) a
 piece of work will need at once, before it starts, and names all that are missing in one error.
+
+No child outlives gns3lab. Each one starts in its own process group, with standard input from
+/dev/null (a background group must never read the terminal), and with ``PR_SET_PDEATHSIG``
+set to SIGKILL between fork and exec (:func:`_child_setup`), so the kernel kills it when
+gns3lab dies, SIGKILL included. Since the terminal's Ctrl-C reaches gns3lab alone, a SIGINT or
+SIGTERM to gns3lab ends the child's whole group (SIGTERM, SIGKILL after :data:`GRACE` s) before
+:class:`Interrupted` is raised; a timeout ends it the same way. The death signal reaches the
+direct child only: a program that starts a tree of processes or mounts file systems runs
+under :func:`contained`, in its own PID and mount namespaces, where the kernel ends the whole
+tree and drops every mount with it. The death signal fires when the *thread* that started the
+child ends; every caller waits for its child in that thread, so that is when gns3lab ends.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import json
 import logging
+import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import sh
 
-from generator.errors import ToolError
+from generator.errors import Interrupted, ToolError
 from generator.interrupt import check as check_interrupted
 from generator.interrupt import deferred
 
@@ -48,6 +62,7 @@ PACKAGES = {
     "ssh-keygen": "openssh-client",
     "git": "git",
     "dot": "graphviz",
+    "unshare": "util-linux",
 }
 
 #: Python modules that come from Debian rather than from pip, and their package.
@@ -58,6 +73,14 @@ SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")
 
 #: Data files a program needs that no program on PATH stands for, and their package.
 FILES = {SYSLINUX_MBR: "syslinux-common"}
+
+#: Seconds an interrupted (or timed-out) child's process group has between SIGTERM and SIGKILL.
+GRACE = 5.0
+#: How often a running child's wait looks for a signal to gns3lab.
+_POLL = 0.2
+_PR_SET_PDEATHSIG = 1
+#: Looked up once here: the child calls it between fork and exec, where nothing may be loaded.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
 
 _T = TypeVar("_T")
 
@@ -155,14 +178,103 @@ def _failed(args: list[str], exit_code: int, stderr: bytes, stdout: bytes) -> To
                      argv=args, exit_code=exit_code, stderr_tail=tail)
 
 
+def _child_setup(parent: int) -> Callable[[], None]:
+    """What a child runs between fork and exec (already in its own process group): ask the
+    kernel for SIGKILL when its parent dies, and end at once if ``parent`` is already gone
+    (it died before the request, so the signal would never come)."""
+
+    def setup() -> None:
+        _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(128 + signal.SIGKILL)
+
+    return setup
+
+
+def contained(argv: Sequence[str | Path]) -> list[str]:
+    """``argv`` run by ``unshare`` as PID 1 of a new PID namespace, inside a new private mount
+    namespace (needs root). When that PID 1 ends, the kernel kills every process of the
+    namespace; when the last of them ends, every mount they made goes with the namespace, and
+    the host never sees those mounts at all. unshare gets the death signal from
+    :func:`_child_setup` and passes it on to its child (``--kill-child``), so a SIGKILLed
+    gns3lab takes the whole tree and its mounts with it."""
+    return ["unshare", "--mount", "--propagation", "private", "--pid", "--fork",
+            "--kill-child=SIGKILL", "--mount-proc", "--", *[str(a) for a in argv]]
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except (ProcessLookupError, PermissionError):  # already gone
+        pass
+
+
+def _interrupted() -> bool:
+    try:
+        check_interrupted()
+    except Interrupted:
+        return True
+    return False
+
+
+def _wait_or_end(pgid: int, wait: Callable[[float], bool], timeout: float | None) -> bool:
+    """Wait until ``wait(seconds)`` says the child (leader of process group ``pgid``) ended:
+    True. On a SIGINT or SIGTERM to gns3lab, or at ``timeout``, end its whole group first
+    (SIGTERM, then SIGKILL after :data:`GRACE` seconds); then raise :class:`Interrupted`, or
+    return False for the timeout."""
+    end = None if timeout is None else time.monotonic() + timeout
+    while not wait(_POLL):
+        interrupted = _interrupted()
+        if interrupted or (end is not None and time.monotonic() >= end):
+            _signal_group(pgid, signal.SIGTERM)
+            wait(GRACE)
+            _signal_group(pgid, signal.SIGKILL)  # the leader, or what it left in its group
+            wait(GRACE)
+            check_interrupted()
+            return False
+    return True
+
+
+def _communicate(proc: subprocess.Popen, input: bytes | None,
+                 result: list[tuple[bytes, bytes]]) -> Callable[[float], bool]:
+    """A ``wait(seconds)`` for :func:`_wait_or_end` that feeds ``input`` and drains the output
+    of ``proc`` into ``result``."""
+    fed = [False]
+
+    def wait(seconds: float) -> bool:
+        if not result:
+            data, fed[0] = (None if fed[0] else input), True
+            try:
+                result.append(proc.communicate(data, timeout=seconds))
+            except subprocess.TimeoutExpired:
+                return False
+        return True
+
+    return wait
+
+
+def _run_popen(args: list[str], input: bytes | None, timeout: float | None,
+               cwd: Path | None, env: dict[str, str] | None) -> subprocess.CompletedProcess:
+    """Start ``args`` in its own process group with the death signal, wait as
+    :func:`_wait_or_end` says; TimeoutExpired once its group has been ended."""
+    stdin = subprocess.PIPE if input is not None else subprocess.DEVNULL
+    with subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          cwd=cwd, env=env, process_group=0,
+                          preexec_fn=_child_setup(os.getpid())) as proc:
+        result: list[tuple[bytes, bytes]] = []
+        if not _wait_or_end(proc.pid, _communicate(proc, input, result), timeout):
+            err = result[0][1] if result else b""
+            raise subprocess.TimeoutExpired(args, timeout or 0, stderr=err)
+        return subprocess.CompletedProcess(args, proc.returncode, *result[0])
+
+
 def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: float | None = 600,
         cwd: Path | None = None, env: dict[str, str] | None = None,
         ok: tuple[int, ...] = (0,)) -> subprocess.CompletedProcess:
     """Run a command, capture its output, and raise ToolError unless it exits with ``ok``."""
     args = [str(a) for a in argv]
     try:
-        proc = _guarded(lambda: subprocess.run(args, input=input, capture_output=True,
-                                               timeout=timeout, cwd=cwd, env=env, check=False))
+        proc = _guarded(lambda: _run_popen(args, input, timeout, cwd, env))
     except subprocess.TimeoutExpired as exc:
         raise ToolError(f"command timed out after {timeout:.0f}s: {' '.join(args)}",
                         argv=args, stderr_tail=_tail((exc.stderr or b"").decode(
@@ -174,11 +286,28 @@ def run(argv: Sequence[str | Path], *, input: bytes | None = None, timeout: floa
     return proc
 
 
+def _run_sh(argv: list[str]) -> str:
+    """qemu-img through ``sh``, with the same process group, death signal and wait as
+    :func:`_run_popen`; its stdout."""
+    running = sh.Command(argv[0])(*argv[1:], _bg=True, _bg_exc=False, _new_group=True,
+                                  _preexec_fn=_child_setup(os.getpid()))
+
+    def wait(seconds: float) -> bool:
+        try:
+            running.wait(timeout=seconds)
+        except sh.TimeoutException:
+            return False
+        return True
+
+    _wait_or_end(running.pid, wait, None)
+    return str(running)
+
+
 def qemu_img(*args: str | Path) -> str:
     """Run qemu-img through ``sh`` and return its stdout."""
     argv = ["qemu-img", *[str(a) for a in args]]
     try:
-        return _guarded(lambda: str(sh.Command(argv[0])(*argv[1:])))
+        return _guarded(lambda: _run_sh(argv))
     except sh.CommandNotFound as exc:
         raise _not_started(argv, exc) from exc
     except sh.ErrorReturnCode as exc:  # and sh.SignalException, with a negative exit code

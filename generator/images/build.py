@@ -20,8 +20,13 @@ therefore needs a virtio root disk and its console is the first serial port; NIC
 
 Images are named by their content, ``gns3lab-<recipe>-<sha256[:12]>.qcow2``; the hidden index
 ``.gns3lab-builds.json`` maps the recipe key to the last build, so an unchanged recipe is a
-cache hit at once. A build runs in a temporary directory inside the images directory and is
-renamed into place at the end; a failed build leaves nothing behind. Building needs root.
+cache hit at once. A build runs in a locked work folder inside the images directory
+(:mod:`generator.images.workdir`) and is renamed into place at the end; a failed or interrupted
+build leaves nothing behind, and the folder of a build that was killed outright (SIGKILL, power
+loss) is swept by the next ``images build`` in that directory. mmdebstrap runs in its own PID
+and mount namespaces (:func:`generator.tools.contained`): its chroot mounts are never visible
+on the host, and the kernel ends its whole process tree, and drops those mounts, when
+gns3lab dies. Building needs root.
 The build is reproducible as far as Debian allows (``SOURCE_DATE_EPOCH``, fixed UUIDs, seeds
 and times: :mod:`generator.images.disk`); docs/images.md says what was measured.
 
@@ -36,8 +41,6 @@ import fcntl
 import json
 import os
 import shlex
-import shutil
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +50,7 @@ from pathlib import Path
 from generator import fileio, qcow2, tools
 from generator.errors import ImageError
 from generator.images import disk as imagedisk
+from generator.images import workdir
 from generator.images.disk import MBR_CODE
 from generator.images.recipe import (
     MIB,
@@ -63,8 +67,8 @@ from generator.images.recipe import (
 INDEX = ".gns3lab-builds.json"
 
 #: Host programs the build runs (their Debian packages: :data:`generator.tools.PACKAGES`).
-HOST_PROGRAMS = ("mmdebstrap", "mke2fs", "mkfs.fat", "mcopy", "syslinux", "debugfs", "dumpe2fs",
-                 "qemu-img")
+HOST_PROGRAMS = ("mmdebstrap", "unshare", "mke2fs", "mkfs.fat", "mcopy", "syslinux", "debugfs",
+                 "dumpe2fs", "qemu-img")
 
 
 Progress = Callable[[str], None]
@@ -101,7 +105,8 @@ def build_image(name: str, images_dir: Path, *, force: bool = False,
 
     A cache hit needs the index entry for the recipe key and its qcow2, unchanged since it was
     recorded (size and mtime); the appliance file is rewritten if it does not describe that
-    qcow2. ``force`` rebuilds even when cached. ``progress`` is called with short stage names:
+    qcow2. ``force`` rebuilds even when cached. Every call first sweeps the work folders of
+    builds that died in ``images_dir``. ``progress`` is called with short stage names:
     "mmdebstrap", "disk", "bootloader", "convert".
     """
     recipe = get_recipe(name)
@@ -110,6 +115,7 @@ def build_image(name: str, images_dir: Path, *, force: bool = False,
     key = recipe_key(recipe)
     appliance = images_dir / appliance_filename(recipe)
     with _locked(images_dir):
+        workdir.sweep(images_dir)
         hit = None if force else _cached(recipe, key, images_dir, appliance)
         if hit is not None:
             return hit
@@ -181,7 +187,13 @@ def _build(recipe: Recipe, key: str, images_dir: Path, appliance: Path,
            progress: Progress) -> BuiltImage:
     """Build into a temp dir inside ``images_dir``; name the qcow2 by its digest and rename it
     into place, then record it in the index and write its appliance file."""
-    work = Path(tempfile.mkdtemp(prefix=f".gns3lab-build-{recipe.name}-{key}-", dir=images_dir))
+    with workdir.work_folder(images_dir, f"{recipe.name}-{key}") as work:
+        return _build_in(work, recipe, key, images_dir, appliance, progress)
+
+
+def _build_in(work: Path, recipe: Recipe, key: str, images_dir: Path, appliance: Path,
+              progress: Progress) -> BuiltImage:
+    """The stages of :func:`_build` in the work folder ``work``."""
     image: Path | None = None
     try:
         rootfs, raw, qcow2 = work / "rootfs", work / "disk.raw", work / "disk.qcow2"
@@ -202,7 +214,7 @@ def _build(recipe: Recipe, key: str, images_dir: Path, appliance: Path,
         imagedisk.make_boot_fs(raw, rootfs, boot_start, recipe.boot_size,
                                data_file(recipe.boot_cfg), epoch=epoch,
                                volume_id=int(key[4:12], 16))
-        _rmtree(rootfs)
+        workdir.remove_tree(rootfs)
         progress("convert")
         # Compressed: about 130 MiB instead of 330 MiB, costs ~15 s once; guest writes go to
         # overlays, so nothing ever rewrites these clusters.
@@ -222,8 +234,6 @@ def _build(recipe: Recipe, key: str, images_dir: Path, appliance: Path,
         if image is not None:  # the appliance or index could not be written: take it back
             image.unlink(missing_ok=True)
         raise
-    finally:
-        _rmtree(work)
 
 
 def _read_index(images_dir: Path) -> dict[str, dict]:
@@ -270,7 +280,7 @@ def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
     env = imagedisk.epoch_env(recipe.source_date_epoch)
     # Perl (debconf) and Python (py3compile) hash seeds fixed: no random iteration order.
     env.update(PERL_HASH_SEED="0", PERL_PERTURB_KEYS="0", PYTHONHASHSEED="0")
-    tools.run(argv, timeout=1800, env=env)
+    tools.run(tools.contained(argv), timeout=1800, env=env)
 
 
 # --------------------------------------------------------------------------- appliance
@@ -373,15 +383,3 @@ def qcow2_virtual_size(path: Path) -> int:
         return qcow2.virtual_size(qcow2.read_head(path, 32))
     except ValueError:
         raise ImageError(f"not a qcow2 image: {path}") from None
-
-def _rmtree(path: Path) -> None:
-    """Remove a build tree, but never descend into something still mounted under it."""
-    if not path.exists():
-        return
-    prefix = str(path.resolve()) + "/"
-    with open("/proc/self/mounts") as f:
-        mounted = [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
-    if mounted:
-        raise ImageError(f"not removing {path}: still mounted: {', '.join(mounted)}",
-                         hint="unmount these and remove the directory by hand")
-    shutil.rmtree(path, ignore_errors=True)

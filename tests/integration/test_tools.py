@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ import pytest
 from generator import interrupt, tools
 from generator.errors import GeneratorError, Interrupted, ToolError
 from generator.write.disks import create_blank_disk
-from tests.helpers import path_with
+from tests.helpers import REPO, path_with
 
 pytestmark = pytest.mark.slow  # runs real programs (sh, qemu-img, ssh-keygen)
 
@@ -163,12 +166,124 @@ def signals_to_interrupted():  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.usefixtures("signals_to_interrupted")
-def test_a_signal_while_a_program_runs_is_raised_after_it_ends(tmp_path: Path) -> None:
-    """The child signals us, then fails: Interrupted (not its ToolError) once it has ended."""
+def test_a_signal_while_a_program_runs_ends_it_and_is_raised(tmp_path: Path) -> None:
+    """The child signals us, then would go on: its process group is ended (the terminal's
+    Ctrl-C no longer reaches it), and Interrupted (not its ToolError) is raised at once."""
     done = tmp_path / "child-finished"
+    start = time.monotonic()
     with pytest.raises(Interrupted) as caught:
-        tools.run(["sh", "-c", f"kill -TERM {os.getpid()}; sleep 0.2; touch {done}; exit 3"])
-    assert caught.value.signum == signal.SIGTERM and done.exists()
+        tools.run(["sh", "-c", f"kill -TERM {os.getpid()}; sleep 30; touch {done}; exit 3"])
+    assert caught.value.signum == signal.SIGTERM and not done.exists()
+    assert time.monotonic() - start < tools.GRACE
+
+
+CHILD = """
+import sys
+from generator import interrupt, tools
+interrupt.install()
+try:
+    if sys.argv[1] == "run":
+        tools.run(sys.argv[2:], timeout=None)
+    else:
+        tools.qemu_img(*sys.argv[2:])
+except BaseException as exc:
+    sys.exit(getattr(exc, "exit_code", 1))
+"""
+
+
+def _session(sid: int) -> dict[int, str]:
+    """Live processes (not zombies) of session ``sid``: pid -> command line."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, NotADirectoryError):
+            continue
+        state, _ppid, _pgrp, session = stat.rsplit(")", 1)[1].split()[:4]
+        if int(session) == sid and state not in ("Z", "X"):
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _start_child(tmp_path: Path, *argv: str) -> subprocess.Popen:
+    """A Python that runs ``argv`` through tools (``run ...`` or ``qemu-img ...``), in its
+    own session; returned once its program runs."""
+    proc = subprocess.Popen([sys.executable, "-c", CHILD, *argv], cwd=REPO,
+                            start_new_session=True, stdin=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while len(_session(proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc
+
+
+def _settled(sid: int, seconds: float = 3) -> dict[int, str]:
+    deadline = time.monotonic() + seconds
+    while (left := _session(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def _fifo(tmp_path: Path) -> Path:
+    """qemu-img blocks opening a FIFO that nobody writes: a qemu-img that runs until killed."""
+    fifo = tmp_path / "never.raw"
+    os.mkfifo(fifo)
+    return fifo
+
+
+@pytest.mark.parametrize("how", ["run", "qemu-img"])
+def test_a_sigkilled_gns3lab_takes_its_child_along(tmp_path: Path, how: str) -> None:
+    """PR_SET_PDEATHSIG: nothing can run in gns3lab when it is SIGKILLed, the kernel ends
+    the child (an orphaned qemu-img convert went on for minutes)."""
+    argv = ["run", "sleep", "300"] if how == "run" else ["qemu-img", "info", str(_fifo(tmp_path))]
+    proc = _start_child(tmp_path, *argv)
+    try:
+        assert any(argv[1] in cmd for cmd in _session(proc.pid).values())
+        proc.kill()
+        proc.wait()
+        assert _settled(proc.pid) == {}
+    finally:
+        for pid in _session(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("how", "signum"), [("run", signal.SIGTERM), ("run", signal.SIGINT),
+                                             ("qemu-img", signal.SIGTERM)])
+def test_sigterm_or_ctrl_c_ends_the_childs_whole_group(tmp_path: Path, how: str,
+                                                      signum: int) -> None:
+    """SIGTERM to gns3lab, or Ctrl-C to its terminal's process group: the child's own group
+    (here with a grandchild) is ended, gns3lab exits 128+signal, nothing is left."""
+    argv = (["run", "sh", "-c", "sleep 300 & sleep 301; wait"] if how == "run"
+            else ["qemu-img", "info", str(_fifo(tmp_path))])
+    proc = _start_child(tmp_path, *argv)
+    try:
+        time.sleep(0.3)  # the grandchild too
+        os.killpg(proc.pid, signum)  # gns3lab's group only: children have their own
+        assert proc.wait(timeout=tools.GRACE + 5) == 128 + signum
+        assert _settled(proc.pid) == {}
+    finally:
+        for pid in _session(proc.pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_timeout_ends_the_childs_whole_group(tmp_path: Path) -> None:
+    marker = f"sleep {300 + os.getpid() % 1000}"
+    with pytest.raises(ToolError, match="timed out"):
+        tools.run(["sh", "-c", f"{marker} & sleep 302; wait"], timeout=0.5)
+    deadline = time.monotonic() + 3
+    while any(marker in cmd for cmd in _session(os.getsid(0)).values()):
+        assert time.monotonic() < deadline, "the timed-out child's grandchild still runs"
+        time.sleep(0.1)
+
+
+def test_mmdebstrap_runs_contained() -> None:
+    """Its own PID namespace (it is PID 1 there, the kernel ends its tree with it) and a
+    private mount namespace (its mounts never reach the host)."""
+    out = tools.run(tools.contained(["sh", "-c", "echo $$; readlink /proc/self/ns/mnt"]))
+    pid, mnt = out.stdout.decode().split()
+    assert pid == "1" and mnt != os.readlink("/proc/self/ns/mnt")
 
 
 def test_atomic_file_never_shows_a_secret_to_others_while_writing(tmp_path: Path) -> None:
