@@ -10,7 +10,10 @@ GNS3LAB := $(VENV)/bin/gns3lab
 APT_PACKAGES := linux-image-amd64 libguestfs-tools python3-guestfs qemu-utils qemu-system-x86 \
 	mmdebstrap cloud-init ansible-core ansible-lint extlinux syslinux-common python3-venv \
 	openssh-client dnsmasq-base e2fsprogs dosfstools mtools syslinux graphviz chromium openssl \
-	fonts-dejavu-core cloud-image-utils zip
+	fonts-dejavu-core cloud-image-utils zip \
+	xvfb libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 \
+	libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libxkbcommon-x11-0 libx11-xcb1 libegl1 libgl1 \
+	libfontconfig1 libdbus-1-3
 export GNS3LAB_IMAGES ?= $(CURDIR)/.cache/images
 # libguestfs: the direct backend under TCG works everywhere (KVM is unusable on our CI hosts).
 export LIBGUESTFS_BACKEND ?= direct
@@ -40,6 +43,7 @@ $(VENV)/.stamp: pyproject.toml
 
 servers: venv
 	bash tests/support/provision_gns3.sh
+	sh tests/support/provision_gui.sh
 
 demo: setup
 	$(GNS3LAB) images build debian-12
