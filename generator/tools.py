@@ -184,6 +184,8 @@ def _child_setup(parent: int) -> Callable[[], None]:
     (it died before the request, so the signal would never come)."""
 
     def setup() -> None:
+        # Only a foreign call and a system call: nothing here takes a lock that another
+        # thread of the parent might have held at fork time.
         _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         if os.getppid() != parent:
             os._exit(128 + signal.SIGKILL)

@@ -207,3 +207,33 @@ def test_sigterm_and_ctrl_c_during_mmdebstrap_leave_nothing(
     assert build.settled() == {}
     assert _mounts_under(str(folder)) == []
     assert list(images_dir.iterdir()) == [], "an interrupted build left files behind"
+
+
+def test_sweep_unmounts_a_dead_builds_mounts_and_never_deletes_through_them(
+        tmp_path: Path) -> None:
+    """What an older build left in the host's mount namespace (as finding 8 saw it: proc and a
+    bind mount of a host folder inside the dead build folder): the sweep detaches them, then
+    removes the folder; the host folder behind the bind mount keeps every file."""
+    from generator.errors import ImageError
+    from generator.images import workdir
+
+    host = tmp_path / "host"
+    host.mkdir()
+    (host / "canary").write_text("must survive")
+    images = tmp_path / "images"
+    dead = images / f"{workdir.PREFIX}debian-12-abc-dead"
+    (dead / "rootfs/mnt/host").mkdir(parents=True)
+    subprocess.run(["mount", "--bind", host, dead / "rootfs/mnt/host"], check=True)
+    try:
+        # Same file system, same st_dev: only the mount id tells the bind mount apart.
+        with pytest.raises(ImageError, match="rootfs/mnt/host: a mount point"):
+            workdir.remove_tree(dead)
+        assert (host / "canary").read_text() == "must survive"
+        (dead / "rootfs/proc").mkdir(exist_ok=True)  # removed up to the mount point
+        subprocess.run(["mount", "-t", "proc", "proc", dead / "rootfs/proc"], check=True)
+        assert workdir.sweep(images) == [dead]
+        assert not dead.exists() and _mounts_under(str(images)) == []
+        assert (host / "canary").read_text() == "must survive"
+    finally:
+        for point in reversed(_mounts_under(str(images))):
+            subprocess.run(["umount", "-l", point], check=False)
