@@ -16,6 +16,10 @@ TARGETS: tuple[tuple[str, str, str, Any], ...] = (
     ("peak_rss_mb_bundle", "peak RSS of bundling, MB, worst size (3)", "< 200",
      lambda v: v < 200),
     ("bytes_per_vm_vs_floor", "archive bytes per VM / floor (4)", "report", lambda v: True),
+    ("ratio_ready_vs_guests_demo", "demo: lab ready / slowest guest's cloud-init (5)", "<= 1.25",
+     lambda v: v <= 1.25),
+    ("ratio_ready_vs_guests_mini", "mini: lab ready / slowest guest's cloud-init (5)", "<= 1.25",
+     lambda v: v <= 1.25),
 )
 
 

@@ -6,6 +6,8 @@
 2. Growth: 15, 50, 100 and 200 VMs, all injected: time and the tool's peak RSS.
 3. Bundling (--include-images) of 2 and 8 GiB non-sparse images against cp.
 4. Archive bytes per VM against the floor (overlay header + injected bytes + seed ISO).
+5. Boots (``--only boot``): the demo and the mini lab booted by their e2e tests in gns3-server
+   2.2.61, lab ready against the slowest guest's cloud-init finish (bench/boot.py).
 Each figure is a median of ``--runs`` runs unless its ``runs`` in the JSON says fewer (the
 naive pipeline and the large growth labs: see bench/README.md). ``--quick`` is a reduced run.
 libguestfs takes LIBGUESTFS_BACKEND/_SETTINGS from the environment (the Makefile sets them).
@@ -29,6 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bench import machine, report  # noqa: E402
 from bench.baseimages import SERVER, SWITCH, make_base  # noqa: E402
+from bench.boot import measure_boots  # noqa: E402
 from bench.bundle import measure_bundle  # noqa: E402
 from bench.injection import (  # noqa: E402
     archive_sizes,
@@ -46,7 +49,8 @@ RESULTS = REPO / "bench" / "results"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true",
-                   help="1 run each, growth to 50 VMs, 2 GiB bundling, no naive pipeline")
+                   help="1 run each (boots too), growth to 50 VMs, 2 GiB bundling, no naive "
+                        "pipeline")
     p.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     p.add_argument("--naive-runs", type=int, default=1,
                    help="runs of the naive pipeline (30-45 s per node under TCG)")
@@ -56,7 +60,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--build-timeout", type=float, default=900,
                    help="stop a growth build after this many seconds (recorded as timed out)")
     p.add_argument("--bundle-gib", default="2,8", help="image sizes for bundling, GiB")
-    p.add_argument("--only", default="build,naive,growth,bundle",
+    p.add_argument("--boot-runs", type=int, default=2,
+                   help="boots of each lab for the boot part (6-10 minutes each)")
+    p.add_argument("--boot-labs", default="demo,mini", help="labs the boot part boots")
+    p.add_argument("--only", default="build,naive,growth,bundle,boot",
                    help="comma-separated parts to run")
     p.add_argument("--scratch", type=Path, default=Path("/var/tmp/gns3lab-bench"),
                    help="scratch folder (about 26 GB at the peak with 8 GiB bundling)")
@@ -68,6 +75,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if args.quick:
         args.runs, args.naive_runs, args.growth_runs = 1, 0, 1
         args.growth, args.bundle_gib = "15,50", "2"
+        args.boot_runs = 1
     return args
 
 
@@ -165,6 +173,22 @@ def part_bundle(args: argparse.Namespace, log: Path, res: dict) -> None:
     res["peak_rss_mb_bundle"] = max(b["build"]["rss_mb"] for b in bundles.values())
 
 
+def part_boot(args: argparse.Namespace, log: Path, res: dict) -> None:
+    """Lab ready / the slowest guest's cloud-init finish, per lab (median of the runs)."""
+    boots = measure_boots(args.boot_labs.split(","), args.boot_runs, log, say)
+    res["boots"] = boots
+    for lab, data in boots.items():
+        summary = data["summary"]
+        if "ratio" in summary:
+            res[f"ratio_ready_vs_guests_{lab}"] = summary["ratio"]
+            res["seconds"][f"lab_ready_{lab}"] = statistics.median(summary["ready_seconds"])
+            res["seconds"][f"guests_ready_{lab}"] = statistics.median(summary["guests_seconds"])
+        if summary["passed"] < summary["runs"]:
+            res.setdefault("errors", {})[f"boot_{lab}"] = (
+                f"{summary['runs'] - summary['passed']} of {summary['runs']} boots failed "
+                "(see latest.log)")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     parts = set(args.only.split(","))
@@ -222,6 +246,8 @@ def main(argv: list[str]) -> int:
             attempt("bundle", lambda: part_bundle(args, log, res))
         if "naive" in parts and args.naive_runs > 0 and archive.exists():
             attempt("naive", lambda: part_naive(args, images, log, res, archive))
+        if "boot" in parts and args.boot_runs > 0:
+            attempt("boot", lambda: part_boot(args, log, res))
     finally:
         if log.exists():  # per-node progress of every build, for reading where time goes
             shutil.copy(log, args.output.with_suffix(".log"))
