@@ -3,23 +3,43 @@
 Only the standard library is used (``urllib``, ``socket``). The client speaks the REST API
 under ``/v2`` (GNS3 2.2) or ``/v3`` (GNS3 3.x) and finds out which on first use. Every failure,
 from an unreachable server to an HTTP error, is raised as :class:`~generator.errors.ServerError`
-carrying the HTTP status and the server's own message.
+carrying the HTTP status and the server's own message. Answers are read with a byte cap and
+checked against the shapes in :mod:`.replies` before anything uses them: a broken or lying
+server ends in a ServerError, not in a crash or in gigabytes of memory.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
 import re
 import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from generator.errors import ServerError
+from generator.server.replies import (
+    COMPUTE,
+    IMAGE,
+    LISTED_PROJECT,
+    MAX_REPLY_BYTES,
+    NODE,
+    PROJECT,
+    STARTED,
+    TOKEN,
+    VERSION,
+    BadReply,
+    check_item,
+    check_links,
+    check_list,
+    load_json,
+)
 
 #: API prefixes tried in order; GNS3 3.x answers the first, 2.2 only the second.
 API_PREFIXES = ("/v3", "/v2")
@@ -64,7 +84,8 @@ class Gns3Client:
         for prefix in API_PREFIXES:
             status, body = self._send("GET", f"{prefix}/version", authenticate=False)
             if status == 200 and isinstance(body, dict):
-                self._prefix, self._version = prefix, body
+                self._prefix, self._version = prefix, self._checked(
+                    "GET", f"{prefix}/version", body, lambda b: check_item(b, VERSION))
                 return
         raise ServerError(f"{self.url} does not look like a GNS3 server (no /v2 or /v3 API)",
                           hint="check the server URL and port")
@@ -80,7 +101,8 @@ class Gns3Client:
         if status != 200 or not isinstance(body, dict) or "access_token" not in body:
             raise _http_error("POST", "/v3/access/users/authenticate", status, body,
                               hint="check the user name and password")
-        self._token = body["access_token"]
+        self._token = self._checked("POST", "/v3/access/users/authenticate", body,
+                                    lambda b: check_item(b, TOKEN))["access_token"]
 
     def _auth_headers(self) -> dict[str, str]:
         if self.prefix == "/v3":
@@ -108,6 +130,24 @@ class Gns3Client:
             raise _http_error(method, full, status, body)
         return body
 
+    def _call(self, method: str, path: str, check: Callable[[Any], Any], data: Any = None,
+              *, body_file: Path | None = None) -> Any:
+        """:meth:`request`, then the answer checked by ``check`` (see :mod:`.replies`)."""
+        body = self.request(method, path, data, body_file=body_file)
+        return self._checked(method, self.prefix + path, body, check)
+
+    def _checked(self, method: str, path: str, body: Any, check: Callable[[Any], Any]) -> Any:
+        try:
+            return check(body)
+        except BadReply as exc:
+            raise self._bad_reply(method, path, str(exc)) from None
+
+    def _bad_reply(self, method: str, path: str, problem: str) -> ServerError:
+        return ServerError(f"the GNS3 server at {self.url} answered {method} {path} with "
+                           f"something GNS3 does not send: {problem}",
+                           hint="check that --server names a GNS3 server; if it does, that "
+                                "server is broken (its log may say why)")
+
     def _send(self, method: str, path: str, *, data: Any = None, body_file: Path | None = None,
               authenticate: bool = True) -> tuple[int, Any]:
         """One HTTP exchange; returns (status, decoded body). Raises only if unreachable."""
@@ -125,16 +165,33 @@ class Gns3Client:
         with open(body_file, "rb") if body_file else contextlib.nullcontext(payload) as body:
             req = urllib.request.Request(self.url + path, data=body, method=method,
                                          headers=headers)
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return resp.status, _decode(resp.read())
-            except urllib.error.HTTPError as exc:
-                return exc.code, _decode(exc.read())
-            except (urllib.error.URLError, OSError) as exc:
-                reason = getattr(exc, "reason", exc)
-                raise ServerError(f"cannot reach GNS3 server at {self.url}: {reason}",
-                                  hint="is gns3server running, and are the host and port right?"
-                                  ) from exc
+            status, raw = self._exchange(req)
+        try:
+            return status, _decode(raw)
+        except BadReply as exc:
+            if 200 <= status < 300:
+                raise self._bad_reply(method, path, str(exc)) from None
+            return status, f"(an error page GNS3 does not send: {exc})"
+
+    def _exchange(self, req: urllib.request.Request) -> tuple[int, bytes]:
+        """Send ``req``; its status and body (capped). Raises ServerError only if the server
+        cannot be reached, breaks the exchange or sends too much."""
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, _read_capped(resp)
+        except urllib.error.HTTPError as exc:
+            with exc:  # an error page is only quoted: its first bytes are enough
+                return exc.code, exc.read(MAX_REPLY_BYTES)
+        except BadReply as exc:
+            raise self._bad_reply(req.get_method(), req.selector, str(exc)) from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ServerError(f"cannot reach GNS3 server at {self.url}: {reason}",
+                              hint="is gns3server running, and are the host and port right?"
+                              ) from exc
+        except ValueError as exc:  # a URL urllib cannot use
+            raise ServerError(f"cannot use {self.url!r} as a GNS3 server URL: {exc}",
+                              hint="give it as http://HOST:PORT") from exc
 
     # -- projects --------------------------------------------------------------------------
 
@@ -151,11 +208,13 @@ class Gns3Client:
         if not archive.is_file():
             raise ServerError(f"archive not found: {archive}")
         query = "?" + urllib.parse.urlencode({"name": name}) if name else ""
-        return self.request("POST", f"/projects/{uuid.uuid4()}/import{query}", body_file=archive)
+        return self._call("POST", f"/projects/{uuid.uuid4()}/import{query}",
+                          lambda b: check_item(b, PROJECT), body_file=archive)
 
     def projects(self) -> list[dict[str, Any]]:
         """Every project the server knows."""
-        return self.request("GET", "/projects")
+        return self._call("GET", "/projects", lambda b: check_list(b, LISTED_PROJECT,
+                                                                    "projects"))
 
     def open_project(self, pid: str) -> dict[str, Any]:
         """Open a project: this creates its nodes, so image and property errors show here."""
@@ -173,15 +232,15 @@ class Gns3Client:
 
     def nodes(self, pid: str) -> list[dict[str, Any]]:
         """The nodes of an opened project."""
-        return self.request("GET", f"/projects/{pid}/nodes")
+        return self._call("GET", f"/projects/{pid}/nodes", lambda b: check_list(b, NODE, "nodes"))
 
     def links(self, pid: str) -> list[dict[str, Any]]:
         """The links of an opened project."""
-        return self.request("GET", f"/projects/{pid}/links")
+        return self._call("GET", f"/projects/{pid}/links", check_links)
 
     def node(self, pid: str, nid: str) -> dict[str, Any]:
         """One node, with its ``status``, ``console`` and ``command_line``."""
-        return self.request("GET", f"/projects/{pid}/nodes/{nid}")
+        return self._call("GET", f"/projects/{pid}/nodes/{nid}", lambda b: check_item(b, NODE))
 
     def stop_all(self, pid: str) -> None:
         """Stop every node of an opened project."""
@@ -189,7 +248,9 @@ class Gns3Client:
 
     def start_node(self, pid: str, nid: str) -> Any:
         """Start one node (3.x wants a JSON body, even an empty one)."""
-        return self.request("POST", f"/projects/{pid}/nodes/{nid}/start", data={})
+        return self._call("POST", f"/projects/{pid}/nodes/{nid}/start",
+                          lambda b: check_item(b, STARTED) if isinstance(b, dict) else None,
+                          data={})
 
     # -- computes, images, project files ---------------------------------------------------
 
@@ -197,7 +258,7 @@ class Gns3Client:
         """The controller's computes, in the order GNS3 keeps them (the order its import cycles
         through). 3.x does not list its built-in ``local`` compute; it is put first here, where
         the controller adds it at start."""
-        found = self.request("GET", "/computes")
+        found = self._call("GET", "/computes", lambda b: check_list(b, COMPUTE, "computes"))
         if self.prefix == "/v3" and not any(c.get("compute_id") == "local" for c in found):
             found = [{"compute_id": "local", "name": "local", "connected": True}, *found]
         return found
@@ -205,7 +266,8 @@ class Gns3Client:
     def compute_images(self, compute_id: str, emulator: str = "qemu") -> list[dict[str, Any]]:
         """The images one compute has: ``filename``, ``path``, ``md5sum``, ``filesize`` (the
         compute hashes its real files, so this is right even where 3.x's image database lags)."""
-        return self.request("GET", f"/computes/{compute_id}/{emulator}/images")
+        return self._call("GET", f"/computes/{compute_id}/{emulator}/images",
+                          lambda b: check_list(b, IMAGE, "images"))
 
     def upload_image(self, compute_id: str, image: Path) -> None:
         """Upload a QEMU base image. 2.2 writes it straight onto ``compute_id``; 3.x takes it
@@ -231,14 +293,27 @@ class Gns3Client:
 
 
 def _decode(raw: bytes) -> Any:
-    """JSON if it parses, else the text (GNS3 3.x answers some 500s with plain text)."""
+    """JSON if it parses (within bounds), else the text (GNS3 3.x answers some 500s with
+    plain text)."""
     if not raw:
         return None
-    text = raw.decode(errors="replace")
     try:
-        return json.loads(text)
+        return load_json(raw)
+    except BadReply:
+        raise
     except ValueError:
-        return text
+        return raw.decode(errors="replace")
+
+
+def _read_capped(resp: http.client.HTTPResponse) -> bytes:
+    """The answer's body, refused past :data:`MAX_REPLY_BYTES` (announced or sent)."""
+    announced = resp.headers.get("Content-Length", "")
+    if announced.isdigit() and int(announced) > MAX_REPLY_BYTES:
+        raise BadReply(f"a body of {announced} bytes, more than {MAX_REPLY_BYTES}")
+    raw = resp.read(MAX_REPLY_BYTES + 1)
+    if len(raw) > MAX_REPLY_BYTES:
+        raise BadReply(f"a body of more than {MAX_REPLY_BYTES} bytes")
+    return raw
 
 
 def _http_error(method: str, path: str, status: int, body: Any,

@@ -1,19 +1,28 @@
 """What ``push`` reads from an archive before it talks to a server: the project file, the
-manifest (base images and their checksums) and the controller's stages (the start order)."""
+manifest (base images and their checksums) and the controller's stages (the start order).
+
+The archive may be a stranger's, so it is opened through the one safe reader
+(:class:`~generator.read.reader.SafeArchive`: member names checked, zip bombs refused, reads
+capped), its documents are parsed within bounds, and their shapes are checked before push reads
+a key of them: a broken archive ends in an ArchiveError before the server is asked anything.
+"""
 
 from __future__ import annotations
 
-import json
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.errors import ArchiveError
 from generator.paths import PROJECT_FILE
-from generator.read.shape import MANIFEST, MEMBERS
+from generator.read.reader import SafeArchive
+from generator.read.shape import MANIFEST, MEMBERS, project_problem
 from generator.render.guest_paths import STAGES_FILE
+from generator.server.replies import BadReply, load_json
 
 STAGES = MEMBERS.rel(MEMBERS.bootstrap_dir / STAGES_FILE.lstrip("/"))
+#: Largest project file, manifest or stages file push reads (a 1000-node project is ~3 MB).
+MAX_DOCUMENT = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -32,13 +41,64 @@ class ArchiveFacts:
 
 
 def read_archive(archive: Path) -> ArchiveFacts:
-    """The project file, manifest and stages of an archive (the server judges a broken one)."""
+    """The project file, manifest and stages of an archive, each checked for the shape push
+    reads. Raises ArchiveError for an unsafe, unreadable or misshapen archive."""
+    with SafeArchive(archive, cap=MAX_DOCUMENT) as zf:
+        if PROJECT_FILE not in zf.infos:
+            raise ArchiveError(f"{archive}: no {PROJECT_FILE} at the archive root",
+                               hint="is this a GNS3 portable project?")
+        project = _document(zf, PROJECT_FILE)
+        if problem := project_problem(project):
+            raise ArchiveError(f"{archive}: {PROJECT_FILE}: {problem}")
+        manifest = _document(zf, MANIFEST) if MANIFEST in zf.infos else None
+        if manifest is not None and (problem := manifest_problem(manifest)):
+            raise ArchiveError(f"{archive}: {MANIFEST}: {problem}")
+        stages = _document(zf, STAGES) if STAGES in zf.infos else None
+        if stages is not None and (problem := stages_problem(stages)):
+            raise ArchiveError(f"{archive}: {STAGES}: {problem}")
+        return ArchiveFacts(project, manifest, stages, frozenset(zf.infos))
+
+
+def _document(zf: SafeArchive, name: str) -> Any:
+    """A member parsed as JSON, within :data:`MAX_DOCUMENT` bytes and bounded values."""
     try:
-        with zipfile.ZipFile(archive) as zf:
-            names = frozenset(zf.namelist())
-            project = json.loads(zf.read(PROJECT_FILE))
-            manifest = json.loads(zf.read(MANIFEST)) if MANIFEST in names else None
-            stages = json.loads(zf.read(STAGES)) if STAGES in names else None
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return ArchiveFacts({}, None, None, frozenset())
-    return ArchiveFacts(project if isinstance(project, dict) else {}, manifest, stages, names)
+        return load_json(zf.read(name))
+    except (BadReply, ValueError) as exc:
+        raise ArchiveError(f"{zf.path}: {name} is not readable JSON: {exc}") from None
+
+
+def _mapping_of(value: Any, item: type) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, item)
+                                           for k, v in value.items())
+
+
+def manifest_problem(doc: Any) -> str | None:
+    """Why ``doc`` is not a manifest push can read (None when it is): ``images`` maps names
+    to ``{md5: ...}``, ``placement`` node names to compute names, ``computes`` names to
+    mappings."""
+    if not isinstance(doc, dict):
+        return "not a mapping"
+    images, placement = doc.get("images") or {}, doc.get("placement") or {}
+    computes = doc.get("computes") or {}
+    if not _mapping_of(images, dict) or not all(
+            isinstance(v.get("md5"), str) for v in images.values()):
+        return "'images' must map image names to {md5: ...}"
+    if not _mapping_of(placement, str):
+        return "'placement' must map node names to compute names"
+    if not _mapping_of(computes, dict) or not all(
+            isinstance(v.get("server", ""), str) for v in computes.values()):
+        return "'computes' must map compute names to {server: ...}"
+    return None
+
+
+def stages_problem(doc: Any) -> str | None:
+    """Why ``doc`` is not a stages file push can read (None when it is): a ``controller``
+    name and ``stages``, each with a list of ``hosts``."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("controller", ""), str):
+        return "not a mapping with a 'controller' name"
+    stages = doc.get("stages") or []
+    if not isinstance(stages, list) or not all(
+            isinstance(s, dict) and isinstance(s.get("hosts", []), list)
+            and all(isinstance(h, str) for h in s.get("hosts", [])) for s in stages):
+        return "'stages' must be a list of mappings with a list of 'hosts'"
+    return None

@@ -32,7 +32,7 @@ def check_images(client: Gns3Client, facts: ArchiveFacts, placement: Placement,
     users: dict[tuple[str, str], list[str]] = {}
     for node in facts.project.get("topology", {}).get("nodes", []):
         image = node.get("properties", {}).get("hda_disk_image")
-        if image in images:
+        if isinstance(image, str) and image in images:
             cid = placement.nodes.get(node["name"], LOCAL)
             users.setdefault((image, cid), []).append(node["name"])
     listing: dict[str, dict[str, dict[str, Any]]] = {}

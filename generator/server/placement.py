@@ -14,7 +14,6 @@ Pure functions; :mod:`generator.server.push` does the talking to the server.
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from typing import Any
 
 from generator.errors import ServerError
 from generator.paths import PROJECT_FILE
+from generator.read.reader import SafeArchive
 
 LOCAL = "local"
 FILLER_PREFIX = "gns3lab-slot-"
@@ -139,17 +139,19 @@ def settle_imported(topology_file: dict[str, Any], placement: Placement) -> dict
 
 def repack(archive: Path, project: dict[str, Any], target: Path) -> Path:
     """A copy of ``archive`` with another ``project.gns3``; every other member is copied as it
-    is, stored (the copy is a temporary upload, not worth compressing)."""
-    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(target, "w", allowZip64=True) as dst:
+    is, stored (the copy is a temporary upload, not worth compressing). Read through the safe
+    reader, streamed: a member is copied as the size its header declares, never more."""
+    with SafeArchive(archive) as src, zipfile.ZipFile(target, "w", allowZip64=True) as dst:
         dst.writestr(PROJECT_FILE, json.dumps(project, indent=4, sort_keys=True))
-        for info in src.infolist():
+        for info in src.infos.values():
             if info.filename == PROJECT_FILE:
                 continue
             copy = zipfile.ZipInfo(info.filename, date_time=info.date_time)
             copy.external_attr, copy.compress_type = info.external_attr, zipfile.ZIP_STORED
             copy.file_size = info.file_size
-            with src.open(info) as fin, dst.open(copy, "w") as fout:
-                shutil.copyfileobj(fin, fout, 1 << 20)
+            with dst.open(copy, "w") as fout:
+                for chunk in src.chunks(info.filename):
+                    fout.write(chunk)
     return target
 
 
@@ -164,7 +166,7 @@ def cross_links(nodes: Sequence[dict[str, Any]], links: Sequence[dict[str, Any]]
             continue
         a, b = ends
         assert a is not None and b is not None
-        if a["compute_id"] != b["compute_id"]:
-            out.append(CrossLink(link["link_id"], (a["name"], b["name"]),
-                                 (a["compute_id"], b["compute_id"])))
+        where = (a.get("compute_id") or LOCAL, b.get("compute_id") or LOCAL)
+        if where[0] != where[1]:
+            out.append(CrossLink(link["link_id"], (a["name"], b["name"]), where))
     return sorted(out, key=lambda c: c.ends)

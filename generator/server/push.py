@@ -103,8 +103,8 @@ def start_order(names: Sequence[str], stages: dict[str, Any] | None) -> list[str
     wanted: list[str] = []
     if stages:
         wanted.append(str(stages.get("controller", "")))
-        for stage in stages.get("stages", []):
-            wanted += [str(h) for h in stage.get("hosts", [])]
+        for stage in stages.get("stages") or []:
+            wanted += [str(h) for h in stage.get("hosts") or []]
     present = set(names)
     first = [n for n in dict.fromkeys(wanted) if n in present]
     return first + [n for n in names if n not in first]
@@ -245,8 +245,7 @@ def _start(client: Gns3Client, pid: str, name: str, order: list[str], progress: 
             raise ServerError(f"starting node {node!r} of {name!r} failed: {exc.message}",
                               hint=f"project {name!r} stays on the server, opened; fix the "
                                    "problem and start it from GNS3, or push --delete") from exc
-        status = (answer or {}).get("status", "started") if isinstance(answer, dict) \
-            else "started"
+        status = (answer.get("status") if isinstance(answer, dict) else None) or "started"
         progress(PushEvent("started", "started" if status == "started" else f"status {status}",
                            node))
     return [_node_info(n) for n in client.nodes(pid)]
@@ -300,6 +299,6 @@ def console_endpoints(nodes: list[NodeInfo], server_url: str) -> dict[str, tuple
 
 def _node_info(node: dict[str, Any]) -> NodeInfo:
     return NodeInfo(name=node["name"], node_id=node["node_id"], node_type=node["node_type"],
-                    status=node.get("status", "unknown"), console_type=node.get("console_type"),
+                    status=node.get("status") or "unknown", console_type=node.get("console_type"),
                     console_host=node.get("console_host"), console_port=node.get("console"),
                     compute_id=node.get("compute_id") or LOCAL)
