@@ -57,7 +57,10 @@ class AdapterSteps(ResolverBase):
             except Refused as exc:  # a path that leaves the folder, a FIFO, a device...
                 self.problem(d.path + ("appliance",), exc.message, exc.fix)
                 continue
-            except BlueprintError as exc:  # the file it names is broken: say where in it
+            except BlueprintError as exc:  # the file it names (or a broken one, which may be
+                if ref.endswith(".gns3a"):  # the one a name means) is broken: say where in it
+                    self.problem(d.path + ("appliance",), f"appliance file '{ref}' cannot be "
+                                 "used", "fix the problems of the file named below")
                 self.problems += [p for p in exc.problems if p.render() not in
                                   {q.render() for q in self.problems}]
                 continue
