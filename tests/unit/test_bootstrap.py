@@ -376,7 +376,11 @@ STUBS = {
     "timeout": 'shift\nif [ "$1" = bash ]; then\n  for d in ${STUB_PORT_DOWN:-}; do\n'
                '    case "$3" in *"/$d/"*) exit 1;; esac\n  done\n  exit 0\nfi\nexec "$@"\n',
     "ssh": 'echo "ssh $*" >>"$STUB_LOG"\nfor d in ${STUB_SSH_DOWN:-}; do\n'
-           '  case " $* " in *"@$d "*) exit 255;; esac\ndone\n',
+           '  case " $* " in *"@$d "*) exit 255;; esac\ndone\n'
+           # the check's one round trip: the node answers with its address (user@ADDRESS)
+           'case "$*" in *"hostname -I") for a in "$@"; do\n'
+           '  case $a in *@*) echo "${a#*@} 172.16.9.9";; esac\ndone;; esac\n',
+    "hostname": 'echo "10.10.0.1 172.16.9.9"\n',  # the controller's own addresses
     "ansible-playbook": 'echo "ansible-playbook $* in $PWD" >>"$STUB_LOG"\n'
                         'for f in ${STUB_FAIL:-}; do\n'
                         '  case " $* " in *" $f "*) exit 2;; esac\ndone\n',
