@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from generator.cli.common import printable
 from generator.cli.common import progress as _progress
 from generator.errors import ImageError
 
@@ -79,11 +80,21 @@ def images_list(source: Path, images_dirs: tuple[Path, ...], as_json: bool) -> N
 @SOURCE
 @IMAGES_DIRS
 @click.option("--jobs", "-j", default=3, show_default=True, help="Parallel downloads.")
-def images_pull(source: Path, images_dirs: tuple[Path, ...], jobs: int) -> None:
-    """Download the images a BLUEPRINT or ARCHIVE needs into the cache (resumes, checks)."""
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=30, show_default=True,
+              help="Seconds to connect, and to wait for each piece of data.")
+@click.option("--deadline", type=click.FloatRange(min=1), default=None,
+              help="Seconds one download may take in all (default: 10 minutes plus its size "
+                   "at 64 KiB/s).")
+def images_pull(source: Path, images_dirs: tuple[Path, ...], jobs: int, timeout: float,
+                deadline: float | None) -> None:
+    """Download the images a BLUEPRINT or ARCHIVE needs into the cache (resumes, checks).
+
+    Only http and https URLs are followed (and at most 5 redirects), only images whose
+    appliance declares a size and a checksum, and never more bytes than that size."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
     from generator.images.cache import cache_dir, pull
+    from generator.images.download import Bounds
 
     cache = cache_dir()
     needs = [s.need for s in _states(source, images_dirs) if not s.ok]
@@ -97,9 +108,16 @@ def images_pull(source: Path, images_dirs: tuple[Path, ...], jobs: int) -> None:
         bar.update(tasks[name], completed=done, total=total or None)
 
     with bar:
-        results = pull(needs, cache, jobs=jobs, progress=show)
-    for r in results:
-        click.echo(f"ok {r.path}" if r.path else f"FAILED {r.need.filename}: {r.problem}")
+        results = pull(needs, cache, jobs=jobs, progress=show,
+                       bounds=Bounds(timeout=timeout, deadline=deadline))
+    for r in results:  # a problem may quote a server's or an archive's words: printable
+        if r.path:
+            click.echo(f"ok {r.path}")
+        else:
+            first, *rest = r.problem.splitlines() or [""]
+            click.echo(printable(f"FAILED {r.need.filename}: {first}"), err=True)
+            for line in rest:
+                click.echo("       " + printable(line), err=True)
     failed = [r for r in results if not r.path]
     if failed:
         raise ImageError(f"{len(failed)} of {len(results)} image(s) not pulled")

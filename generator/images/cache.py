@@ -4,34 +4,34 @@ The cache is the first folder in ``$GNS3LAB_IMAGES``, else ``~/.cache/gns3lab/im
 be GNS3's own images folder (everything this module leaves there besides images is hidden:
 ``.<name>.part`` downloads, ``.<name>.lock`` locks, ``.<name>.sha256sum`` digests).
 
-:func:`pull` downloads with urllib from the appliance's ``direct_download_url``, resuming a
-partial download with an HTTP Range request, and decompresses it where the appliance says so
-(``compression``: xz, lzma, gzip, bzip2). A file enters the cache only after its size and md5
-match the appliance (and its sha256 the manifest, when that records one), by a rename: a
-corrupt or partial file is never in place. One ``flock`` per image makes two pulls of one image
-(threads or processes) download it once. Images with no direct URL (behind a login, e.g.
-Cumulus VX) are reported with the page to fetch them from; :func:`import_file` then adds the
-file got by hand, after the same checks.
+:func:`pull` downloads from the appliance's ``direct_download_url`` (http and https only, every
+byte bounded: see :mod:`generator.images.download`), resuming a partial download with an HTTP
+Range request, and decompresses it where the appliance says so (``compression``: xz, lzma,
+gzip, bzip2). Only an image whose appliance (or manifest) declares its size and a checksum is
+pulled: the size bounds the download, the checksum proves it. A file enters the cache only after
+its size and md5 match the appliance (and its sha256 the manifest, when that records one), by a
+rename: a corrupt or partial file is never in place. The cache is private: a folder this module
+makes is mode 0700, every file it writes 0600 (images are the builder's; GNS3 runs as the same
+user, and ``push --upload-images`` sends them to a remote server). One ``flock`` per image
+makes two pulls of one image (threads or processes) download it once. Images with no direct
+URL (behind a login, e.g. Cumulus VX) are reported with the page to fetch them from;
+:func:`import_file` then adds the file got by hand, after the same checks.
 """
 
 from __future__ import annotations
 
-import bz2
 import fcntl
-import gzip
-import json
-import lzma
 import os
+import re
 import shutil
-import urllib.error
-import urllib.request
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from generator.blueprint.appliances import (
     REPO_APPLIANCES,
@@ -42,16 +42,26 @@ from generator.blueprint.appliances import (
 )
 from generator.errors import ImageError
 from generator.fileio import file_digests
+from generator.images.download import (
+    DECOMPRESSORS,
+    Bounds,
+    Cancelled,
+    Fetch,
+    Transfers,
+    check_url,
+    fetch,
+    open_private,
+    unpack,
+)
 from generator.paths import PROJECT_FILE, Layout
+from generator.read.reader import SafeArchive
 from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
 
 MANIFEST = Layout(Path()).rel(Layout(Path()).manifest)
 
 BLOCK = 1 << 20
-DECOMPRESSORS: dict[str, Callable[[IO[bytes]], Any]] = {
-    "xz": lambda f: lzma.open(f), "lzma": lambda f: lzma.open(f),
-    "gzip": lambda f: gzip.open(f), "bzip2": lambda f: bz2.open(f),
-}
+MD5 = re.compile(r"[0-9a-f]{32}")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 #: progress(filename, bytes done, bytes expected or 0)
 Progress = Callable[[str, int, int], None]
 
@@ -69,6 +79,12 @@ class ImageNeed:
     url: str | None = None  # direct download URL, None when the image is behind a login
     page: str | None = None  # where a person downloads it from
     compression: str | None = None
+    origin: str = ""  # who names the URL, size and md5: "appliance 'X' (path)", an archive
+
+    @property
+    def where(self) -> str:
+        """Who declares this image, for messages."""
+        return self.origin or f"appliance '{self.appliance}'"
 
 
 @dataclass(frozen=True)
@@ -100,7 +116,8 @@ def needs_from_catalogue(catalogue: Catalogue, wanted: Iterable[tuple[str, str, 
         out.setdefault(filename, ImageNeed(
             filename=filename, appliance=app.name, version=version, size=info.filesize,
             md5=info.md5sum, url=info.direct_download_url,
-            page=info.download_url or info.direct_download_url, compression=info.compression))
+            page=info.download_url or info.direct_download_url, compression=info.compression,
+            origin=f"appliance '{app.name}' ({app.path})"))
     return [out[f] for f in sorted(out)]
 
 
@@ -118,7 +135,7 @@ def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
     """
     source = Path(source)
     dirs = tuple(images_dirs)
-    if zipfile.is_zipfile(source):
+    if source.is_file() and zipfile.is_zipfile(source):
         return _archive_needs(source, dirs)
     from generator.blueprint.load import load_blueprint
     from generator.build import load_lab
@@ -133,49 +150,88 @@ def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
 
 
 def _archive_needs(archive: Path, dirs: tuple[Path, ...]) -> list[ImageNeed]:
-    """Needs of an archive: manifest records first, then the project's disk image names."""
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            names = set(zf.namelist())
-            manifest = json.loads(zf.read(MANIFEST)) if MANIFEST in names else {}
-            project = json.loads(zf.read(PROJECT_FILE)) if PROJECT_FILE in names else {}
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise ImageError(f"{archive}: not a readable .gns3project: {exc}") from None
-    known: dict[str, tuple[str, ImageFile | None]] = {}
+    """Needs of an archive: manifest records first, then the project's disk image names.
+
+    The archive is a stranger's: it is read through :class:`SafeArchive` (checked names,
+    capped reads: a zip bomb ends in ArchiveError, not in memory) and every value is checked
+    for its type before use."""
+    with SafeArchive(archive) as arc:
+        manifest = arc.json(MANIFEST) if MANIFEST in arc.infos else {}
+        project = arc.json(PROJECT_FILE) if PROJECT_FILE in arc.infos else {}
+    known: dict[str, tuple[str, ImageFile | None, str]] = {}
     for app in load_catalogue([REPO_APPLIANCES, *search_dirs(dirs)]).appliances:
         for image in app.images.values():
-            known.setdefault(image.filename, (app.name, image))
-    records = {}
-    images = manifest.get("images", {}) if isinstance(manifest, dict) else {}
-    if isinstance(images, dict):  # what build writes: {filename: {md5, size, sha256, ...}}
-        images = [dict(rec, name=name) for name, rec in images.items() if isinstance(rec, dict)]
-    for rec in images if isinstance(images, list) else []:
-        if isinstance(rec, dict) and (rec.get("name") or rec.get("filename")):
-            records[check_filename(rec.get("name") or rec.get("filename"), str(archive))] = rec
-    for node in project.get("topology", {}).get("nodes", []):
-        name = (node.get("properties") or {}).get("hda_disk_image")
-        if name and node.get("node_type") == "qemu":
-            records.setdefault(check_filename(name, str(archive)), {})
+            known.setdefault(image.filename, (app.name, image, f"appliance '{app.name}' "
+                                                                f"({app.path})"))
+    records = _manifest_records(archive, manifest)
+    for name in _project_images(project):
+        records.setdefault(check_filename(name, str(archive)), {})
     out = []
     for filename, rec in sorted(records.items()):
-        appliance, info = known.get(filename, ("", None))
+        appliance, info, origin = known.get(filename, ("", None, ""))
+        where = f"{archive} ({MANIFEST})"
+        url = info.direct_download_url if info else rec.get("url")
         out.append(ImageNeed(
             filename=filename, appliance=appliance or "(no appliance here)",
             version=info.version if info else str(rec.get("version", "")),
-            size=int(rec.get("size") or (info.filesize if info else 0)),
+            size=_size(rec.get("size"), f"{where}: images.{filename}.size") or
+            (info.filesize if info else 0),
             md5=str(rec.get("md5") or (info.md5sum if info else "")),
-            sha256=str(rec.get("sha256") or ""),
-            url=info.direct_download_url if info else rec.get("url"),
+            sha256=str(rec.get("sha256") or ""), url=url,
             page=(info.download_url or info.direct_download_url) if info else rec.get("url"),
-            compression=info.compression if info else None))
+            compression=info.compression if info else None,
+            origin=origin if info else where))
     return out
+
+
+def _manifest_records(archive: Path, manifest: Any) -> dict[str, dict[str, Any]]:
+    """The manifest's image records by file name (build writes ``{filename: {md5, size,
+    sha256}}``; a list of records with ``name`` is read too); anything else is skipped."""
+    images = manifest.get("images", {}) if isinstance(manifest, dict) else {}
+    if isinstance(images, dict):
+        images = [dict(rec, name=name) for name, rec in images.items() if isinstance(rec, dict)]
+    records = {}
+    for rec in images if isinstance(images, list) else []:
+        if isinstance(rec, dict) and (rec.get("name") or rec.get("filename")):
+            records[check_filename(rec.get("name") or rec.get("filename"), str(archive))] = rec
+    return records
+
+
+def _project_images(project: Any) -> list[object]:
+    """The ``hda_disk_image`` of each QEMU node of a project document of any shape."""
+    topology = project.get("topology") if isinstance(project, dict) else None
+    nodes = topology.get("nodes") if isinstance(topology, dict) else None
+    out = []
+    for node in nodes if isinstance(nodes, list) else []:
+        props = node.get("properties") if isinstance(node, dict) else None
+        if isinstance(props, dict) and node.get("node_type") == "qemu" and \
+                props.get("hda_disk_image"):
+            out.append(props["hda_disk_image"])
+    return out
+
+
+def _size(value: object, where: str) -> int:
+    """A declared size in bytes (0: none declared); ImageError for anything but a count."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    raise ImageError(f"{where} is {repr(value)[:60]}, not a number of bytes",
+                     hint="this archive was not written by gns3lab; do not import it")
 
 
 # --------------------------------------------------------------------------- checking
 
 
 def check_file(path: Path, need: ImageNeed) -> str:
-    """"" if ``path`` is the image ``need`` describes, else what is wrong (size, md5, sha256)."""
+    """"" if ``path`` is the image ``need`` describes, else what is wrong (size, md5, sha256).
+
+    A need with no md5 and no sha256 is never met: a file of the right name is not proof."""
+    if not need.md5 and not need.sha256:
+        return (f"{path} cannot be checked: {need.where} declares no md5 or sha256 for "
+                f"{need.filename}")
     size = path.stat().st_size
     if need.size and size != need.size:
         return f"{path} has {size} bytes, expected {need.size}: wrong or partial file"
@@ -206,12 +262,29 @@ def check_folder(needs: Iterable[ImageNeed], folders: Iterable[Path]) -> list[Im
 # --------------------------------------------------------------------------- pulling
 
 
+def make_cache(cache: Path) -> None:
+    """Create the cache folder private (0700) if it is missing; an existing one (GNS3's own
+    images folder, say) keeps its mode."""
+    if not cache.is_dir():
+        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        cache.chmod(0o700)
+
+
 @contextmanager
-def _image_lock(cache: Path, filename: str) -> Iterator[None]:
-    """An exclusive flock on ``.<filename>.lock`` in ``cache`` (threads and processes)."""
-    fd = os.open(cache / f".{filename}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+def _image_lock(cache: Path, filename: str, transfers: Transfers | None = None
+                ) -> Iterator[None]:
+    """An exclusive flock on ``.<filename>.lock`` in ``cache`` (threads and processes);
+    waiting for it stops when ``transfers`` is cancelled."""
+    fd = os.open(cache / f".{filename}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if transfers:
+                    transfers.check()
+                time.sleep(0.1)
         yield
     finally:
         os.close(fd)
@@ -225,31 +298,64 @@ def login_message(need: ImageNeed) -> str:
             f"'gns3lab images import FILE'")
 
 
+def check_pullable(need: ImageNeed) -> None:
+    """Refuse, before anything is downloaded, an image whose URL is not http(s) or whose size
+    or checksum is not declared (the size bounds the download, the checksum proves it)."""
+    check_filename(need.filename, need.where)
+    if need.url is None:
+        return
+    check_url(need.url, f"{need.where}: image {need.filename}")
+    if need.size <= 0 or not (MD5.fullmatch(need.md5) or SHA256.fullmatch(need.sha256)):
+        raise ImageError(f"{need.where} declares no size or no checksum for {need.filename} "
+                         f"(size {need.size}, md5 {need.md5 or 'none'}): not pulled, since "
+                         "only the declared size bounds a download and only a checksum proves "
+                         "it", hint="fix the appliance, or get the file by hand and check it")
+    if need.compression and need.compression not in DECOMPRESSORS:
+        raise ImageError(f"{need.where}: {need.filename}: compression '{need.compression}' is "
+                         f"not supported (supported: {', '.join(sorted(DECOMPRESSORS))})",
+                         hint="unpack it by hand and run 'gns3lab images import FILE'")
+
+
+def download_cap(need: ImageNeed) -> int:
+    """The most bytes the download of ``need`` may have: its size, or for a compressed
+    download its size plus 2 % and 1 MiB (what xz, gzip or bzip2 add to data that does not
+    compress)."""
+    return need.size + (need.size // 50 + (1 << 20) if need.compression else 0)
+
+
 def pull_one(need: ImageNeed, cache: Path, progress: Progress | None = None,
-             timeout: float = 60) -> Path:
+             bounds: Bounds | None = None, transfers: Transfers | None = None) -> Path:
     """Put ``need`` into ``cache`` (download, resume, decompress, check); its path.
 
     Already present and right: returned at once. Raises ImageError for an image behind a
-    login, an HTTP error, an interrupted download (kept for resuming), or a file that is not
-    the image (deleted).
+    login, a refused URL or size, an HTTP error, an interrupted download (kept for
+    resuming), or a file that is not the image (deleted). A signal, or ``transfers`` being
+    cancelled, removes the partial files.
     """
-    check_filename(need.filename, f"appliance '{need.appliance}'")
-    cache.mkdir(parents=True, exist_ok=True)
+    check_pullable(need)
+    transfers = transfers or Transfers()
+    make_cache(cache)
     target = cache / need.filename
-    with _image_lock(cache, need.filename):
+    with _image_lock(cache, need.filename, transfers):
         if target.is_file() and not check_file(target, need):
             return target
         if not need.url:
             raise ImageError(login_message(need))
         part = cache / f".{need.filename}.part"
-        _download(need, part, progress, timeout)
-        ready = _unpack(need, part, cache)
-        problem = check_file(ready, need)
+        tick = (lambda done, total: progress(need.filename, done, total)) if progress else None
+        fetch(Fetch(need.url, part, download_cap(need), need.where, need.filename),
+              bounds or Bounds(), transfers, tick)
+        ready = part
+        if need.compression:
+            ready = cache / f".{need.filename}.unpacked"
+            unpack(part, ready, need.compression, need.size, transfers, need.filename)
+        try:
+            problem = check_file(ready, need)
+        except BaseException:
+            _discard(ready)
+            raise
         if problem:
-            ready.unlink(missing_ok=True)
-            for stale in (cache / f".{ready.name}.sha256sum", ready.with_name(ready.name +
-                                                                              ".md5sum")):
-                stale.unlink(missing_ok=True)
+            _discard(ready)
             raise ImageError(f"download of {need.filename} from {need.url} is not the image: "
                              f"{problem}; nothing was kept",
                              hint="the URL may serve another release; tell the appliance's "
@@ -259,75 +365,23 @@ def pull_one(need: ImageNeed, cache: Path, progress: Progress | None = None,
         return target
 
 
-def _download(need: ImageNeed, part: Path, progress: Progress | None, timeout: float) -> None:
-    """Fetch ``need.url`` into ``part``, resuming from its length with a Range request."""
-    assert need.url is not None
-    have = part.stat().st_size if part.is_file() else 0
-    request = urllib.request.Request(need.url, headers={"User-Agent": "gns3lab"})
-    if have:
-        request.add_header("Range", f"bytes={have}-")
-    try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 416 and have:  # asked past the end: what we have is the whole file
-            return
-        raise ImageError(f"download of {need.filename} failed: HTTP {exc.code} {exc.reason} "
-                         f"from {need.url}", hint=f"get it by hand from {need.page or need.url} "
-                         "and run 'gns3lab images import FILE'") from None
-    except (urllib.error.URLError, OSError) as exc:
-        raise ImageError(f"download of {need.filename} from {need.url} failed: {exc}") from None
-    with response:
-        resumed = response.status == 206
-        if not resumed:
-            have = 0  # the server ignored the Range: start over
-        length = int(response.headers.get("Content-Length") or 0)
-        total = have + length if length else 0
-        try:
-            with open(part, "ab" if resumed else "wb") as out:
-                while block := response.read(BLOCK):
-                    out.write(block)
-                    have += len(block)
-                    if progress:
-                        progress(need.filename, have, total)
-        except OSError as exc:  # includes http.client.IncompleteRead and resets
-            raise ImageError(f"download of {need.filename} was interrupted after {have} bytes: "
-                             f"{exc}", hint="run 'gns3lab images pull' again: it resumes") \
-                from None
-    if total and have < total:
-        raise ImageError(f"download of {need.filename} was interrupted after {have} of {total} "
-                         "bytes", hint="run 'gns3lab images pull' again: it resumes")
-
-
-def _unpack(need: ImageNeed, part: Path, cache: Path) -> Path:
-    """The downloaded file ready to check: ``part`` itself, or decompressed next to it."""
-    if not need.compression:
-        return part
-    opener = DECOMPRESSORS.get(need.compression)
-    if opener is None:
-        raise ImageError(f"{need.filename}: compression '{need.compression}' is not supported "
-                         f"(supported: {', '.join(sorted(DECOMPRESSORS))})",
-                         hint=f"unpack {part} by hand and run 'gns3lab images import FILE'")
-    out = cache / f".{need.filename}.unpacked"
-    try:
-        with opener(part.open("rb")) as src, open(out, "wb") as dst:
-            shutil.copyfileobj(src, dst, BLOCK)
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        out.unlink(missing_ok=True)
-        part.unlink(missing_ok=True)
-        raise ImageError(f"{need.filename}: the {need.compression} download does not unpack: "
-                         f"{exc}; nothing was kept") from None
-    part.unlink()
-    return out
+def _discard(ready: Path) -> None:
+    """Remove a checked-and-refused download and the digests computed for it."""
+    ready.unlink(missing_ok=True)
+    for stale in (ready.with_name(f".{ready.name}.sha256sum"),
+                  ready.with_name(ready.name + ".md5sum")):
+        stale.unlink(missing_ok=True)
 
 
 def _move_digests(old: Path, new: Path) -> None:
     """Keep the digests computed while checking ``old`` for ``new`` (same bytes, renamed
-    just now under the lock)."""
+    just now under the lock), private like the image."""
     for src, dst in ((old.with_name(f".{old.name}.sha256sum"),
                       new.with_name(f".{new.name}.sha256sum")),
                      (old.with_name(old.name + ".md5sum"), new.with_name(new.name + ".md5sum"))):
         if src.is_file():
             os.replace(src, dst)
+            dst.chmod(0o600)
             os.utime(dst)  # newer than the rename, so the digest cache still trusts it
 
 
@@ -341,16 +395,46 @@ class PullResult:
 
 
 def pull(needs: Iterable[ImageNeed], cache: Path, *, jobs: int = 3,
-         progress: Progress | None = None) -> list[PullResult]:
-    """Pull every image (at most ``jobs`` at once); one result per image, in order."""
+         progress: Progress | None = None, bounds: Bounds | None = None) -> list[PullResult]:
+    """Pull every image (at most ``jobs`` at once); one result per image, in order.
+
+    Every URL, size and checksum is checked first: one refused image stops the pull before
+    anything is downloaded (ImageError naming each). A signal in the calling thread cancels
+    every download at once (their sockets are shut down, their partial files removed) and
+    is raised again once the workers have ended."""
+    needs = list(needs)
+    refused = []
+    for need in needs:
+        try:
+            check_pullable(need)
+        except ImageError as exc:
+            refused.append(exc.message)
+    if refused:
+        raise ImageError("\n".join(refused), hint="nothing was downloaded; fix the appliance "
+                         "or the archive, or get the files by hand and 'images import' them")
+    transfers = Transfers()
+
     def one(need: ImageNeed) -> PullResult:
         try:
-            return PullResult(need, pull_one(need, cache, progress))
+            return PullResult(need, pull_one(need, cache, progress, bounds, transfers))
         except ImageError as exc:
             return PullResult(need, None, "\n".join(exc.lines()))
+        except Cancelled:
+            return PullResult(need, None, "cancelled")
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(one, list(needs)))
+        futures = [pool.submit(one, need) for need in needs]
+        try:
+            # Wait in short steps: the kernel may hand a signal to a worker thread, and only
+            # a main thread that comes back to Python code runs the handler.
+            while wait(futures, timeout=0.2).not_done:
+                pass
+            return [f.result() for f in futures]
+        except BaseException:  # a signal: stop every download now, then wait for the workers
+            transfers.cancel()
+            for f in futures:
+                f.cancel()
+            raise
 
 
 # --------------------------------------------------------------------------- importing
@@ -371,14 +455,19 @@ def import_file(source: Path, needs: Iterable[ImageNeed], cache: Path) -> Path:
         raise ImageError(f"{source} ({size} bytes) is none of the images known here",
                          hint="check the file's version against 'gns3lab images list'")
     need = candidates[0]
-    cache.mkdir(parents=True, exist_ok=True)
+    make_cache(cache)
     target = cache / need.filename
     tmp = cache / f".{need.filename}.import"
     with _image_lock(cache, need.filename):
-        shutil.copyfile(source, tmp)
-        problem = check_file(tmp, need)
+        try:
+            with source.open("rb") as src, open_private(tmp) as dst:
+                shutil.copyfileobj(src, dst, BLOCK)
+            problem = check_file(tmp, need)
+        except BaseException:
+            _discard(tmp)
+            raise
         if problem:
-            tmp.unlink(missing_ok=True)
+            _discard(tmp)
             raise ImageError(f"{source} is not {need.filename}: {problem}")
         os.replace(tmp, target)
         _move_digests(tmp, target)
