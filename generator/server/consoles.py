@@ -16,6 +16,7 @@ The wait ends at ``lab ready`` (success), at the first failed stage, or at the t
 from __future__ import annotations
 
 import codecs
+import collections
 import contextlib
 import queue
 import re
@@ -35,6 +36,12 @@ RETRY_INTERVAL = 0.2
 CONNECT_TIMEOUT = 3.0
 #: Seconds to wait for each console thread to finish after the wait is over.
 JOIN_TIMEOUT = 5.0
+#: Longest console line: a flood without newlines is cut into lines of this many characters,
+#: so reading stays linear in the input.
+MAX_LINE = 64 << 10
+#: Characters of console text kept per node; past it the oldest lines go (a console may
+#: print forever).
+MAX_TRANSCRIPT = 16 << 20
 
 EventKind = Literal["imported", "opened", "images", "placed", "started", "console", "cloud-init",
                     "stage", "check", "ready", "stopped", "deleted"]
@@ -138,8 +145,18 @@ class _ConsoleFollower(threading.Thread):
                  stop: threading.Event) -> None:
         super().__init__(name=f"console-{node}", daemon=True)
         self.node, self.host, self.port = node, host, port
-        self.lines: list[str] = []
+        self.lines: collections.deque[str] = collections.deque()
+        self.dropped = 0  #: characters of the oldest lines dropped past MAX_TRANSCRIPT
+        self._kept = 0
+        self._received = 0  #: characters received on earlier connections
+        self._tail: ConsoleTail | None = None
         self._queue, self._halt = events, stop  # not _stop: threading.Thread has one
+
+    @property
+    def received(self) -> int:
+        """Characters received so far, printable or not: any output is a sign of life."""
+        tail = self._tail
+        return self._received + (tail.received if tail is not None else 0)
 
     def run(self) -> None:
         try:
@@ -158,8 +175,10 @@ class _ConsoleFollower(threading.Thread):
             connections += 1
             again = "re" if connections > 1 else ""
             self._say(f"console {again}connected ({self.host}:{self.port})")
+            self._tail = tail
             with tail:
                 self._read(tail)
+            self._received, self._tail = self._received + tail.received, None
             if not self._halt.is_set():
                 self._say("console closed, reconnecting")
                 self._halt.wait(RETRY_INTERVAL)
@@ -169,9 +188,18 @@ class _ConsoleFollower(threading.Thread):
         the stop flag is set."""
         while not self._halt.is_set() and not tail.eof:
             for line in tail.lines(timeout=POLL_INTERVAL):
-                self.lines.append(line)
+                self._keep(line)
                 if event := parse_console_line(self.node, line):
                     self._queue.put(event)
+
+    def _keep(self, line: str) -> None:
+        """Add a line to the transcript, dropping the oldest past :data:`MAX_TRANSCRIPT`."""
+        self.lines.append(line)
+        self._kept += len(line) + 1
+        while self._kept > MAX_TRANSCRIPT and len(self.lines) > 1:
+            old = self.lines.popleft()
+            self._kept -= len(old) + 1
+            self.dropped += len(old) + 1
 
     def _say(self, message: str) -> None:
         self._queue.put(PushEvent("console", message, self.node))
@@ -208,15 +236,18 @@ class ConsoleWatch:
                 follower.join(JOIN_TIMEOUT)
 
     def transcripts(self) -> dict[str, str]:
-        """Every console's lines so far, by node name."""
-        return {f.node: "".join(line + "\n" for line in list(f.lines)) for f in self._followers}
+        """Every console's lines so far, by node name (the newest :data:`MAX_TRANSCRIPT`
+        characters of each)."""
+        return {f.node: _transcript(f) for f in self._followers}
 
     def _seen(self) -> int:
-        return sum(len(f.lines) for f in self._followers)
+        """Characters received on every console: streaming output counts even while it
+        makes no line (a spinner, a flood without newlines)."""
+        return sum(f.received for f in self._followers)
 
     def wait(self, timeout: float, stall: float | None = None) -> WaitOutcome:
         """Handle console events until the lab is ready, a stage fails, ``timeout`` seconds
-        have passed, or (``stall``) no console printed a line for that many seconds: guests
+        have passed, or (``stall``) no console sent anything for that many seconds: guests
         that stopped progressing fail fast instead of waiting out the timeout. Stops the
         console threads; the outcome carries the transcripts."""
         outcome = WaitOutcome()
@@ -247,11 +278,21 @@ class ConsoleWatch:
         return outcome
 
 
+def _transcript(follower: _ConsoleFollower) -> str:
+    lines = list(follower.lines)  # a copy: the thread may still append
+    note = f"[gns3lab: {follower.dropped} earlier characters dropped]\n" \
+        if follower.dropped else ""
+    return note + "".join(line + "\n" for line in lines)
+
+
 # -- telnet -----------------------------------------------------------------------------------
 
 IAC, DONT, DO, WONT, WILL, SB, SE = 255, 254, 253, 252, 251, 250, 240
 #: ANSI/VT100 control sequences (colours, cursor moves) that firmware writes to serial consoles.
 _ANSI = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|[@-Z\\-_])")
+#: A line ends at CRLF, LF or CR (a CR at the very end may be the first half of a CRLF).
+_LINE_END = re.compile(r"\r?\n|\r(?!$)")
+_LINE_BREAK = re.compile(r"[\r\n]")
 
 
 class TelnetFilter:
@@ -269,9 +310,11 @@ class TelnetFilter:
         data, self._pending = self._pending + chunk, b""
         out, replies, i = bytearray(), bytearray(), 0
         while i < len(data):
-            if data[i] != IAC:
-                out.append(data[i])
-                i += 1
+            if data[i] != IAC:  # copy the run up to the next command at C speed
+                end = data.find(IAC, i)
+                end = len(data) if end < 0 else end
+                out += data[i:end]
+                i = end
                 continue
             step = self._command(data, i, out, replies)
             if step == 0:  # incomplete command: wait for the next chunk
@@ -304,8 +347,11 @@ class TelnetFilter:
 def clean_console_line(line: str) -> str:
     """A console line as a person would read it: escape sequences removed, backspaces applied
     (firmware draws spinners with them), other control characters dropped."""
+    text = _ANSI.sub("", line)
+    if text.isprintable():  # the common case, checked in C
+        return text.rstrip()
     out: list[str] = []
-    for char in _ANSI.sub("", line):
+    for char in text:
         if char == "\b":
             if out:
                 out.pop()
@@ -334,7 +380,9 @@ class ConsoleTail:
                               hint="is the node started, and is its console type telnet?") from exc
         self._telnet = TelnetFilter()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
+        self._partial: list[str] = []  # the unterminated line, in the pieces it came in
+        self._pending = 0  # its length
+        self.received = 0  #: characters of console text received (telnet commands aside)
         self.eof = False
 
     def __enter__(self) -> Self:
@@ -369,17 +417,36 @@ class ConsoleTail:
         except OSError:  # reset by the other end, or closed here
             self.eof = True
             return ""
-        return self._decoder.decode(data)
+        text = self._decoder.decode(data)
+        self.received += len(text)
+        return text
 
     def lines(self, timeout: float) -> Iterator[str]:
         """Yield non-empty, cleaned lines (see :func:`clean_console_line`) until ``timeout``
         seconds have passed or the console closes; a last unterminated line is yielded at
-        the end of the console."""
+        the end of the console. A line longer than :data:`MAX_LINE` is cut into pieces of
+        that length: the unterminated rest carried between reads stays bounded, so each read
+        costs time in proportion to what it brought."""
         deadline = time.monotonic() + timeout
         while not self.eof and (remaining := deadline - time.monotonic()) > 0:
-            self._partial += self.read(remaining)
-            *complete, self._partial = re.split(r"\r?\n|\r(?!$)", self._partial)
-            yield from filter(None, map(clean_console_line, complete))
-        if self.eof and (last := clean_console_line(self._partial)):
-            self._partial = ""
+            yield from filter(None, map(clean_console_line, self._split(self.read(remaining))))
+        if self.eof and (last := clean_console_line("".join(self._partial))):
+            self._partial, self._pending = [], 0
             yield last
+
+    def _split(self, text: str) -> list[str]:
+        """The lines ``text`` completes. Text without a line end is only put aside (no copy
+        of what came before), so a long line costs its length, not its length squared."""
+        partial = self._partial
+        if not _LINE_BREAK.search(text) and self._pending + len(text) <= MAX_LINE and not (
+                partial and partial[-1].endswith("\r")):
+            if text:
+                partial.append(text)
+                self._pending += len(text)
+            return []
+        *complete, rest = _LINE_END.split("".join(partial) + text)
+        while len(rest) > MAX_LINE:
+            complete.append(rest[:MAX_LINE])
+            rest = rest[MAX_LINE:]
+        self._partial, self._pending = ([rest] if rest else []), len(rest)
+        return complete
