@@ -63,15 +63,8 @@ def expand_name(name: str) -> list[str]:
     if not match:
         return [name]
     lo_text, hi_text = match["lo"], match["hi"]
-    lo_digits, hi_digits = len(lo_text.lstrip("0")), len(hi_text.lstrip("0"))
-    if hi_digits - lo_digits > len(str(MAX_RANGE)):  # hi - lo > 9999 * 10**lo_digits
-        raise NameRangeError(f"range '{name}' has more than {MAX_RANGE} names",
-                             f"split it; a range may name at most {MAX_RANGE} nodes")
-    longest = max(len(lo_text), len(hi_text))
-    if longest > MAX_BOUND_DIGITS:  # before int(): int() of 5000 digits is slow
-        raise NameRangeError(f"range '{name}' has a bound of {longest} digits; a node name "
-                             f"is at most {MAX_BOUND_DIGITS} characters",
-                             "use shorter numbers")
+    if max(len(lo_text), len(hi_text)) > MAX_BOUND_DIGITS:  # before int() of 5000 digits
+        raise _long_bounds(name, match)
     lo, hi = int(lo_text), int(hi_text)
     if hi < lo:
         raise NameRangeError(f"range '{name}' is empty ({lo} is above {hi})",
@@ -88,6 +81,18 @@ def expand_name(name: str) -> list[str]:
                              f"{match['suffix']}")
     width = len(lo_text) if padded else 0
     return [f"{match['prefix']}{i:0{width}d}{match['suffix']}" for i in range(lo, hi + 1)]
+
+
+def _long_bounds(name: str, match: re.Match[str]) -> NameRangeError:
+    """Bounds too long for a node name: too many names when their lengths differ by more than
+    MAX_RANGE's (hi - lo > 9999 * 10**len(lo)), else a name that cannot be a hostname."""
+    lo_digits, hi_digits = len(match["lo"].lstrip("0")), len(match["hi"].lstrip("0"))
+    if hi_digits - lo_digits > len(str(MAX_RANGE)):
+        return NameRangeError(f"range '{name}' has more than {MAX_RANGE} names",
+                              f"split it; a range may name at most {MAX_RANGE} nodes")
+    digits = max(len(match["lo"]), len(match["hi"]))
+    return NameRangeError(f"range '{name}' has a bound of {digits} digits; a node name is at "
+                          f"most {MAX_BOUND_DIGITS} characters", "use shorter numbers")
 
 
 def fill_template(text: str, node: str, index: int) -> str:
