@@ -272,8 +272,8 @@ def _kind(emulator: str, sets: list[dict[str, Any]]) -> str:
 
 def _settings_of(sets: list[dict[str, Any]], name: str | None, where: tuple[Any, ...]
                  ) -> dict[str, Any]:
-    """The set called ``name``, else the default set (the first marked default, or the only
-    one); ApplianceProblems at ``where`` when there is none."""
+    """The set called ``name`` (ApplianceProblems at ``where``, the version's key, when there
+    is none), else the default set (the first marked default, or the only one)."""
     if name is not None:
         for s in sets:
             if s["name"] == name:
@@ -287,7 +287,7 @@ def _settings_of(sets: list[dict[str, Any]], name: str | None, where: tuple[Any,
         return defaults[0]
     if len(sets) == 1:
         return sets[0]
-    raise ApplianceProblems([(format_path(where), f"{len(sets)} settings sets and none is "
+    raise ApplianceProblems([("settings", f"{len(sets)} settings sets and none is "
                               "marked default", "mark one set \"default\": true")])
 
 

@@ -75,15 +75,25 @@ class AdapterSteps(ResolverBase):
             first = self.setting(d, "first_port_name", d.appliance.first_port_name, None)
             bad = port_format_problem(fmt)
             if bad:
-                self.problem(d.path + ("port_name_format",), f"port_name_format '{fmt}' {bad}",
-                             "use GNS3's fields: {0}, {port0}..{port8}, {segment0}..{segment8}, "
-                             "e.g. 'eth{0}' or 'swp{port1}'")
+                self.port_format_problem(d, fmt, bad)
                 continue
             for adapter in range(MAX_ADAPTERS):
                 name = port_name(fmt, first, adapter)
                 d.port_names.setdefault(name, adapter)
                 d.adapter_names[adapter] = name
 
+
+    def port_format_problem(self, d: Draft, fmt: str, bad: str) -> None:
+        """A bad port_name_format, told where it was written: the blueprint or the appliance."""
+        fix = ("use GNS3's fields: {0}, {port0}..{port8}, {segment0}..{segment8}, "
+               "e.g. 'eth{0}' or 'swp{port1}'")
+        if d.settings["_written"].get("port_name_format", 0) > 0 or d.appliance is None:
+            self.problem(d.path + ("port_name_format",), f"port_name_format '{fmt}' {bad}", fix)
+            return
+        self.problem(d.path + ("appliance",), f"appliance '{d.appliance.name}' has a "
+                     f"port_name_format that cannot be used ({d.appliance.path}: "
+                     f"port_name_format '{fmt}' {bad})",
+                     "set port_name_format: on the node, or fix the appliance's")
 
     def count_adapters(self) -> None:
         for d in self.drafts.values():

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
+from generator.blueprint.appliance_schema import MAX_APPLIANCE_BYTES, MAX_PROBLEMS, json_depth
 from generator.blueprint.appliances import (
     REPO_APPLIANCES,
     UNSUPPORTED,
     load_appliance,
     load_catalogue,
+    read_capped,
 )
-from generator.errors import GeneratorError
+from generator.errors import BlueprintError, GeneratorError, Refused
 from tests.helpers import DATA
 
 SCHEMAS = DATA / "registry-schemas"  # from GNS3/gns3-registry, see tests/data/SOURCES.md
@@ -227,3 +230,104 @@ def test_resolved_nodes_take_the_v8_settings_of_their_version(tmp_path: Path, ve
         f"name: v8\nnodes:\n  r1: {{appliance: gns3lab Test Router, version: '{version}'}}\n")
     node = load_lab(folder).node("r1")
     assert (node.ram, node.cpus, node.port_name_format) == (ram, cpus, fmt)
+
+
+# --------------------------------------------------------------------------- issue 17: bounds
+
+
+def write_variant(tmp_path: Path, change: Any, base: Path = V8 / "test-router.gns3a") -> Path:
+    """A copy of ``base`` with ``change(data)`` applied, as ``tmp_path/evil.gns3a``."""
+    data = json.loads(base.read_text())
+    change(data)
+    path = tmp_path / "evil.gns3a"
+    path.write_text(json.dumps(data))
+    return path
+
+
+def problems_of(path: Path) -> list[str]:
+    with pytest.raises(BlueprintError) as info:
+        load_appliance(path)
+    return [p.render() for p in info.value.problems]
+
+
+def test_v8_set_properties_are_checked_with_their_json_path(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, lambda d: d["settings"][1]["template_properties"].update(
+        ram=-5, console_type="telnet\x1b[2J", options="-m 1\n-evil"))
+    found = problems_of(path)
+    assert [f.split(": ")[1] for f in found] == [
+        "settings[1].template_properties.ram", "settings[1].template_properties.console_type",
+        "settings[1].template_properties.options"], found
+    assert all(f.startswith(f"{path}: ") and "(fix: " in f for f in found), found
+    assert "'telnet\\x1b[2J'" in found[1] and "\x1b" not in "".join(found)
+
+
+def test_docker_sets_are_not_checked_as_qemu(tmp_path: Path) -> None:
+    """A docker set's properties are not QEMU's (its version is refused when used)."""
+    path = write_variant(tmp_path, lambda d: d["settings"].append(
+        {"name": "ctr", "template_type": "docker", "template_properties": {"ram": "lots"}}))
+    assert load_appliance(path).for_version("2.0").qemu["ram"] == 8192
+
+
+@pytest.mark.parametrize(("change", "where", "words"), [
+    (lambda d: d["versions"][0].update(settings="nope"), "versions[0].settings",
+     "names settings 'nope'"),
+    (lambda d: [s.update(default=False) for s in d["settings"]], "settings",
+     "3 settings sets and none is marked default"),
+    (lambda d: d.update(registry_version=9), "registry_version", "less than or equal to 8"),
+    (lambda d: d["images"][0].update(md5sum="x" * 32, checksum=None), "images[0].md5sum",
+     "should match pattern"),
+    (lambda d: d["images"][0].update(filesize=1 << 50), "images[0].filesize",
+     "less than or equal to"),
+])
+def test_each_problem_names_its_json_path(tmp_path: Path, change: Any, where: str,
+                                           words: str) -> None:
+    found = problems_of(write_variant(tmp_path, change))
+    assert len(found) == 1 and f": {where}: " in found[0] and words in found[0], found
+
+
+def test_many_problems_are_told_in_a_few_lines(tmp_path: Path) -> None:
+    path = write_variant(tmp_path, lambda d: d.update(versions=["x"] * 500))
+    found = problems_of(path)
+    assert len(found) == MAX_PROBLEMS + 1 and found[-1].endswith(
+        f"and {500 - MAX_PROBLEMS} more problems (fix: fix the ones above and run validate "
+        "again)"), found[-1]
+
+
+@pytest.mark.parametrize(("text", "depth"), [
+    ('{"a": "[[[[{{{", "b": [[1]]}', 3), ('{"a": "\\"[[[["}', 1), ("[]" * 1000, 1),
+    ("[" * 5000, 5000), ('"]]]"', 0)])
+def test_json_depth_skips_strings(text: str, depth: int) -> None:
+    assert json_depth(text) == depth
+
+
+def test_reading_never_opens_a_fifo_or_a_device_and_stops_at_the_cap(tmp_path: Path) -> None:
+    """A FIFO with no writer would block an open for ever; /dev/zero never ends; /proc files
+    claim 0 bytes. Each is refused or capped at once."""
+    fifo = tmp_path / "pipe.gns3a"
+    os.mkfifo(fifo)
+    for path, words in ((fifo, "is a FIFO"), (Path("/dev/zero"), "is a device")):
+        with pytest.raises(Refused, match=words):
+            read_capped(path)
+    big = tmp_path / "big.gns3a"
+    big.write_bytes(b" " * (MAX_APPLIANCE_BYTES + 1))
+    with pytest.raises(Refused, match="at most 1048576"):
+        read_capped(big)
+    assert 0 < len(read_capped(Path("/proc/self/status"), limit=100_000)) < 100_000
+    with pytest.raises(Refused, match="larger than 10 bytes"):
+        read_capped(Path("/proc/self/status"), limit=10)
+    link = tmp_path / "link.gns3a"
+    link.symlink_to(big)
+    with pytest.raises(Refused, match="symlink"):
+        read_capped(link, nofollow=True)
+
+
+def test_path_refs_need_a_blueprint_folder_and_stay_in_it(tmp_path: Path) -> None:
+    catalogue = load_catalogue([REPO_APPLIANCES])
+    with pytest.raises(LookupError, match="only a blueprint"):
+        catalogue.find("x.gns3a")
+    with pytest.raises(Refused, match="absolute path"):
+        catalogue.find(str(REPO_APPLIANCES / "debian.gns3a"), tmp_path)
+    with pytest.raises(Refused, match="'..'"):
+        catalogue.find("../debian.gns3a", tmp_path)
+    (tmp_path / "d.gns3a").write_text((REPO_APPLIANCES / "debian.gns3a").read_text())
+    assert catalogue.find("d.gns3a", tmp_path).name == "Debian"
