@@ -10,7 +10,7 @@ import sys
 import traceback
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,9 @@ from generator import __version__, interrupt
 from generator.cli.common import printable
 from generator.cli.common import progress as _progress
 from generator.errors import GeneratorError, Interrupted
+
+if TYPE_CHECKING:
+    from generator.server.push import PushResult
 
 BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
 
@@ -197,7 +200,8 @@ def inspect(archive: Path, as_json: bool) -> None:
 @click.option("--timeout", type=click.FloatRange(min=1), default=1800, show_default=True,
               help="Seconds --wait waits for 'lab ready'.")
 @click.option("--console-log", "console_dir", type=click.Path(path_type=Path), default=None,
-              help="With --wait: write each node's console transcript to DIR/<node>.log.")
+              help="With --wait: write each node's console transcript to DIR/<node>.log (a "
+                   "node name that is not a plain file name gets a safe name and a hash).")
 @click.option("--upload-images", "upload_dirs", multiple=True, metavar="DIR",
               type=click.Path(path_type=Path, file_okay=False),
               help="Upload base images the server lacks, from DIR (repeatable; then "
@@ -224,32 +228,41 @@ def push(archive: Path, server_url: str, username: str | None, password: str | N
                               name=name, start=start, wait=wait, timeout=timeout,
                               upload_from=upload_dirs or None, stop=stop, delete=delete,
                               progress=display, stall=stall)
+    _report_push(result, server_url, console_dir)
+
+
+def _report_push(result: PushResult, server_url: str, console_dir: Path | None) -> None:
+    """The summary of a push. Every name in it comes from the server (or a console) and is
+    printed through :func:`printable`."""
+    from generator.server.consolelog import write_console_logs
+
+    p = printable
     if result.deleted or result.stopped:
-        click.echo(f"project {result.name!r}: " + ("deleted" if result.deleted else "stopped"))
+        click.echo(f"project '{p(result.name)}': " + ("deleted" if result.deleted else "stopped"))
         return
-    click.echo(f"project {result.name!r} ({result.project_id}) on {server_url}: "
+    click.echo(f"project '{p(result.name)}' ({p(result.project_id)}) on {p(server_url)}: "
                f"{len(result.nodes)} nodes" + (", started" if result.started else ""))
     if not result.waited:
         return
     if console_dir is not None:
-        console_dir.mkdir(parents=True, exist_ok=True)
-        for node, text in result.transcripts.items():
-            (console_dir / f"{node}.log").write_text(text)
+        for node, path in write_console_logs(console_dir, result.transcripts).items():
+            if path.name != f"{node}.log":  # renamed: say where it went
+                click.echo(f"console log of node '{p(node)}': {p(path)}", err=True)
     stages = ", ".join(f"{stage} {'ok' if ok else 'failed'}" for stage, ok in result.stages)
-    click.echo(f"stages: {stages or 'none seen'}")
+    click.echo(f"stages: {p(stages) or 'none seen'}")
     failed = [c for c in result.checks if not c.ok]
     click.echo(f"checks: {len(result.checks) - len(failed)}/{len(result.checks)} ok"
-               + "".join(f"; {c.node} {c.address} failed" for c in failed))
+               + "".join(f"; {p(c.node)} {p(c.address)} failed" for c in failed))
     if result.ready:
         click.echo("lab ready")
         return
-    click.echo(f"lab not ready: {result.failure}", err=True)
+    click.echo(f"lab not ready: {p(result.failure)}", err=True)
     for node, text in result.transcripts.items():
         tail = text.splitlines()[-5:]
-        click.echo(f"last console lines of {node}:" if tail else f"{node}: no console output",
-                   err=True)
+        click.echo(f"last console lines of {p(node)}:" if tail else
+                   f"{p(node)}: no console output", err=True)
         for line in tail:
-            click.echo(f"  | {line}", err=True)
+            click.echo(f"  | {p(line)}", err=True)
     sys.exit(1)
 
 

@@ -4,6 +4,9 @@ otherwise. A :class:`PushDisplay` is the ``progress`` callback of :func:`push.pu
 The table has one row per node (compute, opened, started, cloud-init, stages) and, under it, the
 last few project-wide messages (images, import, links). The rows are kept as data
 (:meth:`PushDisplay.rows`) and rendered with rich; the plain form is one line per event.
+
+Node names, compute ids and messages come from the server: every one is shown through
+:mod:`generator.server.safetext` (control characters escaped, never read as rich markup).
 """
 
 from __future__ import annotations
@@ -14,9 +17,9 @@ from typing import IO, Any, Self
 from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
-from rich.text import Text
 
 from generator.server.consoles import PushEvent
+from generator.server.safetext import printable, shown
 
 COLUMNS = ("node", "compute", "opened", "started", "cloud-init", "stages")
 #: Project-wide messages kept under the table.
@@ -56,7 +59,7 @@ class PushDisplay:
         if self._live is not None:
             self._live.update(self.render())
         elif not self.live:
-            print(str(event), file=self.stream, flush=True)
+            print(printable(event), file=self.stream, flush=True)
 
     def _take(self, event: PushEvent) -> None:
         if event.node is None:
@@ -88,5 +91,5 @@ class PushDisplay:
         table = Table(*COLUMNS, title="gns3lab push", expand=False)
         for row in self._rows.values():
             style = "red" if "FAILED" in row["stages"] else None
-            table.add_row(*(row[c] for c in COLUMNS), style=style)
-        return Group(table, *(Text(line) for line in self._log))
+            table.add_row(*(shown(row[c]) for c in COLUMNS), style=style)
+        return Group(table, *(shown(line) for line in self._log))
