@@ -8,11 +8,12 @@ import json
 import lzma
 import os
 import re
+import stat
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -337,3 +338,112 @@ def test_archive_needs_come_from_its_manifest_and_project(tmp_path: Path) -> Non
     (folder / "base-a.qcow2").write_bytes(good)
     [state, _] = imagecache.check_folder(needs, [folder])
     assert state.ok
+
+
+# --------------------------------------------------------------------------- bounds (issue 17)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/shadow", "ftp://example.org/x.img", "http:///x",
+                                 "data:,x", "/etc/shadow", 5])
+def test_only_http_and_https_urls_are_pulled(tmp_path: Path, url: object) -> None:
+    need = replace(need_for(PAYLOAD, None), url=url, origin="appliance 'Evil' (evil.gns3a)")
+    with pytest.raises(ImageError, match="only http and https") as info:
+        pull([need], tmp_path / "cache")
+    assert info.value.message.startswith("appliance 'Evil' (evil.gns3a): image disk.qcow2: ")
+    assert repr(url) in info.value.message
+    assert not (tmp_path / "cache").exists()
+
+
+def test_an_image_with_no_size_or_checksum_is_not_pulled(server: tuple[str, Served],
+                                                          tmp_path: Path) -> None:
+    url, served = server
+    served.files["/disk.qcow2"] = PAYLOAD
+    good = need_for(PAYLOAD, url + "/disk.qcow2")
+    for bad in (replace(good, size=0), replace(good, md5="", sha256=""),
+                replace(good, md5="not-an-md5", sha256="")):
+        with pytest.raises(ImageError, match="declares no size or no checksum for disk.qcow2"):
+            pull([replace(good, filename="other.qcow2", url=url + "/other"), bad], tmp_path)
+    assert served.gets == Counter()  # one refused image: nothing at all was downloaded
+    assert imagecache.check_pullable(replace(good, md5="")) is None  # a sha256 will do
+
+
+def test_a_file_is_never_ok_without_a_checksum(tmp_path: Path) -> None:
+    (tmp_path / "disk.qcow2").write_bytes(PAYLOAD)
+    [state] = imagecache.check_folder([replace(need_for(PAYLOAD, None), md5="", sha256="")],
+                                      [tmp_path])
+    assert not state.ok and "declares no md5 or sha256 for disk.qcow2" in state.problem
+
+
+def test_download_cap() -> None:
+    need = need_for(PAYLOAD, None)
+    assert imagecache.download_cap(need) == len(PAYLOAD)
+    assert imagecache.download_cap(replace(need, compression="xz")) == \
+        len(PAYLOAD) + len(PAYLOAD) // 50 + (1 << 20)
+
+
+def test_a_cancel_ends_a_blocked_read_and_removes_the_part(tmp_path: Path) -> None:
+    from generator.images.download import Cancelled, Transfers
+    from tests.support.hostile_http import HostileServer, Route
+
+    with HostileServer(lifetime=30) as srv:
+        srv.routes["/disk.qcow2"] = Route(body=PAYLOAD, head=1000, drip=20)
+        transfers, ended = Transfers(), []
+
+        def run() -> None:
+            try:
+                pull_one(need_for(PAYLOAD, srv.url + "/disk.qcow2"), tmp_path,
+                         transfers=transfers)
+            except Cancelled:
+                ended.append(time.monotonic())
+
+        worker = threading.Thread(target=run)
+        worker.start()
+        part = tmp_path / ".disk.qcow2.part"
+        for _ in range(100):
+            if part.is_file() and part.stat().st_size == 1000:
+                break
+            time.sleep(0.05)
+        start = time.monotonic()
+        transfers.cancel()
+        worker.join(timeout=5)
+    assert ended and ended[0] - start < 1
+    assert not part.exists()
+
+
+def test_cache_and_imported_files_are_private(tmp_path: Path) -> None:
+    got = tmp_path / "got.qcow2"
+    got.write_bytes(PAYLOAD)
+    got.chmod(0o644)
+    cache = tmp_path / "cache"
+    path = import_file(got, [need_for(PAYLOAD, None)], cache)
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize(("project", "manifest"), [
+    ([1, 2], {}),
+    ({"topology": {"nodes": {"a": 1}}}, {"images": [1, "x", None]}),
+    ({"topology": {"nodes": [1, {"node_type": "qemu", "properties": ["hda_disk_image"]}]}},
+     {"images": "x"}),
+])
+def test_archive_needs_of_any_shape_are_empty_not_a_crash(tmp_path: Path, project: object,
+                                                          manifest: object) -> None:
+    import zipfile
+
+    archive = tmp_path / "odd.gns3project"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.gns3", json.dumps(project))
+        zf.writestr("gns3lab/manifest.json", json.dumps(manifest))
+    assert imagecache.needs_of(archive) == []
+
+
+def test_archive_image_size_must_be_a_count(tmp_path: Path) -> None:
+    import zipfile
+
+    archive = tmp_path / "lots.gns3project"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.gns3", "{}")
+        zf.writestr("gns3lab/manifest.json", json.dumps({"images": {"base.qcow2": {
+            "size": "lots", "md5": "0" * 32}}}))
+    with pytest.raises(ImageError, match=r"images\.base\.qcow2\.size is 'lots', not a number"):
+        imagecache.needs_of(archive)
