@@ -5,7 +5,10 @@ each node's seed files, the controller's bootstrap tree and the manifest facts. 
 are rendered (``load_lab`` + ``render_project`` + ``render_seed`` + ``render_bootstrap``, all
 pure, no tools); an archive's are read back (``project.gns3``, the seed ISOs,
 ``gns3lab/bootstrap/``, ``gns3lab/manifest.json``) through a reader that refuses unsafe member
-names and caps what it reads, so a stranger's archive is safe to compare.
+names and caps what it reads, so a stranger's archive is safe to compare: its documents are
+parsed within :mod:`generator.read.bounded`'s limits, each seed ISO is streamed to a temporary
+file and read within the seed limits, and a bootstrap file past MAX_TEXT is compared by its size
+and sha256 (streamed), never held.
 
 The lab key is the one thing a blueprint does not fix (it is generated at build time), so every
 text has it replaced by ``<lab key>``, and the meta-data instance-id (a hash of the seed) by
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import json
 import re
 import tempfile
 import zipfile
@@ -26,20 +28,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from generator.errors import ArchiveError
+from generator.errors import ArchiveError, SeedError
 from generator.paths import PROJECT_FILE
-from generator.read.reader import SafeArchive
-from generator.read.shape import MANIFEST, MEMBERS, node_folder
+from generator.read.bounded import parse_json, parse_yaml
+from generator.read.reader import SafeArchive, size_text
+from generator.read.shape import (
+    MANIFEST,
+    MEMBERS,
+    images_problem,
+    node_folder,
+    project_nodes,
+    project_problem,
+)
 from generator.render.guest_paths import STAGES_FILE
-from generator.write.iso import read_seed_iso
+from generator.write.iso import MAX_SEED_ISO, read_seed_iso
 
 LAB_KEY = "<lab key>"
 PUBLIC_KEY = "/root/.ssh/id_ed25519.pub"
 BOOTSTRAP_PREFIX = MEMBERS.rel(MEMBERS.bootstrap_dir) + "/"
 SECTIONS = ("lab", "nodes", "links", "interfaces", "images", "stages", "seeds", "files")
 _INSTANCE_ID = re.compile(r"^(instance-id: )(\S+)-[0-9a-f]{12}$", re.M)
+MAX_TEXT = 1 << 20  # a bootstrap file past this is compared by size and sha256
+MAX_TEXTS = 16 << 20  # bootstrap and seed text read from one archive in all
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,7 @@ def _interfaces(seeds: dict[str, dict[str, bytes]]) -> dict[str, dict[str, Any]]
     """Guest interfaces by ``node/name`` from each seed's network-config."""
     out: dict[str, dict[str, Any]] = {}
     for node, files in seeds.items():
-        doc = yaml.safe_load(files.get("network-config", b"") or b"{}") or {}
+        doc = parse_yaml(files.get("network-config", b"") or b"{}") or {}
         for section in ("ethernets", "bonds", "vlans", "bridges"):
             for name, body in (doc.get(section) or {}).items():
                 body = body or {}
@@ -166,7 +176,7 @@ def _stages(bootstrap: dict[str, bytes]) -> tuple[str | None, dict[str, dict[str
     raw = bootstrap.get(STAGES_FILE)
     if raw is None:
         return None, {}
-    doc = json.loads(raw)
+    doc = parse_json(raw)
     return doc.get("controller"), {
         s["name"]: {"position": i + 1, "hosts": ", ".join(s.get("hosts", [])),
                     "playbooks": ", ".join(s.get("playbooks", [])), "timeout": s.get("timeout")}
@@ -231,35 +241,77 @@ def _guest_content(f: Any) -> bytes:
 
 def archive_view(path: Path) -> LabView:
     """An archive's view, read from its project file, seed ISOs, bootstrap tree and manifest."""
-    zf = SafeArchive(path)
-    try:
-        if PROJECT_FILE not in zf.names:
+    with SafeArchive(path) as zf:
+        if PROJECT_FILE not in zf.infos:
             raise ArchiveError(f"{path}: no {PROJECT_FILE} at the archive root",
                                hint="is this a GNS3 portable project?")
-        project = json.loads(zf.read(PROJECT_FILE))
-        manifest = json.loads(zf.read(MANIFEST)) if MANIFEST in zf.names else {}
-        bootstrap = {"/" + n[len(BOOTSTRAP_PREFIX):]: zf.read(n) for n in zf.names
-                     if n.startswith(BOOTSTRAP_PREFIX) and not n.endswith("/")}
-        seeds = _archive_seeds(zf, project)
-        key = manifest.get("lab_key") or as_text(bootstrap.get(PUBLIC_KEY, b"")).strip() or None
+        project = zf.json(PROJECT_FILE)
+        if problem := project_problem(project):
+            raise ArchiveError(f"{path}: {PROJECT_FILE}: {problem}")
+        manifest = zf.json(MANIFEST) if MANIFEST in zf.infos else {}
+        if not isinstance(manifest, dict) or (problem := images_problem(manifest.get("images"))):
+            raise ArchiveError(f"{path}: {MANIFEST}: {problem or 'not a mapping'}")
+        bootstrap = _archive_bootstrap(zf)
+        seeds = _archive_seeds(zf, project, sum(map(len, bootstrap.values())))
+    try:
+        key = manifest.get("lab_key") or \
+            as_text(bootstrap.get(PUBLIC_KEY, b"")).strip() or None
         return make_view(str(path), project, seeds, bootstrap, manifest, key, None)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ArchiveError(f"{path}: not a project gns3lab can read: "
                            f"{type(exc).__name__}: {exc}") from None
-    finally:
-        zf.close()
 
 
-def _archive_seeds(zf: SafeArchive, project: dict[str, Any]) -> dict[str, dict[str, bytes]]:
+def _archive_bootstrap(zf: SafeArchive) -> dict[str, bytes]:
+    """The bootstrap tree by guest path: each file up to MAX_TEXT as it is, a bigger one as a
+    line with its size and sha256 (streamed); ArchiveError past MAX_TEXTS in all."""
+    out: dict[str, bytes] = {}
+    total = 0
+    for name, info in sorted(zf.infos.items()):
+        if not name.startswith(BOOTSTRAP_PREFIX) or name.endswith("/"):
+            continue
+        if info.file_size > MAX_TEXT:
+            data = (f"<{info.file_size} bytes, sha256 {zf.digest(name)}, compared by "
+                    "digest>\n").encode()
+        else:
+            data = zf.read(name, MAX_TEXT)
+        total = _spend(zf, total, len(data))
+        out["/" + name[len(BOOTSTRAP_PREFIX):]] = data
+    return out
+
+
+def _spend(zf: SafeArchive, spent: int, more: int) -> int:
+    """What one archive's texts have cost with ``more`` bytes; ArchiveError past MAX_TEXTS."""
+    if spent + more > MAX_TEXTS:
+        raise ArchiveError(f"{zf.path}: its bootstrap tree and seeds hold more than the "
+                           f"{size_text(MAX_TEXTS)} of text diff compares")
+    return spent + more
+
+
+def _archive_seeds(zf: SafeArchive, project: dict[str, Any], spent: int
+                   ) -> dict[str, dict[str, bytes]]:
+    """Each QEMU node's seed files by node name: the ISO streamed to a temporary file, read
+    within the seed limits, its network-config parsed within the YAML limits; the texts
+    counted against MAX_TEXTS with the ``spent`` bytes already read."""
     out = {}
     with tempfile.TemporaryDirectory(prefix="gns3lab-diff.") as tmp:
         iso = Path(tmp) / "seed.iso"
-        for node in project["topology"]["nodes"]:
-            seed = (node.get("properties") or {}).get("cdrom_image")
+        for node in project_nodes(project):
+            seed = node.get("properties", {}).get("cdrom_image")
             member = f"{node_folder(node['node_id'])}{seed}"
-            if seed and member in zf.names:
-                iso.write_bytes(zf.read(member))
-                out[node["name"]] = read_seed_iso(iso).files
+            if not seed or not isinstance(seed, str) or member not in zf.infos:
+                continue
+            with iso.open("wb") as fh:
+                zf.copy(member, fh, MAX_SEED_ISO)
+            try:
+                files = read_seed_iso(iso).files
+                parse_yaml(files.get("network-config", b"") or b"{}")
+            except (SeedError, ValueError) as exc:
+                reason = exc.message if isinstance(exc, SeedError) else f"network-config: {exc}"
+                raise ArchiveError(f"{zf.path}: {member}: {reason.split(f'{iso}: ')[-1]}",
+                                   hint="this archive was not written by gns3lab") from None
+            spent = _spend(zf, spent, sum(map(len, files.values())))
+            out[node["name"]] = files
     return out
 
 

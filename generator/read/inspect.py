@@ -14,6 +14,7 @@ from generator.read.secrets import scan
 from generator.read.shape import (
     IMAGES_PREFIX,
     MANIFEST,
+    NODES_PREFIX,
     manifest_problem,
     node_folder,
     project_nodes,
@@ -40,17 +41,17 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
         secrets = _secrets(zf, manifest)
     topology = project_nodes(raw)
     by_id = {n["node_id"]: n for n in topology}
+    folders = _folder_sizes(sizes)
     nodes = []
     for n in topology:
         props = n.get("properties", {})
-        folder = node_folder(n["node_id"])
         nodes.append({
             "name": str(n["name"]), "type": str(n["node_type"]), "ram": props.get("ram"),
             "cpus": props.get("cpus"), "adapters": props.get("adapters"),
             "image": _text(props.get("hda_disk_image")),
             "seed": _text(props.get("cdrom_image")) or None,
             "options": _text(props.get("options")),
-            "files_bytes": sum(s for name, s in sizes.items() if name.startswith(folder))})
+            "files_bytes": folders.get(node_folder(n["node_id"]), 0)})
     links = []
     for link in raw["topology"].get("links", []):
         ends = link.get("nodes") if isinstance(link, dict) else None
@@ -72,6 +73,18 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
         "qemu_options": {n["name"]: n["options"] for n in nodes if n["options"]},
         "layout": _layout(raw),
     }
+
+
+def _folder_sizes(sizes: dict[str, int]) -> dict[str, int]:
+    """Bytes under each node folder (``project-files/<type>/<id>/``), in one pass over the
+    members: a sum per node over every member was nodes x members."""
+    out: dict[str, int] = {}
+    for name, size in sizes.items():
+        parts = name.split("/", 3)
+        if len(parts) == 4 and name.startswith(NODES_PREFIX):
+            folder = "/".join(parts[:3]) + "/"
+            out[folder] = out.get(folder, 0) + size
+    return out
 
 
 def _layout(project: dict[str, Any]) -> str:

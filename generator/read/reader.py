@@ -1,27 +1,33 @@
 """Reading a stranger's ``.gns3project`` safely: checked member names, capped reads.
 
-Used by ``gns3lab inspect`` and ``gns3lab diff``: the one way gns3lab opens an archive it did
-not just write. Nothing is extracted; every member is read by streaming, in bounded memory.
+The one way gns3lab opens an archive it did not just write (``inspect``, ``verify``, ``diff``,
+``images`` and ``push``). Nothing is extracted; every member is read by streaming, in bounded
+memory, and JSON members are parsed within :mod:`generator.read.bounded`'s limits. The member
+list is refused on opening when it holds a name twice, or two names that one file system would
+make one file: GNS3 may extract the archive on a case-insensitive (Windows, macOS) or
+normalising (macOS: NFD) one, and then one member silently replaces the other.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import stat
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from generator.errors import ArchiveError
+from generator.read.bounded import MAX_JSON, parse_json
 
 MAX_MEMBER = 64 << 20  # bytes read from one member (project, manifest, seed, script)
 MAX_MEMBERS = 100_000
 MAX_RATIO = 1000  # a member that inflates more than this is a zip bomb, not a lab
 CHUNK = 1 << 20
+NOT_OURS = "this archive was not written by gns3lab; do not import it"
 #: What zipfile raises on damaged, truncated or unusual archives.
 ZIP_ERRORS = (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError,
               NotImplementedError, RuntimeError, KeyError, OverflowError)
@@ -51,6 +57,38 @@ def check_member(info: zipfile.ZipInfo) -> None:
                            f"{info.file_size} (a zip bomb)", hint="do not import it")
 
 
+def same_file_key(name: str) -> str:
+    """The name a case-insensitive, normalising file system stores ``name`` under (Unicode
+    canonical caseless matching: NFD, case folding, NFD again)."""
+    return unicodedata.normalize("NFD", unicodedata.normalize("NFD", name).casefold())
+
+
+def check_distinct(path: Path, names: list[str]) -> None:
+    """Refuse a member list that names one file twice, or two names one case-insensitive or
+    normalising file system makes one (``hda_disk.qcow2`` and ``HDA_DISK.qcow2``; ``café`` in
+    NFC and NFD), a file and a folder included. One pass, a dict of keys: linear."""
+    seen: dict[str, str] = {}
+    folders: dict[str, str] = {}
+    for name in names:
+        key = same_file_key(name.rstrip("/"))
+        first = seen.get(key)
+        if first == name:
+            raise ArchiveError(f"{path}: member {name!r} appears twice", hint=NOT_OURS)
+        if first is not None:
+            raise ArchiveError(f"{path}: members {first!r} and {name!r} collide on a "
+                               "case-insensitive or normalising file system", hint=NOT_OURS)
+        seen[key] = name
+        parts = name.rstrip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            folder = "/".join(parts[:i])
+            folders.setdefault(same_file_key(folder), folder)
+    for key, folder in folders.items():
+        if key in seen and not seen[key].endswith("/"):  # not the folder's own entry
+            raise ArchiveError(f"{path}: member {seen[key]!r} and folder {folder + '/'!r} "
+                               "collide on a case-insensitive or normalising file system",
+                               hint=NOT_OURS)
+
+
 class SafeArchive:
     """A read-only zip whose member names are all checked on opening and whose reads are
     capped (by the size the zip declares, and again by the bytes it really inflates to)."""
@@ -71,13 +109,13 @@ class SafeArchive:
         if len(infos) > MAX_MEMBERS:
             raise ArchiveError(f"{path}: {len(infos)} members, more than {MAX_MEMBERS}")
         for info in infos:
-            check_member(info)
+            try:
+                check_member(info)
+            except ArchiveError as exc:  # name the archive: a reader may open two
+                raise ArchiveError(f"{path}: {exc.message}", hint=exc.hint) from None
         self.infos = {i.filename: i for i in infos}
         self.names = [i.filename for i in infos]
-        if len(self.infos) != len(self.names):
-            dup = next(n for n in self.names if self.names.count(n) > 1)
-            raise ArchiveError(f"{path}: member {dup!r} appears twice",
-                               hint="this archive was not written by gns3lab; do not import it")
+        check_distinct(path, self.names)
 
     def chunks(self, name: str) -> Iterator[bytes]:
         """A member's bytes in 1 MiB pieces (constant memory; the CRC is checked at the end)."""
@@ -103,25 +141,45 @@ class SafeArchive:
             raise ArchiveError(f"{self.path}: cannot read member {name}: {exc}") from None
 
     def json(self, name: str) -> Any:
-        """A member parsed as JSON (size-capped)."""
+        """A member parsed as JSON, within MAX_JSON bytes and :mod:`~generator.read.bounded`'s
+        depth and size limits."""
+        data = self.read(name, min(self.cap, MAX_JSON))
         try:
-            return json.loads(self.read(name))
-        except (ValueError, RecursionError) as exc:
+            return parse_json(data)
+        except ValueError as exc:
             raise ArchiveError(f"{self.path}: {name} is not valid JSON: {exc}") from None
 
-    def read(self, name: str) -> bytes:
+    def read(self, name: str, cap: int | None = None) -> bytes:
+        """A member's bytes, at most ``cap`` (default: the archive's cap); ArchiveError past
+        it, whatever the zip declares."""
+        cap = self.cap if cap is None else cap
         info = self.infos[name]
-        if info.file_size > self.cap:
+        if info.file_size > cap:
             raise ArchiveError(f"{self.path}: member {name} is {info.file_size} bytes, more "
-                               f"than the {self.cap} diff reads")
+                               f"than the {size_text(cap)} gns3lab reads of it")
         try:
             with self.zf.open(info) as fh:
-                data = fh.read(self.cap + 1)
+                data = fh.read(cap + 1)
         except ZIP_ERRORS as exc:  # also a bad CRC
             raise ArchiveError(f"{self.path}: cannot read member {name}: {exc}") from None
-        if len(data) > self.cap:
-            raise ArchiveError(f"{self.path}: member {name} holds more than {self.cap} bytes")
+        if len(data) > cap:
+            raise ArchiveError(f"{self.path}: member {name} holds more than {size_text(cap)}")
         return data
+
+    def copy(self, name: str, out: BinaryIO, cap: int) -> None:
+        """Stream a member into ``out`` (for parsers that need a file), at most ``cap``
+        bytes; ArchiveError past it."""
+        info = self.infos[name]
+        if info.file_size > cap:
+            raise ArchiveError(f"{self.path}: member {name} is {info.file_size} bytes, more "
+                               f"than the {size_text(cap)} gns3lab reads of it")
+        done = 0
+        for chunk in self.chunks(name):
+            done += len(chunk)
+            if done > cap:
+                raise ArchiveError(f"{self.path}: member {name} holds more than "
+                                   f"{size_text(cap)}")
+            out.write(chunk)
 
     def close(self) -> None:
         self.zf.close()
@@ -131,3 +189,11 @@ class SafeArchive:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def size_text(size: int) -> str:
+    """A byte count as people read it: ``8 MiB``, ``256 KiB``, ``100 bytes``."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift} {unit}"
+    return f"{size} bytes"

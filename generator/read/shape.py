@@ -75,9 +75,34 @@ def project_nodes(doc: Any) -> list[dict[str, Any]]:
 
 def manifest_problem(doc: Any) -> str | None:
     """Why ``doc`` is not a manifest the members can be checked against (None when it is): its
-    ``files`` map member names to ``{sha256: ...}``."""
+    ``files`` map member names to ``{sha256: ...}``, and its ``images`` (if any) map file names
+    to records whose size is a number of bytes and whose checksums are strings."""
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, dict) or not all(
             isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()):
         return "'files' must map member names to {sha256: ...}"
+    return images_problem(doc.get("images"))
+
+
+def images_problem(images: Any) -> str | None:
+    """Why a manifest's ``images`` cannot be read (None when they can): build writes
+    ``{filename: {size, md5, sha256, ...}}``; a list of records with a ``name`` is read too."""
+    if images is None:
+        return None
+    if isinstance(images, dict):
+        records = list(images.items())
+    elif isinstance(images, list):
+        records = [(r.get("name") or r.get("filename") if isinstance(r, dict) else i, r)
+                   for i, r in enumerate(images)]
+    else:
+        return "'images' must map image file names to records"
+    for name, rec in records:
+        if not isinstance(rec, dict):
+            return f"images.{name} must be a record (size, md5, sha256)"
+        size = rec.get("size")
+        if size is not None and (type(size) is not int or size < 0):
+            return f"images.{name}.size is {repr(size)[:40]}, not a number of bytes"
+        for key in ("md5", "sha256", "url", "version", "appliance"):
+            if not isinstance(rec.get(key, ""), str | None):
+                return f"images.{name}.{key} must be a string"
     return None

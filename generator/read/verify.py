@@ -25,12 +25,11 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from generator import qcow2
 from generator.errors import ArchiveError, ImageError, SeedError
 from generator.images.cache import ImageNeed, check_folder, image_folders, needs_of
 from generator.paths import PROJECT_FILE
+from generator.read.bounded import parse_yaml
 from generator.read.reader import SafeArchive
 from generator.read.schemas import check_project
 from generator.read.shape import (
@@ -41,9 +40,10 @@ from generator.read.shape import (
     node_folder,
     overlay_member,
     project_nodes,
+    project_problem,
 )
 from generator.write.disks import digests_of
-from generator.write.iso import read_seed_iso
+from generator.write.iso import MAX_SEED_ISO, read_seed_iso
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,17 @@ def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyRep
             return VerifyReport(str(archive), problems=(
                 Problem("members", MANIFEST, f"unreadable: {problem}"),))
         problems, digests = check_members(zf, manifest["files"])
-        nodes, project_problems = _project(zf)
-        problems += project_problems
+        project, found = _project(zf)
+        problems += found
+        nodes = project_nodes(project)
         overlays, found = check_overlays(zf, nodes, set(manifest_images(manifest)))
         problems += found
         seeds, found = check_seeds(zf, nodes)
         problems += found
-    images, found = check_images(archive, manifest, digests, dirs)
-    problems += found
+    images = 0
+    if project is not None:  # without a project, there are no needs to check
+        images, found = check_images(archive, manifest, digests, dirs)
+        problems += found
     checked = {"members": len(manifest["files"]), "overlays": overlays, "seeds": seeds,
                "images": images}
     return VerifyReport(str(archive), checked, tuple(problems))
@@ -153,16 +156,22 @@ def manifest_images(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- project
 
 
-def _project(zf: SafeArchive) -> tuple[list[dict[str, Any]], list[Problem]]:
-    """The project's nodes (dicts with a node_id) and its schema problems."""
+def _project(zf: SafeArchive) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The project document and its problems: None and one problem when there is no project
+    to check (missing, past the readers' limits, not a project at all), else the servers'
+    schema problems, or the shape problem that keeps a node from the per-node checks."""
     if PROJECT_FILE not in zf.infos:
-        return [], [Problem("project", PROJECT_FILE, "missing: GNS3 cannot import it")]
+        return None, [Problem("project", PROJECT_FILE, "missing: GNS3 cannot import it")]
     try:
         doc = zf.json(PROJECT_FILE)
     except ArchiveError as exc:
-        return [], [Problem("project", PROJECT_FILE, exc.message.split(": ", 1)[-1])]
+        return None, [Problem("project", PROJECT_FILE, exc.message.split(": ", 1)[-1])]
+    if not isinstance(doc, dict) or not isinstance(doc.get("topology"), dict):
+        return None, [Problem("project", PROJECT_FILE, str(project_problem(doc)))]
     problems = [Problem("project", PROJECT_FILE, p) for p in check_project(doc)]
-    return project_nodes(doc), problems
+    if not problems and (problem := project_problem(doc)):
+        problems.append(Problem("project", PROJECT_FILE, problem))
+    return doc, problems
 
 
 # --------------------------------------------------------------------------- overlays
@@ -220,10 +229,13 @@ def check_seeds(zf: SafeArchive, nodes: list[dict[str, Any]]) -> tuple[int, list
             problems.append(Problem("seeds", name, f"node {node.get('name')!r}'s seed ISO is "
                                     "not in the archive"))
             continue
-        try:
-            found = check_seed_iso(zf.read(name))
-        except ArchiveError as exc:
-            found = [exc.message.rsplit(": ", 1)[-1]]
+        with tempfile.NamedTemporaryFile(suffix=".iso") as tmp:
+            try:
+                zf.copy(name, tmp, MAX_SEED_ISO)  # streamed: a seed is a few KB
+                tmp.flush()
+                found = check_seed_file(Path(tmp.name))
+            except ArchiveError as exc:
+                found = [exc.message.rsplit(": ", 1)[-1]]
         problems += [Problem("seeds", name, p) for p in found]
     return count, problems
 
@@ -233,10 +245,18 @@ def check_seed_iso(data: bytes) -> list[str]:
     with tempfile.NamedTemporaryFile(suffix=".iso") as tmp:
         tmp.write(data)
         tmp.flush()
-        try:
-            seed = read_seed_iso(Path(tmp.name))
-        except SeedError:
-            return ["not a readable ISO 9660 image"]
+        return check_seed_file(Path(tmp.name))
+
+
+def check_seed_file(path: Path) -> list[str]:
+    """Why cloud-init's NoCloud would not take the seed ISO at ``path`` ([] if it would);
+    its files are read within the seed limits of :func:`read_seed_iso`, its YAML within
+    :func:`~generator.read.bounded.parse_yaml`'s."""
+    try:
+        seed = read_seed_iso(path)
+    except SeedError as exc:  # damaged, or past a limit (which the message names)
+        damaged = exc.message.startswith("cannot read seed ISO")
+        return ["not a readable ISO 9660 image" if damaged else exc.message]
     problems = []
     if seed.label != "cidata":
         problems.append(f"volume label is {seed.label!r}, not 'cidata': NoCloud ignores it")
@@ -245,23 +265,26 @@ def check_seed_iso(data: bytes) -> list[str]:
         problems.append("no user-data: cloud-init ignores a NoCloud seed without it")
     elif not user.startswith(b"#cloud-config"):
         problems.append("user-data does not start with '#cloud-config'")
-    elif not isinstance(_yaml(user), dict):
-        problems.append("user-data is not a #cloud-config YAML mapping")
+    else:
+        doc, why = _yaml(user)
+        if not isinstance(doc, dict):
+            problems.append(f"user-data is not a #cloud-config YAML mapping{why}")
     meta = seed.files.get("meta-data")
     if meta is None:
         problems.append("no meta-data: cloud-init ignores a NoCloud seed without it")
     else:
-        doc = _yaml(meta)
+        doc, why = _yaml(meta)
         if not isinstance(doc, dict) or not doc.get("instance-id"):
-            problems.append("meta-data has no instance-id")
+            problems.append(f"meta-data has no instance-id{why}")
     return problems
 
 
-def _yaml(data: bytes) -> Any:
+def _yaml(data: bytes) -> tuple[Any, str]:
+    """The document and "" (or None and ": why it cannot be read")."""
     try:
-        return yaml.safe_load(data.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return None
+        return parse_yaml(data), ""
+    except ValueError as exc:
+        return None, f": {exc}"
 
 
 # --------------------------------------------------------------------------- images
@@ -287,7 +310,7 @@ def check_images(archive: Path, manifest: dict[str, Any], digests: dict[str, str
     image folders with the recorded size, md5 and sha256."""
     try:
         needs = image_needs(archive, manifest, dirs)
-    except ImageError as exc:
+    except (ImageError, ArchiveError) as exc:
         return 0, [Problem("images", PROJECT_FILE, exc.message)]
     problems, outside = [], []
     for need in needs:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import struct
 import sys
 import threading
 import time
@@ -45,6 +46,15 @@ DEFAULT_EPOCH = 315532800
 
 #: Files NoCloud needs before it accepts a seed (``vendor-data`` and ``network-config`` optional).
 REQUIRED_FILES = ("meta-data", "user-data")
+
+#: What a reader takes from a seed ISO it did not write (verify, diff): a NoCloud seed holds a
+#: few files of a few KB (68 KB as an ISO). Hard links are counted each time they are read.
+MAX_SEED_ISO = 2 << 20  # bytes of the ISO image itself
+MAX_SEED_FILE = 1 << 20  # bytes of one file in it
+MAX_SEED_FILES = 32  # entries in its root directory
+
+#: What pycdlib may raise besides its own exception on a damaged or hostile image.
+_PARSE_ERRORS = (ValueError, IndexError, KeyError, struct.error, RecursionError)
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_]{1,32}$")
@@ -182,18 +192,32 @@ def _long_name(iso: object, rec: object, kind: str) -> str:
 
 
 def _root_files(iso: object) -> dict[str, bytes]:
-    """Read every file in the root directory, by its long name when there is one."""
+    """Read every file in the root directory, by its long name when there is one; at most
+    MAX_SEED_FILES entries of MAX_SEED_FILE bytes, MAX_SEED_ISO in all (SeedError past them:
+    120 hard links to one 48 MiB extent would otherwise read 5.6 GB)."""
     if iso.has_rock_ridge():  # type: ignore[attr-defined]
         kind = "rr_path"
     elif iso.has_joliet():  # type: ignore[attr-defined]
         kind = "joliet_path"
     else:
         kind = "iso_path"
+    records = [rec for rec in iso.list_children(**{kind: "/"})  # type: ignore[attr-defined]
+               if rec is not None and not (rec.is_dot() or rec.is_dotdot() or rec.is_dir())]
+    if len(records) > MAX_SEED_FILES:
+        raise SeedError(f"{len(records)} files in the root, more than a seed's "
+                        f"{MAX_SEED_FILES}")
     out: dict[str, bytes] = {}
-    for rec in iso.list_children(**{kind: "/"}):  # type: ignore[attr-defined]
-        if rec is None or rec.is_dot() or rec.is_dotdot() or rec.is_dir():
-            continue
+    total = 0
+    for rec in records:
         name = _long_name(iso, rec, kind)
+        size = rec.get_data_length()
+        total += size
+        if size > MAX_SEED_FILE:
+            raise SeedError(f"file {name!r} is {size} bytes, more than a seed file's "
+                            f"{MAX_SEED_FILE >> 20} MiB")
+        if total > MAX_SEED_ISO:
+            raise SeedError(f"its files hold more than {MAX_SEED_ISO >> 20} MiB (hard links "
+                            "count each time)")
         buf = io.BytesIO()
         iso.get_file_from_iso_fp(buf, **{kind: f"/{name}"})  # type: ignore[attr-defined]
         if kind == "iso_path":
@@ -203,19 +227,20 @@ def _root_files(iso: object) -> dict[str, bytes]:
 
 
 def read_seed_iso(path: Path) -> SeedContents:
-    """Read a seed ISO back: its volume label and its root files (for tests and ``inspect``)."""
+    """Read a seed ISO back: its volume label and its root files (for tests, ``verify`` and
+    ``diff``), within MAX_SEED_FILES, MAX_SEED_FILE and MAX_SEED_ISO; SeedError otherwise."""
     import pycdlib
     from pycdlib.pycdlibexception import PyCdlibException
 
     iso = pycdlib.PyCdlib()
     try:
         iso.open(str(path))
-    except (OSError, PyCdlibException) as exc:
+    except (OSError, PyCdlibException, *_PARSE_ERRORS) as exc:
         raise SeedError(f"cannot read seed ISO {path}: {exc}") from exc
     try:
         label = iso.pvd.volume_identifier.decode("utf-8", errors="replace").rstrip(" \x00")
         files = _root_files(iso)
-    except PyCdlibException as exc:
+    except (PyCdlibException, *_PARSE_ERRORS) as exc:
         raise SeedError(f"cannot read seed ISO {path}: {exc}") from exc
     finally:
         iso.close()
