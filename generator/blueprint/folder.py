@@ -66,7 +66,7 @@ def scan_folder(folder: Path, blueprint_file: Path, skip: Iterable[Path] = ()) -
                 continue
             problem = entry_problem(rel, os.lstat(path))
             if problem:
-                problems.append(Problem(str(path), None, "", *problem))
+                problems.append(Problem(shown_path(folder, rel), None, "", *problem))
             else:
                 scan.files[rel] = path
         if len(scan.files) > MAX_TREE_FILES:
@@ -110,17 +110,20 @@ def entry_problem(rel: str, st: os.stat_result) -> tuple[str, str] | None:
         return (f"is {what}: a blueprint folder holds plain files only",
                 "remove it from the blueprint folder, or list it in .gitignore")
     if rel != printable_name(rel):
-        return (f"the name {printable_name(rel)} has a control character or bytes that are "
-                "not UTF-8", "rename it")
+        return ("the name has a control character or bytes that are not UTF-8", "rename it")
     return hard_link_problem(rel, st)
 
 
 def printable_name(rel: str) -> str:
-    """``rel`` quoted for a message, control characters and undecodable bytes escaped."""
-    raw = os.fsencode(rel)
-    text = raw.decode("utf-8", "backslashreplace")
-    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-    return shown if shown == rel else repr(shown)
+    """``rel`` for a message: control characters and bytes that are not UTF-8 escaped
+    (``\\n``, ``\\xff``); a name that needs none comes back unchanged."""
+    text = os.fsencode(rel).decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def shown_path(folder: Path, rel: str) -> str:
+    """Where an entry is, for a message (its name escaped)."""
+    return f"{folder}/{printable_name(rel)}"
 
 
 def collisions(folder: Path, names: Iterable[str]) -> list[Problem]:
@@ -137,9 +140,17 @@ def collisions(folder: Path, names: Iterable[str]) -> list[Problem]:
             other = seen.setdefault(key, prefix)
             if other != prefix and prefix not in reported:
                 reported.add(prefix)
-                problems.append(Problem(
-                    str(folder / prefix), None, "",
-                    f"differs from {other!r} only by case or Unicode normalisation: a "
-                    "file system that folds them (macOS, Windows) would make them one",
-                    "rename one of the two"))
+                problems.append(Problem(shown_path(folder, prefix), None, "",
+                                        _folding(prefix, other),
+                                        "rename one of the two"))
     return problems
+
+
+def _folding(name: str, other: str) -> str:
+    """Why two names are one on some file systems: case, or Unicode normalisation (then both
+    spelled with escapes, since they print alike)."""
+    folds = "a file system that folds them (macOS, Windows) makes them one file"
+    if unicodedata.normalize("NFC", name) == unicodedata.normalize("NFC", other):
+        return (f"{ascii(name)} and {ascii(other)} are one name in two Unicode normalisations "
+                f"(composed and decomposed characters): {folds}")
+    return f"differs from '{printable_name(other)}' only by case: {folds}"

@@ -21,7 +21,7 @@ from typing import BinaryIO
 import yaml
 
 from generator.blueprint.confine import MAX_FILE_BYTES
-from generator.blueprint.folder import entry_problem, scan_folder
+from generator.blueprint.folder import entry_problem, scan_folder, shown_path
 from generator.blueprint.load import FOLDER_BLUEPRINTS
 from generator.errors import BlueprintError, Problem
 from generator.model import Lab
@@ -61,13 +61,14 @@ def copy_plain_file(path: Path, rel: str, dest: Path) -> bool:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise BlueprintError([Problem(str(path), None, "", f"cannot be read: {exc.strerror}",
-                                      "check the file's permissions, or list it in "
-                                      ".gitignore")]) from None
+        raise BlueprintError([Problem(shown_path(path.parent, path.name), None, "",
+                                      f"cannot be read: {exc.strerror}", "check the file's "
+                                      "permissions, or list it in .gitignore")]) from None
     with os.fdopen(fd, "rb") as src:
         problem = entry_problem(rel, os.fstat(fd))
         if problem:
-            raise BlueprintError([Problem(str(path), None, "", *problem)])
+            raise BlueprintError([Problem(shown_path(path.parent, path.name), None, "",
+                                          *problem)])
         if scan(_chunks(src)).private_key:
             return False
         src.seek(0)

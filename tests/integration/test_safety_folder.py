@@ -110,8 +110,9 @@ def test_a_blueprints_git_config_and_hooks_never_run(tmp_path: Path) -> None:
     checked = cli(tmp_path, "validate", "bp")
     assert checked.returncode == 0, checked.stderr
     assert not canary.exists(), "a command from the blueprint's .git ran on the builder"
-    archived = {n.removeprefix("gns3lab/blueprint/") for n in
-                members(tmp_path / "out" / "fine.gns3project") if n.startswith("gns3lab/blueprint/")}
+    prefix = "gns3lab/blueprint/"
+    archived = {n.removeprefix(prefix) for n in members(tmp_path / "out" / "fine.gns3project")
+                if n.startswith(prefix)}
     assert archived == {"lab.yaml", "notes.txt", "keep.log", "sub/kept.txt"}, archived
     assert "not archived: a.log (git ignores it)" in built.stderr
     assert "not archived: build (git ignores it)" in built.stderr
@@ -245,8 +246,9 @@ def test_names_that_fold_together_are_never_written(tmp_path: Path, first: str,
     run = build(tmp_path, "bp")
     assert run.returncode == 2, run.stderr
     message = errors(run)
-    assert "only by case or Unicode normalisation" in message, message
-    assert first.split("/")[0] in message and second.split("/")[0] in message, message
+    assert "a file system that folds them (macOS, Windows) makes them one file" in message
+    for name in (first.split("/")[0], second.split("/")[0]):
+        assert name in message or ascii(name) in message, message
     assert not (tmp_path / "out").exists()
 
 
