@@ -67,12 +67,14 @@ def images_list(source: Path, images_dirs: tuple[Path, ...], as_json: bool) -> N
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table("image", "version", "size", "md5", "sha256", "present", "where")
-    for r in rows:
-        table.add_row(r["name"], r["version"], str(r["size"]), r["md5"],
-                      (r["sha256"] or "-")[:16], "yes" if r["present"] else
-                      ("WRONG" if r["path"] else "no"), r["path"] or r["url"] or r["page"] or "-")
+    for r in rows:  # an archive's words: plain text (no markup, no escapes), never rich markup
+        cells = [r["name"], r["version"], str(r["size"]), r["md5"], (r["sha256"] or "-")[:16],
+                 "yes" if r["present"] else ("WRONG" if r["path"] else "no"),
+                 r["path"] or r["url"] or r["page"] or "-"]
+        table.add_row(*(Text(printable(str(c))) for c in cells))
     Console(width=200).print(table)
 
 

@@ -27,7 +27,7 @@ import shutil
 import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -53,6 +53,7 @@ from generator.images.download import (
     open_private,
     unpack,
 )
+from generator.interrupt import wait_for
 from generator.paths import PROJECT_FILE, Layout
 from generator.read.reader import SafeArchive
 from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
@@ -385,6 +386,17 @@ def _move_digests(old: Path, new: Path) -> None:
             os.utime(dst)  # newer than the rename, so the digest cache still trusts it
 
 
+class PullRefused(ImageError):
+    """Images a pull refuses before downloading anything: one message line each."""
+
+    def __init__(self, messages: list[str], hint: str) -> None:
+        super().__init__("; ".join(messages), hint)
+        self.messages = messages
+
+    def lines(self) -> list[str]:
+        return [*self.messages, f"hint: {self.hint}"]
+
+
 @dataclass(frozen=True)
 class PullResult:
     """What one pull ended with: the cached path, or the problem."""
@@ -410,8 +422,8 @@ def pull(needs: Iterable[ImageNeed], cache: Path, *, jobs: int = 3,
         except ImageError as exc:
             refused.append(exc.message)
     if refused:
-        raise ImageError("\n".join(refused), hint="nothing was downloaded; fix the appliance "
-                         "or the archive, or get the files by hand and 'images import' them")
+        raise PullRefused(refused, hint="nothing was downloaded; fix the appliance or the "
+                          "archive, or get the files by hand and 'images import' them")
     transfers = Transfers()
 
     def one(need: ImageNeed) -> PullResult:
@@ -424,17 +436,8 @@ def pull(needs: Iterable[ImageNeed], cache: Path, *, jobs: int = 3,
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(one, need) for need in needs]
-        try:
-            # Wait in short steps: the kernel may hand a signal to a worker thread, and only
-            # a main thread that comes back to Python code runs the handler.
-            while wait(futures, timeout=0.2).not_done:
-                pass
-            return [f.result() for f in futures]
-        except BaseException:  # a signal: stop every download now, then wait for the workers
-            transfers.cancel()
-            for f in futures:
-                f.cancel()
-            raise
+        wait_for(futures, transfers.cancel)
+        return [f.result() for f in futures]
 
 
 # --------------------------------------------------------------------------- importing

@@ -99,8 +99,7 @@ def check_url(url: object, where: str) -> str:
     """``url`` if it is an http or https URL with a host; else ImageError naming ``where``."""
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme.lower() not in SCHEMES or not parts.hostname:
-        raise ImageError(f"{where}: URL {url!r} refused: only http and https URLs are pulled; "
-                         "nothing was downloaded",
+        raise ImageError(f"{where}: URL {url!r} refused: only http and https URLs are pulled",
                          hint="a file:// or ftp:// URL in an appliance or archive is not an "
                               "image source; get the file by hand and 'images import' it")
     return url  # type: ignore[return-value]

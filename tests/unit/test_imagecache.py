@@ -447,3 +447,21 @@ def test_archive_image_size_must_be_a_count(tmp_path: Path) -> None:
             "size": "lots", "md5": "0" * 32}}}))
     with pytest.raises(ImageError, match=r"images\.base\.qcow2\.size is 'lots', not a number"):
         imagecache.needs_of(archive)
+
+
+def test_list_shows_an_archives_words_as_text(tmp_path: Path) -> None:
+    """Rich markup and escape sequences from a stranger's manifest are printed, not obeyed."""
+    import zipfile
+
+    archive = tmp_path / "words.gns3project"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("project.gns3", "{}")
+        zf.writestr("gns3lab/manifest.json", json.dumps({"images": {"b.img": {
+            "version": "b[/bold]x [link=http://evil.example/]click[/link]",
+            "url": "http://x/\x1b[2J"}}}))
+    result = CliRunner().invoke(main, ["images", "list", str(archive)],
+                                env={"GNS3LAB_IMAGES": str(tmp_path / "c"),
+                                     "HOME": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert "b[/bold]x [link=http://evil.example/]click[/link]" in result.output
+    assert "\x1b" not in result.output and "http://x/\\x1b[2J" in result.output
