@@ -75,6 +75,9 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         progress("checking base images")
         images = find_images(lab, search_dirs(options.images_dirs), progress)
         lab = attach_images(lab, images)
+    # Rendered before the output folder is touched: a value no check caught (an appliance's)
+    # fails here with nothing written, not after the lab key was made.
+    project, svg = dump_project(render_project(lab)), render_svg(lab)
     out_dir = prepare_output(options.out_dir, lab)
     key = None if options.redact else ensure_lab_key(lab.name, out_dir, lab.ssh_key)
     with tempfile.TemporaryDirectory(prefix=staging_prefix(lab), dir=out_dir) as tmp:
@@ -85,14 +88,14 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
         write_seeds(lab, layout, key)
         injected = write_bootstrap(lab, layout, key, images, progress)
         progress("writing project file")
-        layout.project_file.write_bytes(dump_project(render_project(lab)))
+        layout.project_file.write_bytes(project)
         sources = copy_blueprint(lab, layout.blueprint_dir, out_dir, progress)
         bundle = {layout.rel(layout.image(i.filename)): i.path for i in (images or {}).values()
                   if i.path is not None and bundles(i, options)}  # streamed, never copied
         info = manifest_info(lab, options, key.public if key else "", source_date_epoch(sources))
         progress("writing README.md and topology.svg")
         (layout.root / "README.md").write_text(render_readme(lab, info), encoding="utf-8")
-        (layout.root / "topology.svg").write_bytes(render_svg(lab))
+        (layout.root / "topology.svg").write_bytes(svg)
         write_manifest(layout, info, bundle)
         progress("writing archive")
         archive = write_archive(layout, out_dir / archive_name(lab), progress, bundle)
