@@ -1,6 +1,10 @@
-"""Port labels on the canvas: where each link end's port name goes, and the text styles of
-port labels and node names. Positions come from :mod:`.canvas` first; the geometry (symbol,
-name and label boxes in both GNS3 clients) is :mod:`.canvas_quality`'s.
+"""Labels on the canvas: where each node's name and each link end's port name go, and their
+text styles. Positions come from :mod:`.canvas` first; the geometry (symbol, name, label and
+port-marker boxes in both GNS3 clients) is :mod:`.canvas_quality`'s.
+
+A node's name goes above its symbol (GNS3's own place) unless a link attaches there: then
+below, right or left, wherever no link, port marker, symbol or other name is. Port labels come
+after the names and keep off every symbol, name, port marker and other label.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ from generator.model import Link, Node
 from generator.render.canvas_quality import (
     CLIENTS,
     GUI_MARGIN,
+    MULTILINK_STEP,
     Box,
     font_px,
     label_boxes,
-    name_boxes,
+    port_markers,
+    segment_hits_box,
     symbol_size,
     text_size,
 )
@@ -26,23 +32,108 @@ PORT_STYLE = ("font-family: Noto Sans;font-size: 9.0;font-weight: bold;fill: #1a
               "fill-opacity: 1.0;")
 NAME_Y = -25  # GNS3's own offset of a centred node name
 LABEL_GAP = 5  # least gap between a port label and anything else (px): the clients round
+NAME_GAP = 4  # between a name and its symbol (px)
+LINK_CLEARANCE = 6  # a name keeps this far from a link (parallel links: 5 px more per pair)
+RING_RADII = range(50, 170, 10)  # px from a crowded symbol's centre to its name's centre
+RING_ANGLES = tuple(math.pi * (k / 12 - 0.5) for k in range(24))  # from straight up, clockwise
 
 
-def place_labels(nodes: Sequence[Node], links: Sequence[Link]
+def _centres(nodes: Sequence[Node]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for n in nodes:
+        w, h = symbol_size(n.symbol)
+        out[n.name] = (n.x + w / 2, n.y + h / 2)
+    return out
+
+
+def _markers(nodes: Sequence[Node], links: Sequence[Link]) -> list[Box]:
+    """Every port marker the desktop GUI draws."""
+    by_name = {n.name: n for n in nodes}
+    centre = _centres(nodes)
+    pairs: dict[tuple[str, str], int] = {}
+    for link in links:
+        if link.a.node != link.b.node:
+            key = (link.a.node, link.b.node)
+            pairs[key] = pairs.get(key, 0) + 1
+    out = []
+    for (a, b), count in sorted(pairs.items()):
+        for here, there in ((a, b), (b, a)):
+            node = by_name[here]
+            w, h = symbol_size(node.symbol)
+            out += port_markers(centre[here], centre[there],
+                                Box(node.x, node.y, node.x + w, node.y + h), count)
+    return out
+
+
+def place_names(nodes: Sequence[Node], links: Sequence[Link]) -> dict[str, tuple[int, int]]:
+    """Each node name's stored position (relative to its symbol's top-left corner): above the
+    symbol, else below, right or left, the first where no link, port marker, symbol or name
+    already placed is (else the least crowded)."""
+    centre = _centres(nodes)
+    pairs: dict[frozenset[str], int] = {}
+    for lk in links:
+        if lk.a.node != lk.b.node:
+            key = frozenset((lk.a.node, lk.b.node))
+            pairs[key] = pairs.get(key, 0) + 1
+    segments = [(centre[a], centre[b], LINK_CLEARANCE + MULTILINK_STEP * (count // 2))
+                for (a, b), count in ((tuple(sorted(k)), c) for k, c in sorted(
+                    pairs.items(), key=lambda kc: sorted(kc[0])))]
+    icons = [Box(n.x, n.y, n.x + symbol_size(n.symbol)[0], n.y + symbol_size(n.symbol)[1])
+             for n in nodes]
+    markers = _markers(nodes, links)
+    px = font_px(NAME_STYLE)
+    placed: list[Box] = []
+    out = {}
+    for node in nodes:
+        w, h = symbol_size(node.symbol)
+        tw, th = text_size(node.name, px)
+        spots = [  # anchors (relative): above, below, right, left
+            ((w - tw) / 2 - GUI_MARGIN, NAME_Y),
+            ((w - tw) / 2 - GUI_MARGIN, h + NAME_GAP + 1.069 * px),
+            (w + NAME_GAP, (h - th) / 2 - GUI_MARGIN + 0.6 * px),
+            (-tw - NAME_GAP - GUI_MARGIN, (h - th) / 2 - GUI_MARGIN + 0.6 * px)]
+        # a crowded node: the gaps between its links widen further out
+        spots += [(w / 2 + r * math.cos(a) - tw / 2 - GUI_MARGIN,
+                   h / 2 + r * math.sin(a) - th / 2 - GUI_MARGIN + 0.6 * px)
+                  for r in RING_RADII for a in RING_ANGLES]
+        best: tuple[int, tuple[int, int], list[Box]] | None = None
+        for sx, sy in spots:
+            anchor = (int(round(node.x + sx)), int(round(node.y + sy)))
+            boxes = list(label_boxes(anchor[0], anchor[1], node.name, px).values())
+            clashes = sum(segment_hits_box(p, q, b.shrunk(-clear))
+                          for p, q, clear in segments for b in boxes)
+            clashes += sum(b.overlaps(o, 2) for b in boxes for o in icons + markers + placed)
+            if best is None or clashes < best[0]:
+                best = (clashes, anchor, boxes)
+            if clashes == 0:
+                break
+        assert best is not None
+        placed += best[2]
+        out[node.name] = (best[1][0] - node.x, best[1][1] - node.y)
+    return out
+
+
+def place_labels(nodes: Sequence[Node], links: Sequence[Link],
+                 names: dict[str, tuple[int, int]] | None = None
                  ) -> dict[tuple[str, int], tuple[int, int]]:
     """Where each link end's port label goes, relative to its node's top-left corner.
 
     Each label sits beside its link, as near its own node as it can without touching any
-    symbol, any node name or another label, in either GNS3 client (the two draw a stored label
-    at different heights: see :mod:`.canvas_quality`). Crowded nodes are served first.
+    symbol, node name (at ``names``, from :func:`place_names`), port marker or another label,
+    in either GNS3 client (the two draw a stored label at different heights: see
+    :mod:`.canvas_quality`). Crowded nodes are served first.
     """
     by_name = {n.name: n for n in nodes}
     size = {n.name: symbol_size(n.symbol) for n in nodes}
-    centre = {n.name: (n.x + size[n.name][0] / 2, n.y + size[n.name][1] / 2) for n in nodes}
+    centre = _centres(nodes)
     icons = [Box(n.x, n.y, n.x + size[n.name][0], n.y + size[n.name][1]) for n in nodes]
-    names = [name_boxes(n.x, n.y, n.symbol, {"text": n.name, "x": None, "y": NAME_Y,
-                                             "style": NAME_STYLE}) for n in nodes]
-    taken: dict[str, list[Box]] = {c: icons + [nb[c] for nb in names] for c in CLIENTS}
+    names = names if names is not None else place_names(nodes, links)
+    name_px = font_px(NAME_STYLE)
+    name_at = [label_boxes(n.x + names[n.name][0], n.y + names[n.name][1], n.name, name_px)
+               for n in nodes]
+    markers = _markers(nodes, links)
+    taken: dict[str, list[Box]] = {c: icons + markers + [nb[c] for nb in name_at]
+                                   for c in CLIENTS}
     ends: dict[str, list[tuple[str, int, str, str]]] = {n.name: [] for n in nodes}
     for link in links:
         for i, (me, other) in enumerate(((link.a, link.b), (link.b, link.a))):
@@ -74,7 +165,7 @@ def _label_spot(here: tuple[float, float], there: tuple[float, float], text: str
     w, h = text_size(text, px)
     support = (w * abs(nx) + h * abs(ny)) / 2 + 3
     best: tuple[int, tuple[int, int]] | None = None
-    for d in range(6, max(int(length * 0.7), 7), 4):
+    for d in range(6, max(int(length * 0.5) - 2, 7), 4):  # nearer its own end
         for side in (1, -1):
             cx = here[0] + ux * d + nx * side * support
             cy = here[1] + uy * d + ny * side * support

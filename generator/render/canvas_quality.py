@@ -13,7 +13,13 @@ link crossings. The geometry is GNS3's own, read from its two clients:
 - A node name with ``x: null`` is centred above its symbol: the GUI at ``y``, the web UI on a
   baseline 8 px above the symbol.
 - Font sizes are points (both clients read ``font-size: 10.0`` as 10 pt = 13.3 px). Text widths
-  come from the advance widths of Noto Sans Bold, the font both web UIs bundle.
+  are the wider of Noto Sans Bold (the font both web UIs bundle, and the one the labels ask
+  for) and DejaVu Sans Bold, the wide font the desktop GUI falls back to where Noto Sans is
+  missing (most Linux desktops; Windows' and macOS' fallbacks are narrower); heights are Noto's
+  (the taller). So a layout computed here reads with either font.
+- The desktop GUI draws a port marker (a 10 px square) on each link 40 px from the symbol
+  centre, pushed out 10 px at a time until it leaves the symbol; links between the same two
+  nodes are drawn 5 px apart (:func:`port_markers`).
 """
 
 from __future__ import annotations
@@ -44,7 +50,19 @@ _ADVANCES = (
     650, 967, 667, 624, 579, 331, 413, 331, 572, 411, 362, 604, 633, 514, 633, 591, 387, 633,
     657, 305, 305, 620, 305, 982, 657, 619, 633, 633, 454, 497, 434, 657, 569, 856, 578, 569,
     488, 394, 551, 394, 572)
+#: DejaVu Sans Bold advance widths (per 1000 em) of ASCII 32..126, as Qt measures them.
+_DEJAVU_ADVANCES = (
+    348, 456, 521, 838, 696, 1002, 872, 306, 457, 457, 523, 838, 380, 415, 380, 365, 696, 696,
+    696, 696, 696, 696, 696, 696, 696, 696, 400, 400, 838, 838, 838, 580, 1000, 774, 762, 734,
+    830, 683, 683, 821, 837, 372, 372, 775, 637, 995, 837, 850, 733, 850, 770, 720, 682, 812,
+    774, 1103, 771, 724, 725, 457, 365, 457, 838, 500, 500, 675, 716, 593, 716, 678, 435, 716,
+    712, 343, 343, 665, 343, 1042, 712, 687, 716, 716, 493, 595, 478, 712, 652, 924, 645, 652,
+    582, 712, 365, 712, 838)
+_WIDEST = tuple(max(a, b) for a, b in zip(_ADVANCES, _DEJAVU_ADVANCES, strict=True))
 ASCENT, DESCENT = 1.069, 0.293  # Noto Sans, per em
+MARKER = 10  # px: the GUI's port marker (a square)
+MARKER_AT = 40  # px from the symbol centre, then 10 px steps until off the symbol
+MULTILINK_STEP = 5  # px between parallel links of one node pair in the GUI
 GUI_MARGIN = 4  # QTextDocument's default margin around a QGraphicsTextItem's text
 WEB_NAME_BASELINE = -8  # the web UI's baseline for a centred node name, above the symbol
 #: The web UI's default view names a link's ports only on links longer than this (px).
@@ -121,8 +139,9 @@ def font_px(style: str | None, default_pt: float = 10.0) -> float:
 
 
 def text_size(text: str, px: float) -> tuple[float, float]:
-    """(width, height) of one line of Noto Sans Bold at ``px``; other fonts come close."""
-    width = sum(_ADVANCES[ord(c) - 32] if 32 <= ord(c) < 127 else 600 for c in text)
+    """(width, height) of one line at ``px`` in the wider of Noto Sans Bold and DejaVu Sans
+    Bold (see the module docstring)."""
+    width = sum(_WIDEST[ord(c) - 32] if 32 <= ord(c) < 127 else 1000 for c in text)
     return width * px / 1000, (ASCENT + DESCENT) * px
 
 
@@ -147,6 +166,27 @@ def name_boxes(node_x: float, node_y: float, symbol: str | None, label: dict[str
         wy = node_y + WEB_NAME_BASELINE - ASCENT * px
         return {"gui": Box(gx, gy, gx + w, gy + h), "web": Box(gx + 3, wy, gx + 3 + w, wy + h)}
     return label_boxes(node_x + label["x"], node_y + label["y"], text, px)
+
+
+def port_markers(here: tuple[float, float], there: tuple[float, float], icon: Box,
+                 parallel: int = 1) -> list[Box]:
+    """The GUI's port marker boxes at the ``here`` end of a link (one per parallel link of the
+    pair: which link gets which offset is the GUI's business)."""
+    length = math.dist(here, there)
+    if length < 100:  # the GUI draws none on a short link
+        return []
+    ux, uy = (there[0] - here[0]) / length, (there[1] - here[1]) / length
+    out = []
+    for k in range(parallel):
+        multi = k // 2 if k % 2 == 0 else -((k + 1) // 2)  # the GUI's order: 0, -1, 1, -2..
+        ox, oy = -uy * multi * MULTILINK_STEP, ux * multi * MULTILINK_STEP
+        d = MARKER_AT
+        while (icon.x0 < here[0] + ox + ux * d < icon.x1
+               and icon.y0 < here[1] + oy + uy * d < icon.y1):
+            d += 10
+        cx, cy = here[0] + ox + ux * d, here[1] + oy + uy * d
+        out.append(Box(cx - MARKER / 2, cy - MARKER / 2, cx + MARKER / 2, cy + MARKER / 2))
+    return out
 
 
 # -- segments -----------------------------------------------------------------------------

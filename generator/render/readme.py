@@ -16,6 +16,7 @@ from generator.images.recipe import RECIPES
 from generator.model import Lab
 from generator.paths import Layout
 from generator.render.canvas import tier_of
+from generator.render.image_advice import image_advice
 from generator.render.stages import managed_nodes, resolve_stages
 
 GIB = 2**30
@@ -120,11 +121,11 @@ def _images(info: dict[str, Any]) -> list[str]:
     if bundled:
         out += [f"Those in this archive (`{_IMAGES}`) GNS3 installs on import.", ""]
     if len(bundled) < len(images):
-        out += ["Put the others in the GNS3 server's `images/QEMU/` folder (by these exact "
-                "names) before starting the lab, or let `gns3lab push --upload-images DIR` "
-                "upload them. Every VM's disk is a linked clone that names its base image by "
-                "file name and is only valid on that exact file: `gns3lab verify ARCHIVE "
-                "--images-dir DIR` checks a folder against the checksums above.", ""]
+        out += ["Put the others in the GNS3 server's QEMU images folder by these exact names "
+                "**before opening the project** (see *Import and start*). Every VM's disk is a "
+                "linked clone that names its base image by file name and is only valid on that "
+                "exact file: `gns3lab verify ARCHIVE --images-dir DIR` checks a folder against "
+                "the checksums above.", ""]
     return out
 
 
@@ -146,14 +147,35 @@ def _resources(lab: Lab, info: dict[str, Any]) -> list[str]:
 
 
 def _import(lab: Lab, archive: str, info: dict[str, Any]) -> list[str]:
+    images = info.get("images", {})
+    advice = image_advice(images, [n for n, e in images.items() if e.get("included")])
     return ["## Import and start", "",
             f"GNS3 GUI: **File > Import portable project**, choose `{archive}`, then "
             "**Start all** (the green triangle). With the GNS3 VM or a remote server, import "
             "it there.", "",
+            *[line for para in advice for line in (para, "")],
+            *_clouds(lab),
             "Command line (GNS3 2.2, or 3.x with `--user` and `--password`):", "",
             *_code(f"gns3lab push {archive} --server http://127.0.0.1:3080 --start --wait"),
             "`--wait` follows the consoles until the lab reports ready (exit 0), a stage fails "
             "or the timeout runs out (exit 1).", ""]
+
+
+def _clouds(lab: Lab) -> list[str]:
+    """Each cloud node's host interface: the blueprint names it (``ports:``), but the host the
+    lab runs on may call its interface otherwise (Windows always does)."""
+    out = []
+    for node in lab.nodes:
+        if node.type != "cloud":
+            continue
+        names = ", ".join(f"`{p.name}`" for p in node.ports)
+        out += [f"`{node.name}` is bound to the host interface {names}, as the blueprint names "
+                f"it (`ports:`). If the GNS3 server's host has no such interface (Windows, or "
+                f"a Linux host whose interface is `enp3s0`, `wlan0`...), after importing: "
+                f"right-click `{node.name}` > **Configure**, add your host's interface in "
+                f"**Ethernet interfaces** and remove the missing one, then draw its link "
+                f"again to the new port. Or set `ports:` in the blueprint and build again.", ""]
+    return out
 
 
 def _login(lab: Lab) -> list[str]:

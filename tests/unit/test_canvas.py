@@ -269,7 +269,8 @@ def test_title_names_the_lab_and_its_version_centred(results: dict) -> None:
     assert ">openstack-ceph v2.1<" in title["svg"]
     width = int(title["svg"].split('width="')[1].split('"')[0]) - 10
     nodes = project["topology"]["nodes"]
-    left, right = min(n["x"] for n in nodes), max(n["x"] + 80 for n in nodes)
+    left = min(n["x"] for n in nodes)
+    right = max(n["x"] + symbol_size(n["symbol"])[0] for n in nodes)
     assert abs(title["x"] + width / 2 - (left + right) / 2) <= 6
     assert title["y"] < min(n["y"] for n in nodes) - 40
     legend = next(d for d in project["topology"]["drawings"] if d is not title)
