@@ -295,10 +295,15 @@ def _run_sh(argv: list[str]) -> str:
                                   _preexec_fn=_child_setup(os.getpid()))
 
     def wait(seconds: float) -> bool:
-        try:
-            running.wait(timeout=seconds)
-        except sh.TimeoutException:
-            return False
+        # sh's own wait(timeout) sleeps 0.1 s between polls: a build that makes hundreds of
+        # overlays would pay that on each; these polls start at 1 ms.
+        end, pause = time.monotonic() + seconds, 0.001
+        while running.process.is_alive()[0]:
+            if time.monotonic() >= end:
+                return False
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        running.wait()  # reaped already: raises its ErrorReturnCode, if any
         return True
 
     _wait_or_end(running.pid, wait, None)

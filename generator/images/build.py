@@ -4,7 +4,8 @@
 GNS3 appliance file (``.gns3a``, registry version 4) in an images directory. Everything comes
 from Debian packages: ``mmdebstrap`` builds the root tree, ``mke2fs -d`` writes it into the root
 partition of a raw disk, a small FAT partition holds the kernel, initramfs and SYSLINUX, and
-``qemu-img`` converts the disk to qcow2. No loop devices, no mounts, no libguestfs.
+``qemu-img`` converts the disk to qcow2. No loop devices, no libguestfs, and no mount of the
+build's own (mmdebstrap's chroot mounts stay inside its private mount namespace).
 
 Disk layout (MBR, like a vendor cloud image that boots from its own disk)::
 
