@@ -465,3 +465,19 @@ def test_list_shows_an_archives_words_as_text(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "b[/bold]x [link=http://evil.example/]click[/link]" in result.output
     assert "\x1b" not in result.output and "http://x/\\x1b[2J" in result.output
+
+
+@pytest.mark.parametrize("compression", ["xz", "gzip", "bzip2"])
+def test_unpacking_stops_at_the_declared_size(server: tuple[str, Served], tmp_path: Path,
+                                              compression: str) -> None:
+    import bz2
+    import gzip
+
+    pack = {"xz": lzma.compress, "gzip": gzip.compress, "bzip2": bz2.compress}[compression]
+    url, served = server
+    served.files["/disk.qcow2.z"] = pack(PAYLOAD + bytes(32 << 20))  # 33 MiB for 1 MiB
+    need = need_for(PAYLOAD, url + "/disk.qcow2.z", compression=compression)
+    with pytest.raises(ImageError, match=f"the {compression} download unpacks to more than "
+                                         f"the {len(PAYLOAD)} bytes declared"):
+        pull_one(need, tmp_path)
+    assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
