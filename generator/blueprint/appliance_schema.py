@@ -43,21 +43,24 @@ PLATFORMS = ("aarch64", "alpha", "arm", "cris", "i386", "lm32", "m68k", "microbl
              "ppc64", "ppcemb", "s390x", "sh4", "sh4eb", "sparc", "sparc64", "tricore",
              "unicore32", "x86_64", "xtensa", "xtensaeb", "")
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-CONTROL_BUT_LAYOUT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # text may keep \t and \n
+#: C0 and C1 controls, and the invisible characters that reorder or hide text on a terminal
+#: (zero-width, bidirectional overrides and isolates: "Trojan Source").
+INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{INVISIBLE}]")
+CONTROL_BUT_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{INVISIBLE}]")  # text keeps \t \n
 
 
 def _one_line(value: str) -> str:
     found = CONTROL.search(value)
     if found:
-        raise ValueError(f"holds the control character {found.group()!r}")
+        raise ValueError(f"holds the control or invisible character {found.group()!r}")
     return value
 
 
 def _text(value: str) -> str:
     found = CONTROL_BUT_LAYOUT.search(value)
     if found:
-        raise ValueError(f"holds the control character {found.group()!r}")
+        raise ValueError(f"holds the control or invisible character {found.group()!r}")
     return value
 
 
@@ -251,8 +254,11 @@ def _finding(error: Any, prefix: tuple[Any, ...] = ()) -> tuple[str, str, str]:
         message += f" (got {_shown(error.get('input'))})"
     fix = next((f for key, f in FIXES.items() if kind.startswith(key) or key in kind),
                "see the registry's schema for this key")
-    if kind == "value_error" and "control character" in message:
-        fix = "remove the control characters"
+    if path == "registry_version":
+        fix = (f"gns3lab reads registry versions {REGISTRY_VERSIONS[0]}-{REGISTRY_VERSIONS[1]}"
+               ": use the file as the GNS3 registry publishes it")
+    elif kind == "value_error" and "invisible character" in message:
+        fix = "remove the control and invisible characters"
     elif kind == "value_error":
         fix = "give a file name without '/', '\\' or '..': GNS3 keeps images flat in one folder"
     return path, message, fix
