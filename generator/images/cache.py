@@ -266,9 +266,14 @@ def check_folder(needs: Iterable[ImageNeed], folders: Iterable[Path]) -> list[Im
 def make_cache(cache: Path) -> None:
     """Create the cache folder private (0700) if it is missing; an existing one (GNS3's own
     images folder, say) keeps its mode."""
-    if not cache.is_dir():
+    if cache.is_dir():
+        return
+    try:
         cache.mkdir(parents=True, exist_ok=True, mode=0o700)
         cache.chmod(0o700)
+    except OSError as exc:
+        raise ImageError(f"cannot make the image cache {cache}: {exc.strerror or exc}",
+                         hint=f"set {ENV_IMAGES} to a folder you can write") from None
 
 
 @contextmanager

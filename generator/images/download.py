@@ -277,7 +277,10 @@ def _copy(response: http.client.HTTPResponse, out: IO[bytes], have: int, deadlin
         if have + len(block) > job.cap:
             raise ImageError(f"{job.where}: {job.url} sends more than the {job.cap} bytes "
                              f"{job.label} may have: stopped, nothing was kept")
-        out.write(block)
+        try:
+            out.write(block)
+        except OSError as exc:  # a full disk or a file-size limit: this pull cannot go on
+            raise ImageError(f"cannot write {job.part}: {exc.strerror or exc}") from None
         have += len(block)
         if tick:
             tick(have, total)

@@ -481,3 +481,9 @@ def test_unpacking_stops_at_the_declared_size(server: tuple[str, Served], tmp_pa
                                          f"the {len(PAYLOAD)} bytes declared"):
         pull_one(need, tmp_path)
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
+
+
+def test_a_cache_that_is_a_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ImageError, match="cannot make the image cache"):
+        pull_one(need_for(PAYLOAD, "http://127.0.0.1:9/x"), tmp_path / "file" / "cache")
