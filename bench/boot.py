@@ -80,11 +80,28 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def measure_boots(labs: list[str], runs: int, log: Path,
-                  say: Any = print) -> dict[str, dict[str, Any]]:
+def recorded(path: Path) -> tuple[str, dict[str, Any]]:
+    """A timeline an e2e boot already wrote (``--boot-records``), as a sample of its lab: it is
+    the same measurement, made by ``make test`` instead of here, and marked as such."""
+    timeline = json.loads(path.read_text())
+    lab = next(name for name, (_, label) in LABS.items() if label == timeline["label"])
+    return lab, {"source": str(path), "passed": timeline.get("ready") is not None,
+                 "test_seconds": timeline.get("wall_seconds"),
+                 "load_before": timeline.get("load_before", [0.0]),
+                 "load_after": timeline.get("load_after", [0.0]), "timeline": timeline}
+
+
+def measure_boots(labs: list[str], runs: int, log: Path, say: Any = print,
+                  records: tuple[Path, ...] = ()) -> dict[str, dict[str, Any]]:
     """``runs`` boots of each lab, alternated (demo, mini, demo, mini...) so that each lab sees
-    the machine's load over the same stretch of time."""
+    the machine's load over the same stretch of time; ``records`` adds timelines recorded by
+    earlier e2e boots of the same code."""
     samples: dict[str, list[dict[str, Any]]] = {lab: [] for lab in labs}
+    for path in records:
+        lab, run = recorded(path)
+        samples.setdefault(lab, []).append(run)
+        say(f"boot: {lab}, recorded run {path.name}: ratio "
+            f"{run['timeline'].get('ratio_ready_vs_guests')}")
     for i in range(runs):
         for lab in labs:
             say(f"boot: {lab}, run {i + 1} of {runs} (6-10 minutes of TCG guests)")

@@ -63,6 +63,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--boot-runs", type=int, default=2,
                    help="boots of each lab for the boot part (6-10 minutes each)")
     p.add_argument("--boot-labs", default="demo,mini", help="labs the boot part boots")
+    p.add_argument("--boot-records", type=Path, nargs="*", default=[],
+                   help="timeline JSONs of earlier e2e boots of the same code, counted as runs")
     p.add_argument("--only", default="build,naive,growth,bundle,boot",
                    help="comma-separated parts to run")
     p.add_argument("--scratch", type=Path, default=Path("/var/tmp/gns3lab-bench"),
@@ -175,7 +177,8 @@ def part_bundle(args: argparse.Namespace, log: Path, res: dict) -> None:
 
 def part_boot(args: argparse.Namespace, log: Path, res: dict) -> None:
     """Lab ready / the slowest guest's cloud-init finish, per lab (median of the runs)."""
-    boots = measure_boots(args.boot_labs.split(","), args.boot_runs, log, say)
+    boots = measure_boots(args.boot_labs.split(","), args.boot_runs, log, say,
+                          tuple(args.boot_records))
     res["boots"] = boots
     for lab, data in boots.items():
         summary = data["summary"]
@@ -246,7 +249,7 @@ def main(argv: list[str]) -> int:
             attempt("bundle", lambda: part_bundle(args, log, res))
         if "naive" in parts and args.naive_runs > 0 and archive.exists():
             attempt("naive", lambda: part_naive(args, images, log, res, archive))
-        if "boot" in parts and args.boot_runs > 0:
+        if "boot" in parts and (args.boot_runs > 0 or args.boot_records):
             attempt("boot", lambda: part_boot(args, log, res))
     finally:
         if log.exists():  # per-node progress of every build, for reading where time goes
