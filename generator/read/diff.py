@@ -24,6 +24,7 @@ import hashlib
 import re
 import tempfile
 import zipfile
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,22 +350,38 @@ def compare_texts(old: dict[str, str], new: dict[str, str]) -> Section:
 
 
 def compare_links(old: dict[str, str], new: dict[str, str]) -> Section:
-    """Links added and removed; a removed and an added link sharing one end are a rewiring."""
+    """Links added and removed; a removed and an added link sharing one end are a rewiring
+    (each removed link pairs with the first added one that shares an end). The added links
+    are indexed by end, so two archives of many links compare in linear time."""
     removed = [k for k in old if k not in new]
     added = [k for k in new if k not in old]
-    rewired = []
-    for r in list(removed):
-        for a in added:
-            shared = set(r.split(" -- ")) & set(a.split(" -- "))
-            if len(shared) == 1:
-                (end,) = shared
-                rewired.append((end, _other(r, end), _other(a, end)))
-                removed.remove(r)
-                added.remove(a)
-                break
+    by_end: dict[str, deque[int]] = {}
+    for i, link in enumerate(added):
+        for end in set(link.split(" -- ")):
+            by_end.setdefault(end, deque()).append(i)
+    used: set[int] = set()
+    rewired, kept = [], []
+    for r in removed:
+        ends = set(r.split(" -- "))
+        match = min((i for i in (_first_unused(by_end.get(e), used) for e in ends)
+                     if i is not None and len(ends & set(added[i].split(" -- "))) == 1),
+                    default=None)
+        if match is None:
+            kept.append(r)
+            continue
+        used.add(match)
+        (end,) = ends & set(added[match].split(" -- "))
+        rewired.append((end, _other(r, end), _other(added[match], end)))
     changed = {k: [old[k], new[k]] for k in old if k in new and old[k] != new[k]}
-    return Section(added=tuple(added), removed=tuple(removed), changed=changed,
-                   rewired=tuple(rewired))
+    return Section(added=tuple(a for i, a in enumerate(added) if i not in used),
+                   removed=tuple(kept), changed=changed, rewired=tuple(rewired))
+
+
+def _first_unused(queue: deque[int] | None, used: set[int]) -> int | None:
+    """The first index in ``queue`` not yet ``used`` (used ones are dropped on the way)."""
+    while queue and queue[0] in used:
+        queue.popleft()
+    return queue[0] if queue else None
 
 
 def _other(link: str, end: str) -> str:
