@@ -93,7 +93,14 @@ def images_pull(source: Path, images_dirs: tuple[Path, ...], jobs: int, timeout:
 
     Only http and https URLs are followed (and at most 5 redirects), only images whose
     appliance declares a size and a checksum, and never more bytes than that size."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TransferSpeedColumn,
+    )
 
     from generator.images.cache import cache_dir, pull
     from generator.images.download import Bounds
@@ -102,7 +109,7 @@ def images_pull(source: Path, images_dirs: tuple[Path, ...], jobs: int, timeout:
     needs = [s.need for s in _states(source, images_dirs) if not s.ok]
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                    TransferSpeedColumn())
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def show(name: str, done: int, total: int) -> None:
         if name not in tasks:

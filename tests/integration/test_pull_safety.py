@@ -39,13 +39,14 @@ def server() -> Iterator[HostileServer]:
         yield srv
 
 
-def gns3lab(*args: str | Path, tmp_path: Path, timeout: float = 60,
-            fsize: int = FSIZE) -> subprocess.CompletedProcess:
+def gns3lab(*args: str | Path, tmp_path: Path, timeout: float = 60, fsize: int = FSIZE,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """The real CLI with the cache in ``tmp_path/cache`` and a file-size limit."""
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
 
-    env = {**os.environ, "GNS3LAB_IMAGES": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    env = {**os.environ, "GNS3LAB_IMAGES": str(tmp_path / "cache"), "HOME": str(tmp_path),
+           **(env or {})}
     return subprocess.run([sys.executable, "-m", "generator.cli", *map(str, args)], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=timeout,
                           preexec_fn=limit, check=False)
@@ -254,6 +255,30 @@ def test_cache_files_are_private(server: HostileServer, tmp_path: Path) -> None:
     assert (cache / "evil.img").read_bytes() == PAYLOAD
     for path in cache.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+
+
+def test_https_pulls_with_checked_certificates(tmp_path: Path) -> None:
+    """The https path (a trusted self-signed certificate for localhost): the image arrives;
+    without the certificate trusted, nothing does; a redirect to file:// is refused there too."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+                    "-keyout", key, "-out", cert], check=True, capture_output=True)
+    with HostileServer(lifetime=60, tls=(cert, key)) as srv:
+        srv.routes["/evil.img"] = Route(body=PAYLOAD)
+        srv.routes["/shadow.img"] = Route(status=302, location="file:///etc/shadow")
+        bp = blueprint(tmp_path / "a", srv.url + "/evil.img")
+        untrusted = gns3lab("images", "pull", bp, tmp_path=tmp_path)
+        assert untrusted.returncode == 2 and "CERTIFICATE_VERIFY_FAILED" in untrusted.stderr
+        trusted = {"SSL_CERT_FILE": str(cert)}
+        pulled = gns3lab("images", "pull", bp, tmp_path=tmp_path, env=trusted)
+        assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+        assert (tmp_path / "cache" / "evil.img").read_bytes() == PAYLOAD
+        redirected = gns3lab("images", "pull", blueprint(tmp_path / "b", srv.url +
+                                                         "/shadow.img"),
+                             tmp_path=tmp_path / "b", env=trusted)
+        assert redirected.returncode == 2
+        assert "redirect to 'file:///etc/shadow' refused" in redirected.stderr
 
 
 # --------------------------------------------------------------------------- finding 7

@@ -11,12 +11,14 @@ that nothing ever connects to it.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 CHUNK = 64 << 10
 
@@ -46,7 +48,8 @@ class Seen:
 class HostileServer:
     """``with HostileServer() as srv: srv.routes["/x"] = Route(...); srv.url + "/x"``."""
 
-    def __init__(self, lifetime: float = 90) -> None:
+    def __init__(self, lifetime: float = 90, tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: (certificate, key) PEM files to serve https with."""
         self.routes: dict[str, Route] = {}
         self.seen = Seen()
         self.stopping = threading.Event()
@@ -54,7 +57,12 @@ class HostileServer:
         handler = type("Handler", (_Handler,), {"owner": self})
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        scheme, host = ("https", "localhost") if tls else ("http", "127.0.0.1")
+        self.url = f"{scheme}://{host}:{self.httpd.server_address[1]}"
         self.ftp = socket.create_server(("127.0.0.1", 0))
         self.ftp.settimeout(0.2)
         self.ftp_url = f"ftp://127.0.0.1:{self.ftp.getsockname()[1]}"
