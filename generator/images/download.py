@@ -97,8 +97,12 @@ def _shut(sock: socket.socket) -> None:
 
 def check_url(url: object, where: str) -> str:
     """``url`` if it is an http or https URL with a host; else ImageError naming ``where``."""
-    parts = urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme.lower() not in SCHEMES or not parts.hostname:
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        host = parts.hostname if parts else None
+    except ValueError:  # a malformed host ("http://[::1")
+        parts = host = None
+    if parts is None or parts.scheme.lower() not in SCHEMES or not host:
         raise ImageError(f"{where}: URL {url!r} refused: only http and https URLs are pulled",
                          hint="a file:// or ftp:// URL in an appliance or archive is not an "
                               "image source; get the file by hand and 'images import' it")
@@ -168,8 +172,11 @@ def open_url(url: str, start: int, bounds: Bounds, transfers: Transfers, where: 
             exc.close()
             if location is None:
                 raise
-            target = urljoin(url, location)
-            if urlsplit(target).scheme.lower() not in SCHEMES:
+            try:
+                target = urljoin(url, location)
+            except ValueError:  # a malformed Location: refused by the scheme check below
+                target = location
+            if not target.lower().startswith(("http://", "https://")):
                 raise ImageError(f"{where}: {url} answers with a redirect to {target!r} "
                                  "refused: only http and https URLs are pulled") from None
             url = target
@@ -230,8 +237,8 @@ def _fetch(job: Fetch, have: int, deadline: float, bounds: Bounds, transfers: Tr
         raise ImageError(f"download of {job.label} failed: HTTP {exc.code} {exc.reason} "
                          f"from {job.url}", hint="get it by hand from the appliance's page "
                          "and run 'gns3lab images import FILE'") from None
-    except (urllib.error.URLError, OSError) as exc:
-        transfers.check()
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
+        transfers.check()  # also a malformed answer or URL (bad status line, bad port)
         reason = getattr(exc, "reason", exc)
         raise _resumable(f"download of {job.label} from {job.url} failed: {reason}") from None
     with response:
@@ -267,7 +274,7 @@ def _copy(response: http.client.HTTPResponse, out: IO[bytes], have: int, deadlin
         except TimeoutError:
             raise _resumable(f"download of {job.label} from {job.url}: no data for "
                              f"{bounds.timeout:g} s: stopped after {have} bytes") from None
-        except OSError as exc:  # includes http.client.IncompleteRead and resets
+        except (OSError, http.client.HTTPException) as exc:  # resets, bad chunks
             transfers.check()
             raise _resumable(f"download of {job.label} was interrupted after {have} bytes: "
                              f"{exc}") from None
