@@ -257,6 +257,24 @@ def test_cache_files_are_private(server: HostileServer, tmp_path: Path) -> None:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
 
 
+@pytest.mark.parametrize("raw", [
+    b"HTTP/1.1 abc\r\n\r\n",  # a bad status line
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n",  # a bad chunk
+    b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\n\r\n",  # a bad Location
+    b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:99999/x\r\n\r\n",  # a bad port
+    b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\nabc",
+], ids=["status", "chunk", "location", "port", "length"])
+def test_a_malformed_answer_is_an_error_not_a_crash(server: HostileServer, tmp_path: Path,
+                                                     raw: bytes) -> None:
+    server.routes["/evil.img"] = Route(raw=raw)
+    pulled = gns3lab("images", "pull", blueprint(tmp_path, server.url + "/evil.img"),
+                     "--timeout", "2", tmp_path=tmp_path, timeout=40)
+    assert pulled.returncode == 2, pulled.stdout + pulled.stderr
+    assert "FAILED evil.img" in pulled.stderr or "refused" in pulled.stderr, pulled.stderr
+    assert "internal error" not in pulled.stderr
+    assert cache_files(tmp_path) in ([], [".evil.img.part"])
+
+
 def test_https_pulls_with_checked_certificates(tmp_path: Path) -> None:
     """The https path (a trusted self-signed certificate for localhost): the image arrives;
     without the certificate trusted, nothing does; a redirect to file:// is refused there too."""

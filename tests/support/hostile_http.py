@@ -34,6 +34,7 @@ class Route:
     drip: float = 0.0  # > 0: send the body one byte per ``drip`` seconds (after ``head``)
     head: int = 0  # with ``drip``: bytes sent at once before the drip starts
     location: str | None = None  # a redirect's target
+    raw: bytes | None = None  # sent as the whole answer, status line and headers included
 
 
 @dataclass
@@ -116,6 +117,9 @@ class _Handler(BaseHTTPRequestHandler):
         route = owner.routes.get(path)
         if route is None:
             self.send_error(404)
+            return
+        if route.raw is not None:
+            self.wfile.write(route.raw)
             return
         self.send_response(route.status)
         if route.location is not None:
