@@ -487,3 +487,15 @@ def test_a_cache_that_is_a_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ImageError, match="cannot make the image cache"):
         pull_one(need_for(PAYLOAD, "http://127.0.0.1:9/x"), tmp_path / "file" / "cache")
+
+
+def test_a_cancel_during_unpacking_leaves_nothing(tmp_path: Path) -> None:
+    from generator.images.download import Cancelled, Transfers, unpack
+
+    part, out = tmp_path / ".disk.qcow2.part", tmp_path / ".disk.qcow2.unpacked"
+    part.write_bytes(lzma.compress(PAYLOAD))
+    transfers = Transfers()
+    transfers.cancel()
+    with pytest.raises(Cancelled):
+        unpack(part, out, "xz", len(PAYLOAD), transfers, "disk.qcow2")
+    assert list(tmp_path.iterdir()) == []
