@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from itertools import accumulate
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
@@ -46,6 +47,8 @@ PLATFORMS = ("aarch64", "alpha", "arm", "cris", "i386", "lm32", "m68k", "microbl
 #: C0 and C1 controls, and the invisible characters that reorder or hide text on a terminal
 #: (zero-width, bidirectional overrides and isolates: "Trojan Source").
 INVISIBLE = "\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff"
+STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')  # JSON strings, unrolled: linear time
+STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{INVISIBLE}]")
 CONTROL_BUT_LAYOUT = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{INVISIBLE}]")  # text keeps \t \n
 
@@ -201,11 +204,10 @@ def parse_json(raw: bytes) -> dict[str, Any]:
 def json_depth(text: str) -> int:
     """How deeply ``text``'s arrays and objects nest (strings skipped), without parsing it:
     the JSON parser recurses, so a file 5,000 levels deep must not reach it."""
-    depth = deepest = 0
-    for bracket in re.findall(r"[\[\]{}]", re.sub(r'"(?:[^"\\]|\\.)*"', "", text)):
-        depth = depth + 1 if bracket in "[{" else max(depth - 1, 0)
-        deepest = max(deepest, depth)
-    return deepest
+    # A parser stops at the first closing bracket that has no opening one, so the running
+    # count (negative only there) bounds how deep it can recurse.
+    brackets = re.findall(r"[\[\]{}]", STRINGS.sub("", text))
+    return max(0, max(accumulate(map(STEP.__getitem__, brackets)), default=0))
 
 
 def check_appliance(data: dict[str, Any]) -> ApplianceFile:

@@ -334,6 +334,9 @@ class Catalogue:
     appliances: tuple[Appliance, ...]
     #: Unreadable files of the image folders: skipped, unless nothing else answers a lookup.
     broken: tuple[GeneratorError, ...] = ()
+    #: Files named by path, by real path, loaded once (a lab of 1,000 nodes may name one file).
+    by_path: dict[str, Appliance | BlueprintError] = field(default_factory=dict, compare=False,
+                                                           repr=False)
 
     def find(self, ref: str, base: Path | None = None) -> Appliance:
         """Look an appliance up by name, file stem, or a path to a ``.gns3a`` file inside the
@@ -343,7 +346,17 @@ class Catalogue:
         if ref.endswith(".gns3a"):
             if base is None:
                 raise LookupError(f"appliance file {ref!r}: only a blueprint may name one")
-            return load_appliance(confined(base, ref, "file"), nofollow=True)
+            path = confined(base, ref, "file")
+            key = os.path.realpath(path)
+            if key not in self.by_path:
+                try:
+                    self.by_path[key] = load_appliance(path, nofollow=True)
+                except BlueprintError as exc:
+                    self.by_path[key] = exc
+            found = self.by_path[key]
+            if isinstance(found, BlueprintError):
+                raise found
+            return found
         key = ref.lower()
         for app in self.appliances:
             if app.name.lower() == key or app.stem.lower() == key:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -331,3 +332,25 @@ def test_path_refs_need_a_blueprint_folder_and_stay_in_it(tmp_path: Path) -> Non
         catalogue.find("../debian.gns3a", tmp_path)
     (tmp_path / "d.gns3a").write_text((REPO_APPLIANCES / "debian.gns3a").read_text())
     assert catalogue.find("d.gns3a", tmp_path).name == "Debian"
+
+
+def test_a_file_named_by_many_nodes_is_read_once(tmp_path: Path) -> None:
+    """A lab of 1,000 nodes naming one 1 MiB file must not parse it 1,000 times."""
+    (tmp_path / "d.gns3a").write_text((REPO_APPLIANCES / "debian.gns3a").read_text())
+    (tmp_path / "bad.gns3a").write_text("[1, 2]")
+    catalogue = load_catalogue([REPO_APPLIANCES])
+    assert catalogue.find("d.gns3a", tmp_path) is catalogue.find("./d.gns3a", tmp_path)
+    with pytest.raises(BlueprintError) as first:
+        catalogue.find("bad.gns3a", tmp_path)
+    with pytest.raises(BlueprintError) as second:
+        catalogue.find("bad.gns3a", tmp_path)
+    assert first.value is second.value
+
+
+def test_depth_scan_is_linear() -> None:
+    """The scan before the parser must not itself be the slow part (a 1 MiB file of
+    brackets or of escaped quotes)."""
+    start = time.monotonic()
+    assert json_depth("[]" * (MAX_APPLIANCE_BYTES // 2)) == 1
+    assert json_depth('{"a": "' + '\\"' * (MAX_APPLIANCE_BYTES // 2) + '"}') == 1
+    assert time.monotonic() - start < 5
