@@ -32,7 +32,7 @@ from generator.blueprint.appliance_schema import (
 )
 from generator.blueprint.confine import confined
 from generator.blueprint.source import format_path
-from generator.errors import BlueprintError, GeneratorError, ImageError, Problem, Refused
+from generator.errors import BlueprintError, ImageError, Problem, Refused
 
 REPO_APPLIANCES = Path(__file__).resolve().parents[2] / "appliances"
 DEFAULT_VIRTUAL_SIZE = 20 * 1024**3
@@ -333,7 +333,7 @@ class Catalogue:
 
     appliances: tuple[Appliance, ...]
     #: Unreadable files of the image folders: skipped, unless nothing else answers a lookup.
-    broken: tuple[GeneratorError, ...] = ()
+    broken: tuple[BlueprintError, ...] = ()
     #: Files named by path, by real path, loaded once (a lab of 1,000 nodes may name one file).
     by_path: dict[str, Appliance | BlueprintError] = field(default_factory=dict, compare=False,
                                                            repr=False)
@@ -361,8 +361,8 @@ class Catalogue:
         for app in self.appliances:
             if app.name.lower() == key or app.stem.lower() == key:
                 return app
-        if self.broken:  # perhaps it is the one that could not be read: say why
-            raise self.broken[0]
+        if self.broken:  # perhaps it is one that could not be read: say why of each
+            raise BlueprintError([p for e in self.broken for p in e.problems])
         raise LookupError(f"unknown appliance '{ref}'")
 
     def names(self) -> list[str]:
@@ -384,7 +384,7 @@ def load_catalogue(folders: list[Path], strict: int | None = None) -> Catalogue:
     """
     sizes = _image_sizes()
     seen: dict[str, Appliance] = {}
-    broken: list[GeneratorError] = []
+    broken: list[BlueprintError] = []
     fatal: list[Problem] = []
     for index, folder in enumerate(folders):
         for loaded in _load_folder(folder, sizes):

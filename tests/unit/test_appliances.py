@@ -354,3 +354,16 @@ def test_depth_scan_is_linear() -> None:
     assert json_depth("[]" * (MAX_APPLIANCE_BYTES // 2)) == 1
     assert json_depth('{"a": "' + '\\"' * (MAX_APPLIANCE_BYTES // 2) + '"}') == 1
     assert time.monotonic() - start < 5
+
+
+def test_an_unknown_name_tells_why_each_broken_user_file_was_skipped(tmp_path: Path) -> None:
+    """The name may be in any of them, not only the first."""
+    (tmp_path / "a.gns3a").write_text("[1, 2]")
+    (tmp_path / "b.gns3a").write_text('{"name": "B", "qemu": {"ram": "lots"}}')
+    catalogue = load_catalogue([REPO_APPLIANCES, tmp_path], strict=1)
+    assert catalogue.find("debian").name == "Debian"
+    with pytest.raises(BlueprintError) as info:
+        catalogue.find("B")
+    assert [p.render().split(": ")[:2] for p in info.value.problems] == [
+        [str(tmp_path / "a.gns3a"), "holds a JSON array at the top level, not an object (fix"],
+        [str(tmp_path / "b.gns3a"), "qemu.ram"]]
