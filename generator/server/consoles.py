@@ -375,7 +375,7 @@ class ConsoleTail:
         self.host, self.port = host, port
         try:
             self._sock = socket.create_connection((host, port), timeout=connect_timeout)
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a host name no resolver takes
             raise ServerError(f"cannot connect to console {host}:{port}: {exc}",
                               hint="is the node started, and is its console type telnet?") from exc
         self._telnet = TelnetFilter()

@@ -343,7 +343,8 @@ def mutated(good: Any) -> st.SearchStrategy[Any]:
 
 
 #: The routes each kind of push asks, and its options.
-MODES = {"--start": ["version", "computes", "import", "open", "nodes", "links", "start"],
+MODES = {"--start": ["version", "computes", "import", "open", "nodes", "links", "start",
+                     "file"],
          "--delete": ["version", "projects", "nodes", "stop", "delete"]}
 
 
@@ -369,6 +370,10 @@ def test_fuzz_server_replies(fuzz_server: FakeGns3, fuzz_archive: Path, data: An
     route = data.draw(st.sampled_from(MODES[mode]), label="route")
     reply = data.draw(mutated(defaults[route]), label="reply")
     fuzz_server.replies = {route: reply}
+    if route == "file":  # read back (and written) only when the import is arranged
+        fuzz_server.replies["computes"] = [
+            {"compute_id": "local", "name": "local", "connected": True},
+            {"compute_id": "remote1", "name": "remote1", "connected": True}]
     result = push(fuzz_server, fuzz_archive, mode)
     assert "\x1b" not in result.stdout + result.stderr
 
