@@ -75,10 +75,10 @@ def _flag(value: Any) -> bool:
     return isinstance(value, bool)
 
 
-_KIND_NAMES = {_text: f"a string of at most {MAX_TEXT} characters",
-               _ident: "an id (letters, digits, '.', '_', ':', '-')",
-               _token: "a bearer token", _port: "a port number", _size: "a size in bytes",
-               _flag: "true or false"}
+_KIND_NAMES: dict[Kind, str] = {
+    _text: f"a string of at most {MAX_TEXT} characters",
+    _ident: "an id (letters, digits, '.', '_', ':', '-')", _token: "a bearer token",
+    _port: "a port number", _size: "a size in bytes", _flag: "true or false"}
 
 #: A shape: key -> (kind, required). An optional key may be missing or null.
 Shape = Mapping[str, tuple[Kind, bool]]
