@@ -15,6 +15,9 @@ from generator.render.templating import render_template
 #: after PROBE_SECONDS): a guest's sshd is seen within about a second of listening.
 POLL_SECONDS = 1
 PROBE_SECONDS = 1
+#: Seconds between two SSH logins to a host whose port is open but that refuses the lab key
+#: (yet): a handshake costs both sides seconds of CPU under emulation.
+LOGIN_POLL_SECONDS = 3
 #: Seconds between two looks at the probes' marks (local files: costs nothing).
 WAIT_POLL = "0.2"
 #: Where the SSH master connections live: Ansible's control_path_dir (ansible.cfg.j2), so the
@@ -45,7 +48,8 @@ def render_script(lab: Lab, stages: tuple[Stage, ...], managed: list[Managed]) -
                            ansible_dir=gp.ANSIBLE_DIR, log=gp.LOG, state_dir=gp.STATE_DIR,
                            status=gp.STATUS, marker=gp.MARKER, script=gp.SCRIPT, key=gp.KEY,
                            up_dir=UP_DIR, control_dir=CONTROL_DIR, persist=CONTROL_PERSIST,
-                           poll=POLL_SECONDS, probe=PROBE_SECONDS, wait_poll=WAIT_POLL,
+                           poll=POLL_SECONDS, probe=PROBE_SECONDS, login_poll=LOGIN_POLL_SECONDS,
+                           wait_poll=WAIT_POLL,
                            cloud_init_wait=ctl.timeout, stages=ctx, probes=probes)
 
 

@@ -320,7 +320,7 @@ def test_script_stage_order_and_console_formats(demo_tree: BootstrapTree) -> Non
     assert "wait_hosts 1500 'srv1 lab 10.10.0.11' 'srv2 lab 10.10.0.12' || return 1" in script
     assert "'mgmt lab" not in script  # the controller is local: never waited for
     assert "run_playbook servers playbooks/servers.yml || return 1" in script
-    assert "BatchMode=yes" in script and "/dev/tcp/$2/22" in script
+    assert "BatchMode=yes" in script and "/dev/tcp/$1/22" in script
     assert "/var/log/gns3lab-bootstrap.log" in script and "/var/lib/gns3lab/status" in script
 
 
@@ -332,7 +332,11 @@ def test_hosts_are_probed_in_parallel_from_the_start_and_once(demo_tree: Bootstr
     probes = re.findall(r"^probe '([^']+)' &$", script, re.MULTILINE)
     assert probes == ["switch lab 10.10.0.2", "srv1 lab 10.10.0.11", "srv2 lab 10.10.0.12"]
     assert script.index("probe 'switch") < script.index("run_stage servers stage_1")
-    assert "timeout 1 bash -c \"exec 3<>/dev/tcp/$2/22\"" in script and "sleep 1\n" in script
+    assert "timeout 1 bash -c \"exec 3<>/dev/tcp/$1/22\"" in script and "sleep 1\n" in script
+    # a host whose port is open but that refuses the key yet is logged in to every 3 s only
+    probe = script.split("probe() {")[1].split("\n}\n")[0]
+    assert probe.index("sleep 1") < probe.index('elif login "$user" "$addr"') < \
+        probe.index("sleep 3")
     body = script.split("wait_hosts() {")[1].split("\n}\n")[0]
     assert "answers" not in body and "ssh" not in body and '[ -e "$UP/$name" ]' in body
     assert "sleep 5" not in script and "timeout 5 bash" not in script

@@ -56,25 +56,34 @@ mark() {
     log "at $up: $1"
 }
 
-# answers USER ADDRESS: port 22 is open and a batch-mode SSH login runs `true` (which leaves
-# the master connection behind).
-answers() {
-    timeout 1 bash -c "exec 3<>/dev/tcp/$2/22" 2>/dev/null || return 1
+# port_open ADDRESS: something listens on port 22 (cheap: no process on the host).
+port_open() {
+    timeout 1 bash -c "exec 3<>/dev/tcp/$1/22" 2>/dev/null
+}
+
+# login USER ADDRESS: a batch-mode SSH login runs `true` (and leaves the master connection).
+login() {
     timeout 30 ssh "${SSH_OPTS[@]}" "$1@$2" true </dev/null >/dev/null 2>&1
 }
 
 # probe "NAME USER ADDRESS": until the host answers, then mark it up (in the background).
+# The port is tried every 1 s; a login that fails although the port is open (the lab
+# key is not there yet) is retried every 3 s only: each try is a full SSH
+# handshake, seconds of CPU on both sides under emulation, taken from the guest's own boot.
 probe() {
     local name user addr
     read -r name user addr <<<"$1"
     until [ -e "$UP/$name" ]; do
-        if answers "$user" "$addr"; then
+        if ! port_open "$addr"; then
+            sleep 1
+        elif login "$user" "$addr"; then
             : >"$UP/$name"
             log "host $name ($addr) answers SSH as $user"
             mark "host $name up"
             return 0
+        else
+            sleep 3
         fi
-        sleep 1
     done
 }
 
