@@ -211,7 +211,9 @@ class Node(NodeSettings):
     mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$",
                             description="Base MAC (adapter 0); adapter N is base + N.")
     position: Position | None = None
-    ports: list[IfaceName] | None = Field(None, description="cloud: host interfaces to expose.")
+    ports: list[IfaceName] | None = Field(None, description=(
+        "cloud: the GNS3 host's interfaces it exposes, as the host names them (ip link; "
+        "Windows: the adapter's name); default: those its links name. Nothing is guessed."))
     vlans: dict[str, Annotated[int, Field(ge=1, le=4094)] | Literal["trunk"]] | None = Field(
         None, description="ethernet_switch: port -> access VLAN, or 'trunk'.")
 

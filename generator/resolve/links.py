@@ -121,6 +121,10 @@ class LinkSteps(ResolverBase):
                 return None
             port = 0
         else:
+            if draft.spec.type == "cloud" and draft.spec.ports is None \
+                    and iface not in draft.builtin_ports:  # the link names the host interface
+                draft.builtin_ports[iface] = m.SwitchPort(iface, len(draft.builtin_ports),
+                                                          "access", 1)
             sp = draft.builtin_ports.get(iface)
             if sp is None:
                 self.problem(path, f"{draft.spec.type} node '{node_name}' has no port '{iface}'",
@@ -141,7 +145,9 @@ class LinkSteps(ResolverBase):
             if kind == "nat":
                 d.builtin_ports = {"nat0": m.SwitchPort("nat0", 0, "access", 1)}
             elif kind == "cloud":
-                names = d.spec.ports or ["eth0"]
+                # Host interface names are the host's (Windows has no eth0): never guessed.
+                # Without ``ports:`` a cloud exposes the interfaces its links name (resolve_end).
+                names = d.spec.ports or []
                 d.builtin_ports = {n: m.SwitchPort(n, i, "access", 1) for i, n in enumerate(names)}
             elif kind == "ethernet_switch":
                 vlans = d.spec.vlans or {f"Ethernet{i}": 1 for i in range(8)}
