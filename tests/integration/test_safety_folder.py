@@ -86,7 +86,6 @@ def hostile_repository(t: Path, canary: Path) -> Path:
         (hooks / name).chmod(0o755)
         (bp / ".git" / "hooks" / name).write_text(f"#!/bin/sh\ntouch {canary}\n")
         (bp / ".git" / "hooks" / name).chmod(0o755)
-    (bp / ".gitignore").write_text("*.log\n!keep.log\nbuild/\n/hooks/\n")
     (bp / "notes.txt").write_text("plain notes\n")
     (bp / "a.log").write_text("ignored\n")
     (bp / "keep.log").write_text("re-included\n")
@@ -97,6 +96,11 @@ def hostile_repository(t: Path, canary: Path) -> Path:
     (bp / "sub" / "local.txt").write_text("ignored by the deeper .gitignore\n")
     (bp / "sub" / "b.log").write_text("ignored from above\n")
     (bp / "sub" / "kept.txt").write_text("kept\n")
+    # config files programs might look for in their working directory (none of ours does)
+    for name in ("mtoolsrc", ".mtoolsrc", "mke2fs.conf", ".gitconfig", "ssh_config"):
+        (bp / name).write_text(f"# would run: {command}\n")
+    (bp / ".gitignore").write_text("*.log\n!keep.log\nbuild/\n/hooks/\nmtoolsrc\n"
+                                   "mke2fs.conf\nssh_config\n")
     return bp
 
 
@@ -110,6 +114,9 @@ def test_a_blueprints_git_config_and_hooks_never_run(tmp_path: Path) -> None:
     checked = cli(tmp_path, "validate", "bp")
     assert checked.returncode == 0, checked.stderr
     assert not canary.exists(), "a command from the blueprint's .git ran on the builder"
+    inside = cli(tmp_path / "bp", "build", ".", "-o", "../out2", "--no-images")  # cwd: the bp
+    assert inside.returncode == 0, inside.stderr
+    assert not canary.exists(), "a program run from inside the blueprint folder ran its config"
     prefix = "gns3lab/blueprint/"
     archived = {n.removeprefix(prefix) for n in members(tmp_path / "out" / "fine.gns3project")
                 if n.startswith(prefix)}
