@@ -29,19 +29,19 @@ def parse_public_key(data: bytes, name: str) -> str:
     try:
         text = data.decode("ascii")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise Refused(f"{name}:{line}: not an OpenSSH public key (a byte that is not ASCII)",
+        at = data.count(b"\n", 0, exc.start) + 1
+        raise Refused(f"{name}:{at}: not an OpenSSH public key (a byte that is not ASCII)",
                       fix) from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    lines = [(n, t) for n, t in enumerate(text.splitlines(), 1) if t.strip()]
     if len(lines) != 1:
         where = f"{name}:{lines[1][0]}" if lines else name
         raise Refused(f"{where}: not one OpenSSH public key ({len(lines)} lines with text)",
                       fix)
-    number, line = lines[0]
-    why = _line_problem(line)
+    number, key = lines[0]
+    why = _line_problem(key)
     if why:
         raise Refused(f"{name}:{number}: not an OpenSSH public key ({why})", fix)
-    return line.strip()
+    return key.strip()
 
 
 def _line_problem(line: str) -> str | None:
