@@ -6,6 +6,7 @@ process (HOME and cwd in the test's folder), as a user would run it."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -317,11 +318,19 @@ def test_a_bad_source_date_epoch_leaves_nothing(tmp_path: Path, epoch: str) -> N
     assert not (tmp_path / "out").exists(), sorted(p.name for p in (tmp_path / "out").rglob("*"))
 
 
-def test_a_malformed_appliance_leaves_nothing(tmp_path: Path) -> None:
-    """Finding 13: a broken .gns3a beside the blueprint: exit 2, no keys/ in the output."""
+@pytest.mark.parametrize("broken", ["not-json", "ram-lots"])
+def test_a_malformed_appliance_leaves_nothing(tmp_path: Path, broken: str) -> None:
+    """Finding 13: a broken .gns3a beside the blueprint (not JSON; a value of the wrong type
+    that once passed validate): exit 2, no keys/ in the output."""
     bp = blueprint(tmp_path, text="name: fine\nnodes:\n  vm1: {appliance: Bad}\n")
     (bp / "appliances").mkdir()
-    (bp / "appliances" / "bad.gns3a").write_text('{"name": "Bad", "images": [')
+    if broken == "not-json":
+        text = '{"name": "Bad", "images": ['
+    else:
+        doc = json.loads((REPO / "appliances" / "ubuntu-cloud.gns3a").read_text())
+        doc["name"], doc["qemu"]["ram"] = "Bad", "lots"
+        text = json.dumps(doc)
+    (bp / "appliances" / "bad.gns3a").write_text(text)
     run = build(tmp_path, "bp")
     assert run.returncode == 2, run.stderr
     assert "bad.gns3a" in errors(run)
