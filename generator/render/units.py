@@ -17,7 +17,7 @@ POLL_SECONDS = 1
 PROBE_SECONDS = 1
 #: Seconds between two SSH logins to a host whose port is open but that refuses the lab key
 #: (yet): a handshake costs both sides seconds of CPU under emulation.
-LOGIN_POLL_SECONDS = 3
+LOGIN_POLL_SECONDS = 5
 #: Seconds between two looks at the probes' marks (local files: costs nothing).
 WAIT_POLL = "0.2"
 #: Where the SSH master connections live: Ansible's control_path_dir (ansible.cfg.j2), so the

@@ -68,7 +68,7 @@ login() {
 
 # probe "NAME USER ADDRESS": until the host answers, then mark it up (in the background).
 # The port is tried every 1 s; a login that fails although the port is open (the lab
-# key is not there yet) is retried every 3 s only: each try is a full SSH
+# key is not there yet) is retried every 5 s only: each try is a full SSH
 # handshake, seconds of CPU on both sides under emulation, taken from the guest's own boot.
 probe() {
     local name user addr
@@ -82,7 +82,7 @@ probe() {
             mark "host $name up"
             return 0
         else
-            sleep 3
+            sleep 5
         fi
     done
 }
