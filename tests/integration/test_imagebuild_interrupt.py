@@ -4,8 +4,9 @@ The real build of ``debian-12`` (real mmdebstrap from Debian's mirror) is starte
 subprocess and stopped while mmdebstrap has its chroot mounts up (proc, sys, devpts, tmpfs):
 SIGKILL, SIGTERM and SIGINT (Ctrl-C hits the terminal's foreground process group, which is
 gns3lab's). Afterwards no process of that build may run, nothing may be mounted under its build
-folder, and the next ``images build`` sweeps a folder a killed build left. Each case stops the
-build as soon as the mounts are up (about half a minute), long before the download ends.
+folder, and the next ``images build`` sweeps a folder a killed build left. The SIGKILL and
+SIGTERM cases stop the build as soon as the mounts are up (half a minute on an idle machine),
+long before mmdebstrap ends; the Ctrl-C case while apt still downloads.
 """
 
 from __future__ import annotations
@@ -111,6 +112,17 @@ class Build:
             time.sleep(0.5)
         pytest.fail(f"no chroot mounts after {MOUNT_WAIT}s:\n{self.output()}")
 
+    def wait_for_mmdebstrap(self) -> None:
+        """Wait until mmdebstrap runs (it is downloading then, before any mount)."""
+        deadline = time.monotonic() + MOUNT_WAIT
+        while time.monotonic() < deadline:
+            assert self.proc.poll() is None, f"build ended early:\n{self.output()}"
+            if any("mmdebstrap" in cmd for cmd in self.leftovers().values()):
+                time.sleep(2)  # well into its work: apt runs
+                return
+            time.sleep(0.2)
+        pytest.fail(f"no mmdebstrap after {MOUNT_WAIT}s:\n{self.output()}")
+
     def settled(self) -> dict[int, str]:
         """The build's processes still alive after at most :data:`SETTLE` seconds."""
         deadline = time.monotonic() + SETTLE
@@ -187,16 +199,26 @@ def test_sigkill_during_mmdebstrap_leaves_no_process_no_mount_and_is_swept(
         [INDEX, name, "gns3lab-debian-12.gns3a"])
 
 
-@pytest.mark.parametrize(("signum", "status"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)],
-                         ids=["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize(("signum", "status", "mounted", "group"), [
+    (signal.SIGTERM, 143, True, False),  # kill PID: gns3lab alone, chroot mounted
+    (signal.SIGINT, 130, False, True),  # Ctrl-C: the terminal's whole foreground group
+    (signal.SIGINT, 130, False, False),  # kill -INT PID: gns3lab alone
+], ids=["SIGTERM-mounted", "ctrl-c-downloading", "SIGINT-downloading"])
 def test_sigterm_and_ctrl_c_during_mmdebstrap_leave_nothing(
-        start, images_dir: Path, signum: int, status: int) -> None:  # type: ignore[no-untyped-def]
+        start, images_dir: Path, signum: int, status: int, mounted: bool,
+        group: bool) -> None:  # type: ignore[no-untyped-def]
+    """SIGTERM once the chroot mounts are up; SIGINT earlier, while apt downloads (which
+    keeps this file's time down: waiting for the mounts takes half a minute or more)."""
     build = start()
-    folder = build.wait_for_chroot_mounts()
-    if signum == signal.SIGINT:
-        os.killpg(build.proc.pid, signum)  # Ctrl-C: the whole foreground process group
+    if mounted:
+        folder = build.wait_for_chroot_mounts()
     else:
-        os.kill(build.proc.pid, signum)  # kill PID: gns3lab alone
+        build.wait_for_mmdebstrap()
+        folder = next(images_dir.glob(".gns3lab-build-*"))
+    if group:
+        os.killpg(build.proc.pid, signum)
+    else:
+        os.kill(build.proc.pid, signum)
     try:
         rc = build.proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
