@@ -87,6 +87,11 @@ def place_names(nodes: Sequence[Node], links: Sequence[Link]) -> dict[str, tuple
     for node in nodes:
         w, h = symbol_size(node.symbol)
         tw, th = text_size(node.name, px)
+        reach = RING_RADII[-1] + tw + th + w + h + 2 * LINK_CLEARANCE  # no spot is further
+        here = centre[node.name]
+        lines = [(p, q, c) for p, q, c in segments if segment_hits_box(p, q, Box(
+            here[0] - reach, here[1] - reach, here[0] + reach, here[1] + reach))]
+        things = _near(here, reach, icons + markers + placed)
         spots = [  # anchors (relative): above, below, right, left
             ((w - tw) / 2 - GUI_MARGIN, NAME_Y),
             ((w - tw) / 2 - GUI_MARGIN, h + NAME_GAP + 1.069 * px),
@@ -101,8 +106,8 @@ def place_names(nodes: Sequence[Node], links: Sequence[Link]) -> dict[str, tuple
             anchor = (int(round(node.x + sx)), int(round(node.y + sy)))
             boxes = list(label_boxes(anchor[0], anchor[1], node.name, px).values())
             clashes = sum(segment_hits_box(p, q, b.shrunk(-clear))
-                          for p, q, clear in segments for b in boxes)
-            clashes += sum(b.overlaps(o, 2) for b in boxes for o in icons + markers + placed)
+                          for p, q, clear in lines for b in boxes)
+            clashes += sum(b.overlaps(o, 2) for b in boxes for o in things)
             if best is None or clashes < best[0]:
                 best = (clashes, anchor, boxes)
             if clashes == 0:
@@ -164,6 +169,8 @@ def _label_spot(here: tuple[float, float], there: tuple[float, float], text: str
     nx, ny = -uy, ux
     w, h = text_size(text, px)
     support = (w * abs(nx) + h * abs(ny)) / 2 + 3
+    reach = length * 0.5 + support + w + h + LABEL_GAP + 2 * GUI_MARGIN + 20
+    near = {c: _near(here, reach, boxes) for c, boxes in taken.items()}  # big labs: fewer tests
     best: tuple[int, tuple[int, int]] | None = None
     for d in range(6, max(int(length * 0.5) - 2, 7), 4):  # nearer its own end
         for side in (1, -1):
@@ -171,10 +178,17 @@ def _label_spot(here: tuple[float, float], there: tuple[float, float], text: str
             cy = here[1] + uy * d + ny * side * support
             anchor = (int(round(cx - w / 2 - GUI_MARGIN)), int(round(cy - h / 2 - GUI_MARGIN)))
             boxes = label_boxes(anchor[0], anchor[1], text, px)
-            clashes = sum(boxes[c].overlaps(o, LABEL_GAP) for c in CLIENTS for o in taken[c])
+            clashes = sum(boxes[c].overlaps(o, LABEL_GAP) for c in CLIENTS for o in near[c])
             if clashes == 0:
                 return anchor
             if best is None or clashes < best[0]:
                 best = (clashes, anchor)
     assert best is not None
     return best[1]
+
+
+def _near(at: tuple[float, float], reach: float, boxes: list[Box]) -> list[Box]:
+    """The boxes that come within ``reach`` of a point (a cheap prefilter, same answers)."""
+    x, y = at
+    return [b for b in boxes
+            if b.x0 - reach < x < b.x1 + reach and b.y0 - reach < y < b.y1 + reach]

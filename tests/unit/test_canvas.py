@@ -19,11 +19,16 @@ import pytest
 from generator.build import load_lab
 from generator.render.canvas import CONTROLLER_SYMBOL, place_nodes, symbol_for, tier_of
 from generator.render.canvas_quality import (
+    Box,
     CanvasQuality,
+    font_px,
     label_boxes,
     measure_canvas,
     name_boxes,
+    port_markers,
+    segment_hits_box,
     symbol_size,
+    text_size,
 )
 from generator.render.project import dump_project, render_project
 from tests.helpers import BLUEPRINTS, DATA, REPO, make_tiny_appliance
@@ -85,6 +90,84 @@ def test_no_link_under_a_third_icon_and_no_label_collision(lab: str, built: dict
 def test_bundled_links_are_long_enough_for_the_web_ui_to_name_their_ports(
         lab: str, built: dict) -> None:
     assert measure_canvas(built[lab]).short_links == ()
+
+
+# -- what the desktop GUI draws (tests/integration/test_desktop_gui.py checks it in gns3-gui) --
+def _gui_boxes(project: dict[str, Any]) -> dict[str, Any]:
+    """Scene boxes as gns3-gui draws them: icons, names, port labels, port markers, notes."""
+    nodes = {n["node_id"]: n for n in project["topology"]["nodes"]}
+    icons, names, ports, markers, lines = {}, {}, [], [], []
+    for n in nodes.values():
+        w, h = symbol_size(n["symbol"])
+        icons[n["name"]] = Box(n["x"], n["y"], n["x"] + w, n["y"] + h)
+        label = n["label"]
+        names[n["name"]] = label_boxes(n["x"] + label["x"], n["y"] + label["y"], n["name"],
+                                       font_px(label["style"]))["gui"]
+    pairs: dict[frozenset, int] = {}
+    for link in project["topology"]["links"]:
+        ends = [nodes[e["node_id"]] for e in link["nodes"]]
+        pairs[frozenset(e["name"] for e in ends)] = pairs.get(
+            frozenset(e["name"] for e in ends), 0) + 1
+        for end, node in zip(link["nodes"], ends, strict=True):
+            label = end["label"]
+            ports.append((f"{node['name']}:{label['text']}", label_boxes(
+                node["x"] + label["x"], node["y"] + label["y"], label["text"],
+                font_px(label["style"]))["gui"]))
+        lines.append(tuple(icons[e["name"]].centre for e in ends))
+    for pair, count in pairs.items():
+        a, b = sorted(pair)
+        for here, there in ((a, b), (b, a)):
+            markers += port_markers(icons[here].centre, icons[there].centre, icons[here], count)
+    notes = []
+    for d in project["topology"]["drawings"]:
+        w = int(d["svg"].split('width="')[1].split('"')[0])
+        h = int(d["svg"].split('height="')[1].split('"')[0])
+        notes.append(Box(d["x"], d["y"], d["x"] + w, d["y"] + h))
+    return {"icons": icons, "names": names, "ports": ports, "markers": markers,
+            "lines": lines, "notes": notes}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_the_scene_holds_everything_the_layout_places(lab: str, built: dict) -> None:
+    project = built[lab]
+    boxes = _gui_boxes(project)
+    half_w, half_h = project["scene_width"] / 2, project["scene_height"] / 2
+    every = [*boxes["icons"].values(), *boxes["names"].values(),
+             *(b for _, b in boxes["ports"]), *boxes["markers"], *boxes["notes"]]
+    assert all(-half_w + 50 <= b.x0 and b.x1 <= half_w - 50 and -half_h + 50 <= b.y0
+               and b.y1 <= half_h - 50 for b in every)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_names_sit_where_no_link_or_port_marker_is(lab: str, built: dict) -> None:
+    boxes = _gui_boxes(built[lab])
+    crossed = [(name, p, q) for name, box in boxes["names"].items()
+               for p, q in boxes["lines"] if segment_hits_box(p, q, box)]
+    assert crossed == []
+    assert [n for n, box in boxes["names"].items()
+            if any(box.overlaps(m) for m in boxes["markers"])] == []
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_no_port_label_on_a_port_marker(lab: str, built: dict) -> None:
+    boxes = _gui_boxes(built[lab])
+    assert [p for p, box in boxes["ports"] if any(box.overlaps(m) for m in boxes["markers"])] \
+        == []
+
+
+def test_text_is_measured_in_the_wider_fallback_font() -> None:
+    """DejaVu Sans Bold (the GUI's fallback for Noto Sans) is wider: "swp45" at 12 px."""
+    assert text_size("swp45", 12)[0] >= 43.5
+
+
+def test_the_gui_port_marker_leaves_the_symbol() -> None:
+    icon = Box(0, 0, 72, 32)  # ethernet_switch.svg, centre (36, 16)
+    (marker,) = port_markers((36, 16), (36, 300), icon)
+    assert marker.centre == (36, 16 + 40)  # 40 px out is already off the symbol
+    (across,) = port_markers((36, 16), (400, 16), icon)
+    assert across.centre == (36 + 40, 16)
+    assert port_markers((36, 16), (36, 100), icon) == []  # under 100 px: none drawn
+    assert len(port_markers((36, 16), (36, 300), icon, 3)) == 3
 
 
 # -- the measure itself ---------------------------------------------------------------------
