@@ -239,6 +239,10 @@ def _start(client: Gns3Client, pid: str, name: str, order: list[str], progress: 
     """Start the nodes one at a time in ``order`` and report each one's status."""
     ids = {n["name"]: n["node_id"] for n in client.nodes(pid)}
     for node in order:
+        if node not in ids:  # listed a moment ago: the server's lists disagree
+            raise ServerError(f"node {node!r} of {name!r} is gone from the server's list of its "
+                              "nodes", hint=f"project {name!r} stays on the server, opened; "
+                              "look at it in GNS3, or push --delete")
         try:
             answer = client.start_node(pid, ids[node])
         except ServerError as exc:

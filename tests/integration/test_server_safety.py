@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from generator.cli import main
 from generator.server.consoles import ConsoleTail, ConsoleWatch
-from tests.support.fake_gns3 import FakeGns3, Raw, Stream, TelnetConsole, node
+from tests.support.fake_gns3 import Calls, FakeGns3, Raw, Stream, TelnetConsole, node
 from tests.support.peak import measure
 
 pytestmark = pytest.mark.slow
@@ -194,6 +194,15 @@ def test_an_image_listing_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
             result = push(server, bundle)
         assert result.exit_code == 2, (listing, result.stderr)
         assert "GNS3 server" in result.stderr
+
+
+def test_a_node_that_vanishes_between_two_lists(archive: Path) -> None:
+    both = [node("r1"), node("r2")]
+    with FakeGns3() as server:
+        server.replies["nodes"] = Calls(both, both, [node("r1")])
+        result = push(server, archive, "--start")
+    assert result.exit_code == 2, result.stderr
+    assert "error: node 'r2' of 'lab' is gone from the server's list" in result.stderr
 
 
 def node_stream(count: int) -> Iterator[bytes]:

@@ -22,10 +22,11 @@ route                 request
 ``file``              ``GET|POST /v2/projects/<id>/files/<path>``
 ====================  ========================================================
 
-A reply is any JSON value (sent with status 200), a :class:`Raw` (status and bytes), or a
+A reply is any JSON value (sent with status 200), a :class:`Raw` (status and bytes), a
 :class:`Stream` (status and an iterable of byte chunks, sent without a Content-Length: for
-bodies too large to build in memory). Every request is logged in :attr:`FakeGns3.requests`
-as ``(method, route)``.
+bodies too large to build in memory), or a :class:`Calls` (one of those per request, in turn:
+a server whose answers change between two requests). Every request is logged in
+:attr:`FakeGns3.requests` as ``(method, route)``.
 
 :class:`TelnetConsole` is a console port that plays one script to every connection. Both stop
 with their context manager, and by themselves after :data:`LIFETIME` seconds at the latest.
@@ -77,6 +78,16 @@ class Stream:
 
     chunks: Callable[[], Iterable[bytes]]
     status: int = 200
+
+
+class Calls:
+    """Replies given in turn, one per request; the last one is repeated."""
+
+    def __init__(self, *replies: Any) -> None:
+        self._replies = list(replies)
+
+    def next(self) -> Any:
+        return self._replies.pop(0) if len(self._replies) > 1 else self._replies[0]
 
 
 def node(name: str, console: int | None = None, **fields: Any) -> dict[str, Any]:
@@ -135,7 +146,8 @@ class FakeGns3:
                 "projects": [project], "stop": None, "delete": None, "file": None}
 
     def reply_for(self, route: str) -> Any:
-        return self.replies[route] if route in self.replies else self.defaults()[route]
+        reply = self.replies[route] if route in self.replies else self.defaults()[route]
+        return reply.next() if isinstance(reply, Calls) else reply
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self
