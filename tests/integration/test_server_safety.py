@@ -404,13 +404,14 @@ def fuzz_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_fuzz_server_replies(fuzz_server: FakeGns3, fuzz_archive: Path, data: Any) -> None:
-    """Any one answer replaced by a near miss or by any JSON: exit 0, 1 or 2, no traceback,
-    no escape sequence reaching the terminal."""
+    """Any one answer replaced (from its first, second or third request on) by a near miss or
+    by any JSON: exit 0, 1 or 2, no traceback, no escape sequence reaching the terminal."""
     defaults = fuzz_server.defaults()
     mode = data.draw(st.sampled_from(sorted(MODES)), label="mode")
     route = data.draw(st.sampled_from(MODES[mode]), label="route")
     reply = data.draw(mutated(defaults[route]), label="reply")
-    fuzz_server.replies = {route: reply}
+    good_calls = data.draw(st.integers(0, 2), label="good answers before it")
+    fuzz_server.replies = {route: Calls(*[defaults[route]] * good_calls, reply)}
     if route == "file":  # read back (and written) only when the import is arranged
         fuzz_server.replies["computes"] = [
             {"compute_id": "local", "name": "local", "connected": True},
