@@ -31,8 +31,8 @@ def image_advice(needed: Iterable[str], included: Iterable[str]) -> list[str]:
                 "project opens and starts as it is."]
     names = ", ".join(f"`{name}`" for name in missing)
     return [
-        f"Without its base images the project will not open. Missing from this archive: "
-        f"{names}.",
+        f"This archive does not hold these base images: {names}. GNS3 needs every one of them "
+        f"on its server before the project can open:",
         "- **GNS3 2.2** imports the archive, but the project will not open: one error dialog "
         "names only the first missing image (\"The image ... is missing\") and the project "
         "stays closed in the project library.",
@@ -40,7 +40,8 @@ def image_advice(needed: Iterable[str], included: Iterable[str]) -> list[str]:
         "(\"The image '...' is missing\").",
         f"What to do: copy the images, by these exact names, into the GNS3 server's QEMU "
         f"images folder (`{IMAGES_FOLDER}` by default; `/opt/gns3/images/QEMU/` on the GNS3 "
-        f"VM; Edit > Preferences > General > Images shows yours), or upload them with "
+        f"VM; the desktop GUI shows yours under Edit > Preferences > General > Binary images, "
+        f"\"My binary images\", whose `QEMU` subfolder it is), or upload them with "
         f"`gns3lab push ARCHIVE --upload-images DIR`. Then open the project again "
         f"(File > Open project, or the project library); nothing needs re-importing.",
     ]
