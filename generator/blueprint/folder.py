@@ -57,14 +57,16 @@ def scan_folder(folder: Path, blueprint_file: Path, skip: Iterable[Path] = ()) -
         keep_dirs = []
         for name in sorted(dirnames):
             rel = f"{base}/{name}" if base else name
-            if not _left_out(here / name, rel, True, stack, skipped, scan):
+            if _kept(here / name, rel, True, stack, skipped, scan):
                 keep_dirs.append(name)
         dirnames[:] = keep_dirs
         for name in sorted(filenames):
             path, rel = here / name, f"{base}/{name}" if base else name
-            if path == blueprint_file or _left_out(path, rel, False, stack, skipped, scan):
+            st = None if path == blueprint_file else _kept(path, rel, False, stack, skipped,
+                                                             scan)
+            if st is None:
                 continue
-            problem = entry_problem(rel, os.lstat(path))
+            problem = entry_problem(rel, st)
             if problem:
                 problems.append(Problem(shown_path(folder, rel), None, "", *problem))
             else:
@@ -80,13 +82,18 @@ def scan_folder(folder: Path, blueprint_file: Path, skip: Iterable[Path] = ()) -
     return scan
 
 
-def _left_out(path: Path, rel: str, is_dir: bool, stack: list[IgnoreFile], skipped: set[str],
-              scan: FolderScan) -> bool:
-    """Whether the walk passes ``path`` by (recording why, unless it is hidden)."""
+def _kept(path: Path, rel: str, is_dir: bool, stack: list[IgnoreFile], skipped: set[str],
+          scan: FolderScan) -> os.stat_result | None:
+    """The ``lstat`` of ``path`` when the walk keeps it; None when it passes it by (recording
+    why, unless it is hidden)."""
     name = path.name
     if name.startswith(".") or name == "__pycache__" or name.endswith(".pyc"):
-        return True
-    st = os.lstat(path)
+        return None
+    try:
+        st = os.lstat(path)
+    except OSError:  # removed while the folder was walked
+        scan.left_out.append((rel, "gone while the folder was read"))
+        return None
     if stat.S_ISLNK(st.st_mode):
         reason = "a symlink; links are never followed"
     elif os.path.realpath(path) in skipped or name.endswith(".gns3project"):
@@ -96,9 +103,9 @@ def _left_out(path: Path, rel: str, is_dir: bool, stack: list[IgnoreFile], skipp
     elif stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES:
         reason = f"{st.st_size} bytes, larger than {MAX_FILE_BYTES}"
     else:
-        return False
+        return st
     scan.left_out.append((rel, reason))
-    return True
+    return None
 
 
 def entry_problem(rel: str, st: os.stat_result) -> tuple[str, str] | None:
