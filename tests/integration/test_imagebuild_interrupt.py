@@ -259,3 +259,62 @@ def test_sweep_unmounts_a_dead_builds_mounts_and_never_deletes_through_them(
     finally:
         for point in reversed(_mounts_under(str(images))):
             subprocess.run(["umount", "-l", point], check=False)
+
+
+CONVERT_BUILD = """
+import os, sys
+from pathlib import Path
+from generator import interrupt
+from generator.images import build as imagebuild, recipe as imagerecipe
+from tests.integration.test_imagebuild import TINY, fake_mmdebstrap
+
+def mmdebstrap(recipe, rootfs):
+    fake_mmdebstrap(recipe, rootfs)
+    # Incompressible: qemu-img convert -c takes seconds, an orphan would outlive the check.
+    (rootfs / "noise").write_bytes(os.urandom(112 << 20))
+
+imagerecipe.RECIPES["tiny"] = imagerecipe.Recipe(**{**TINY.__dict__,
+                                                    "disk_size": 192 * imagerecipe.MIB})
+imagebuild.run_mmdebstrap = mmdebstrap
+interrupt.install()
+imagebuild.build_image("tiny", Path(sys.argv[1]))
+"""
+
+
+def test_sigkill_during_convert_leaves_no_qemu_img_and_the_next_build_sweeps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last stage: the real disk stages and qemu-img on the small recipe (its root tree
+    made by the test, as in test_imagebuild), gns3lab SIGKILLed while qemu-img converts."""
+    from generator.images import build as imagebuild
+    from tests.integration.test_imagebuild import TINY, fake_mmdebstrap
+
+    images = tmp_path / "images"
+    images.mkdir()
+    with open(tmp_path / "convert.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-c", CONVERT_BUILD, str(images)], cwd=REPO,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(cmd.split()[:2] in (["qemu-img", "convert"],
+                                          ["/usr/bin/qemu-img", "convert"])
+                      for cmd in _processes(proc.pid, str(images)).values()):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                (tmp_path / "convert.log").read_text()
+            time.sleep(0.01)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 1  # the death signal is at once
+        while (left := _processes(proc.pid, str(images))) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert left == {}, "qemu-img of the killed build still runs"
+    finally:
+        for pid in _processes(proc.pid, str(images)):
+            os.kill(pid, signal.SIGKILL)
+    [dead] = images.glob(".gns3lab-build-*")
+    monkeypatch.setitem(imagerecipe.RECIPES, "tiny", TINY)
+    monkeypatch.setattr(imagebuild, "run_mmdebstrap", fake_mmdebstrap)
+    built = imagebuild.build_image("tiny", images)
+    assert not dead.exists()
+    assert sorted(p.name for p in images.iterdir()) == sorted(
+        [INDEX, built.path.name, "gns3lab-tiny.gns3a"])
