@@ -35,6 +35,7 @@ from typing import Any
 
 from generator.blueprint.appliances import (
     REPO_APPLIANCES,
+    Appliance,
     Catalogue,
     ImageFile,
     check_filename,
@@ -54,6 +55,7 @@ from generator.images.download import (
     unpack,
 )
 from generator.interrupt import wait_for
+from generator.model import BaseImage, Lab
 from generator.paths import PROJECT_FILE, Layout
 from generator.read.reader import SafeArchive
 from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
@@ -110,16 +112,20 @@ def needs_from_catalogue(catalogue: Catalogue, wanted: Iterable[tuple[str, str, 
     and compression of the appliance's ``images[]`` entry; sorted by file name, one each."""
     out: dict[str, ImageNeed] = {}
     for appliance, version, filename in wanted:
-        app = catalogue.find(appliance)
-        info = app.images.get(filename)
-        if info is None:
-            raise ImageError(f"appliance '{appliance}' lists no image file {filename}")
-        out.setdefault(filename, ImageNeed(
-            filename=filename, appliance=app.name, version=version, size=info.filesize,
-            md5=info.md5sum, url=info.direct_download_url,
-            page=info.download_url or info.direct_download_url, compression=info.compression,
-            origin=f"appliance '{app.name}' ({app.path})"))
+        out.setdefault(filename, _need(catalogue.find(appliance), version, filename))
     return [out[f] for f in sorted(out)]
+
+
+def _need(app: Appliance, version: str, filename: str) -> ImageNeed:
+    """The need for ``filename`` as ``app``'s ``images[]`` entry describes it."""
+    info = app.images.get(filename)
+    if info is None:
+        raise ImageError(f"appliance '{app.name}' lists no image file {filename}")
+    return ImageNeed(
+        filename=filename, appliance=app.name, version=version, size=info.filesize,
+        md5=info.md5sum, url=info.direct_download_url,
+        page=info.download_url or info.direct_download_url, compression=info.compression,
+        origin=f"appliance '{app.name}' ({app.path})")
 
 
 def with_sha256(needs: Iterable[ImageNeed], sha256: dict[str, str]) -> list[ImageNeed]:
@@ -138,16 +144,46 @@ def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
     dirs = tuple(images_dirs)
     if source.is_file() and zipfile.is_zipfile(source):
         return _archive_needs(source, dirs)
-    from generator.blueprint.load import load_blueprint
-    from generator.build import load_lab
+    lab, catalogue = _resolved(source, dirs)
+    out: dict[str, ImageNeed] = {}
+    for node in lab.vms:
+        image = node.image
+        if image is not None and image.filename not in out:
+            out[image.filename] = _need(_appliance_of(image, catalogue),
+                                        image.appliance_version, image.filename)
+    return [out[f] for f in sorted(out)]
 
-    lab = load_lab(source, dirs)
-    _, src = load_blueprint(source)
-    # The folders build.load_lab reads appliances from (see there), for the URLs it drops.
-    catalogue = load_catalogue([src.folder / "appliances", REPO_APPLIANCES, *search_dirs(dirs)])
-    return needs_from_catalogue(catalogue, sorted(
-        {(n.image.appliance, n.image.appliance_version, n.image.filename)
-         for n in lab.vms if n.image is not None}))
+
+def _resolved(source: Path, dirs: tuple[Path, ...]) -> tuple[Lab, Catalogue]:
+    """The lab ``build`` resolves from the blueprint ``source`` (the steps of
+    :func:`generator.build.load_lab`), and the catalogue it picked its appliances from.
+
+    The model keeps an image's name, size and md5 but not its direct URL or compression, so
+    the appliance is looked up again, in this catalogue: it also holds the files named by
+    path (``appliance: vendor/x.gns3a``), which only the resolve loads (confined to the
+    blueprint folder, as build does); no fresh catalogue of the folders knows them."""
+    from generator.blueprint.load import check_brought_files, load_blueprint
+    from generator.resolve.lab import resolve_lab
+
+    bp, src = load_blueprint(source)
+    folders = [src.folder / "appliances", REPO_APPLIANCES, *search_dirs(dirs)]
+    catalogue = load_catalogue(folders, strict=2)
+    lab = resolve_lab(bp, src, catalogue)
+    check_brought_files(bp, src)
+    return lab, catalogue
+
+
+def _appliance_of(image: BaseImage, catalogue: Catalogue) -> Appliance:
+    """The appliance the resolve took ``image`` from: the one of that name whose entry for the
+    file has the image's md5 and size; files named by path first (a namesake in a folder may
+    describe another image under the same name)."""
+    by_path = [a for a in catalogue.by_path.values() if isinstance(a, Appliance)]
+    for app in (*by_path, *catalogue.appliances):
+        info = app.images.get(image.filename)
+        if app.name == image.appliance and info is not None and \
+                (info.md5sum, info.filesize) == (image.md5sum, image.filesize):
+            return app
+    raise ImageError(f"appliance '{image.appliance}' lists no image file {image.filename}")
 
 
 def _archive_needs(archive: Path, dirs: tuple[Path, ...]) -> list[ImageNeed]:
