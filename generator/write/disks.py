@@ -47,8 +47,9 @@ def _cached_digest(path: Path, cache: Path, length: int) -> str | None:
 
 
 def _store_digest(cache: Path, value: str) -> None:
+    """Write a digest sidecar, private (0600) like the images a pull writes into the cache."""
     try:
-        atomic_write(cache, value + "\n")
+        atomic_write(cache, value + "\n", mode=0o600)
     except OSError:
         pass  # a read-only image folder is fine; we hash again next time
 

@@ -499,3 +499,97 @@ def test_a_cancel_during_unpacking_leaves_nothing(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         unpack(part, out, "xz", len(PAYLOAD), transfers, "disk.qcow2")
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- appliance by path
+
+
+def test_images_list_pull_verify_an_appliance_named_by_path(server: tuple[str, Served],
+                                                            tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    """``appliance: vendor/x.gns3a`` (a file inside the blueprint folder, not in appliances/):
+    the images commands find it as build does (exit 70 before: the catalogue looked it up by
+    name, and a file named by path is in no catalogue folder)."""
+    url, served = server
+    folder = _blueprint_with_served_image(tmp_path, url, served)
+    (folder / "vendor").mkdir()
+    (folder / "appliances" / "tiny.gns3a").rename(folder / "vendor" / "x.gns3a")
+    (folder / "appliances").rmdir()
+    (folder / "lab.yaml").write_text("name: tiny\nnodes:\n  vm1: {appliance: vendor/x.gns3a}\n")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("GNS3LAB_IMAGES", str(cache))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    runner = CliRunner()
+    listed = runner.invoke(main, ["images", "list", str(folder), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (row["name"], row["appliance"], row["size"], row["present"]) == (
+        "tiny.qcow2", "Tiny Served", len(PAYLOAD), False)
+    assert row["url"] == f"{url}/tiny.qcow2.xz"
+    pulled = runner.invoke(main, ["images", "pull", str(folder)])
+    assert pulled.exit_code == 0, pulled.output
+    assert (cache / "tiny.qcow2").read_bytes() == PAYLOAD
+    good = runner.invoke(main, ["images", "verify", str(folder)])
+    assert good.exit_code == 0 and f"ok {cache / 'tiny.qcow2'}" in good.output
+
+
+def test_an_appliance_by_path_is_the_file_named_not_a_namesake(server: tuple[str, Served],
+                                                               tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    """A path names one file: an appliance of the same name in appliances/ with another
+    image entry does not lend its URL or checksum to the list."""
+    url, served = server
+    folder = _blueprint_with_served_image(tmp_path, url, served)
+    (folder / "vendor").mkdir()
+    namesake = json.loads((folder / "appliances" / "tiny.gns3a").read_text())
+    app = dict(namesake, images=[dict(namesake["images"][0],
+                                      direct_download_url=f"{url}/vendor.qcow2.xz")])
+    (folder / "vendor" / "x.gns3a").write_text(json.dumps(app))
+    namesake["images"][0].update(md5sum="0" * 32, direct_download_url=f"{url}/other.xz")
+    (folder / "appliances" / "tiny.gns3a").write_text(json.dumps(namesake))
+    (folder / "lab.yaml").write_text("name: tiny\nnodes:\n  vm1: {appliance: vendor/x.gns3a}\n")
+    monkeypatch.setenv("GNS3LAB_IMAGES", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    listed = CliRunner().invoke(main, ["images", "list", str(folder), "--json"])
+    assert listed.exit_code == 0, listed.output
+    [row] = json.loads(listed.output)
+    assert (row["url"], row["md5"]) == (f"{url}/vendor.qcow2.xz",
+                                        hashlib.md5(PAYLOAD).hexdigest())
+
+
+@pytest.mark.parametrize("command", ["list", "pull", "verify"])
+def test_images_of_a_blueprint_naming_an_appliance_outside_it_exit_2(
+        server: tuple[str, Served], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        command: str) -> None:
+    url, served = server
+    folder = _blueprint_with_served_image(tmp_path, url, served)
+    (folder / "appliances" / "tiny.gns3a").rename(tmp_path / "x.gns3a")
+    (folder / "lab.yaml").write_text("name: tiny\nnodes:\n  vm1: {appliance: ../x.gns3a}\n")
+    monkeypatch.setenv("GNS3LAB_IMAGES", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = CliRunner().invoke(main, ["images", command, str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "../x.gns3a" in result.output and "Traceback" not in result.output
+    assert served.gets == Counter() and not (tmp_path / "cache").exists()
+
+
+# --------------------------------------------------------------------------- digest sidecars
+
+
+def test_digest_sidecars_are_private(tmp_path: Path) -> None:
+    """The md5 and sha256 sidecars build and verify write into the cache are 0600 like the
+    images a pull writes (they were the umask's 0644)."""
+    from generator.write.disks import digests_of
+
+    image = tmp_path / "disk.qcow2"
+    image.write_bytes(PAYLOAD)
+    old = os.umask(0o022)
+    try:
+        md5, sha256 = digests_of(image)
+    finally:
+        os.umask(old)
+    assert (md5, sha256) == (hashlib.md5(PAYLOAD).hexdigest(), hashlib.sha256(PAYLOAD).hexdigest())
+    for sidecar in (tmp_path / "disk.qcow2.md5sum", tmp_path / ".disk.qcow2.sha256sum"):
+        assert stat.S_IMODE(sidecar.stat().st_mode) == 0o600, sidecar
