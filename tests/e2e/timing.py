@@ -19,10 +19,12 @@ ARTIFACTS = REPO / "test-artifacts"
 
 
 class Stamped(list):
-    """A progress callback that keeps (time.monotonic(), event) for every event."""
+    """A progress callback that keeps (time.monotonic(), event) for every event, and prints it
+    at once (with ``pytest -s``, a boot can be followed while it runs)."""
 
     def __call__(self, event: PushEvent) -> None:
         self.append((time.monotonic(), event))
+        print(f"[{self[-1][0] - self[0][0]:7.1f} s] {event}", flush=True)
 
 
 def record_timeline(label: str, archive: Path, events: Stamped, transcripts: dict[str, str],
