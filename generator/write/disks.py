@@ -118,9 +118,19 @@ def describe_missing(image: BaseImage, dirs: list[Path]) -> str:
             f"{image.md5sum}, download: {url}); looked in: {', '.join(map(str, dirs))}")
 
 
+def unchecked(image: BaseImage, path: Path) -> str:
+    """Why a found image whose appliance declares no md5sum is not used (a size alone does
+    not tell one file from another of that length)."""
+    return (f"base image {path} cannot be checked: appliance '{image.appliance}' declares no "
+            f"md5sum for {image.filename}, so any file of that name would be shipped; add the "
+            "image's md5sum and filesize to the appliance (from its publisher, or 'md5sum' and "
+            "'stat -c %s' of a file you trust)")
+
+
 def find_images(lab: Lab, dirs: list[Path],
                 progress: Callable[[str], None] | None = None) -> dict[str, BaseImage]:
     """Find every base image the lab needs and check its size and md5 against the appliance.
+    An image whose appliance declares no md5sum is refused: nothing proves the file is it.
 
     Returns the checked images by file name, with ``path`` and ``sha256`` set. Two different
     images under one file name are refused first. Every problem is reported at once: a
@@ -134,6 +144,9 @@ def find_images(lab: Lab, dirs: list[Path],
         path = next((d / filename for d in dirs if (d / filename).is_file()), None)
         if path is None:
             problems.append(describe_missing(image, dirs))
+            continue
+        if not image.md5sum:  # as images.cache.check_file: a file of the right name is no proof
+            problems.append(unchecked(image, path))
             continue
         size = path.stat().st_size
         if image.filesize and size != image.filesize:
