@@ -153,8 +153,8 @@ def place_labels(nodes: Sequence[Node], links: Sequence[Link],
             there = centre[end[3]]
             return math.atan2(there[1] - here[1], there[0] - here[0])
 
-        for link_id, i, text, other in sorted(ends[name], key=lambda e: (angle(e), e[2])):
-            ax, ay = _label_spot(here, centre[other], text, px, taken)
+        for link_id, i, text, peer in sorted(ends[name], key=lambda e: (angle(e), e[2])):
+            ax, ay = _label_spot(here, centre[peer], text, px, taken)
             out[(link_id, i)] = (ax - node.x, ay - node.y)
             for client, box in label_boxes(ax, ay, text, px).items():
                 taken[client].append(box)

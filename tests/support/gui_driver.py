@@ -1,6 +1,6 @@
 """Drive the real GNS3 desktop GUI (gns3-gui 2.2.61 on PyQt6) in-process and measure its scene.
 
-Runs with gns3-gui's own interpreter (``.cache/gns3/gui/bin/python``, see gui_provision.sh),
+Runs with gns3-gui's own interpreter (``.cache/gns3/gui/bin/python``, see provision_gui.sh),
 never the project's venv: it imports nothing from gns3lab. tests/integration/test_desktop_gui.py
 starts it under Xvfb with a private HOME and a fontconfig that offers only DejaVu, so every
 font a label asks for that is missing (Noto Sans) falls back as it does on a desktop without it.
@@ -229,7 +229,12 @@ class Gui:
         from gns3.qt import QtGui
 
         scene = self.scene()
-        icons, names, ports, markers, links, drawings = [], [], [], [], [], []
+        icons: list[dict] = []
+        names: list[dict] = []
+        ports: list[dict] = []
+        markers: list[dict] = []
+        links: list[dict] = []
+        drawings: list[dict] = []
         fonts: set[str] = set()
         for item in scene.items():
             if isinstance(item, NodeItem):
