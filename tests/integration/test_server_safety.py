@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from generator.cli import main
@@ -400,8 +400,10 @@ def fuzz_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_archive(tmp_path_factory.mktemp("fuzz") / "lab.gns3project")
 
 
-@settings(max_examples=200, deadline=5000, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=200, deadline=5000, derandomize=True, database=None, print_blob=True,
+          phases=[Phase.explicit, Phase.generate],
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
 @given(data=st.data())
 def test_fuzz_server_replies(fuzz_server: FakeGns3, fuzz_archive: Path, data: Any) -> None:
     """Any one answer replaced (from its first, second or third request on) by a near miss or
