@@ -11,10 +11,9 @@ from generator.render import guest_paths as gp
 from generator.render.stages import CHECK_STAGE, Managed, Stage, controller_of
 from generator.render.templating import render_template
 
-#: Seconds between two probes of a host that does not answer yet (each port probe gives up
-#: after PROBE_SECONDS): a guest's sshd is seen within about a second of listening.
+#: Seconds between two probes of a host that does not answer yet: a guest's sshd is seen
+#: within about a second of listening.
 POLL_SECONDS = 1
-PROBE_SECONDS = 1
 #: Seconds between two SSH logins to a host whose port is open but that refuses the lab key
 #: (yet): a handshake costs both sides seconds of CPU under emulation.
 LOGIN_POLL_SECONDS = 5
@@ -48,7 +47,7 @@ def render_script(lab: Lab, stages: tuple[Stage, ...], managed: list[Managed]) -
                            ansible_dir=gp.ANSIBLE_DIR, log=gp.LOG, state_dir=gp.STATE_DIR,
                            status=gp.STATUS, marker=gp.MARKER, script=gp.SCRIPT, key=gp.KEY,
                            up_dir=UP_DIR, control_dir=CONTROL_DIR, persist=CONTROL_PERSIST,
-                           poll=POLL_SECONDS, probe=PROBE_SECONDS, login_poll=LOGIN_POLL_SECONDS,
+                           poll=POLL_SECONDS, login_poll=LOGIN_POLL_SECONDS,
                            wait_poll=WAIT_POLL,
                            cloud_init_wait=ctl.timeout, stages=ctx, probes=probes)
 

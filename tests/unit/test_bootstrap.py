@@ -320,7 +320,7 @@ def test_script_stage_order_and_console_formats(demo_tree: BootstrapTree) -> Non
     assert "wait_hosts 1500 'srv1 lab 10.10.0.11' 'srv2 lab 10.10.0.12' || return 1" in script
     assert "'mgmt lab" not in script  # the controller is local: never waited for
     assert "run_playbook servers playbooks/servers.yml || return 1" in script
-    assert "BatchMode=yes" in script and "/dev/tcp/$1/22" in script
+    assert "BatchMode=yes" in script and '3<>"/dev/tcp/$1/22"' in script
     assert "/var/log/gns3lab-bootstrap.log" in script and "/var/lib/gns3lab/status" in script
 
 
@@ -332,13 +332,19 @@ def test_hosts_are_probed_in_parallel_from_the_start_and_once(demo_tree: Bootstr
     probes = re.findall(r"^probe '([^']+)' &$", script, re.MULTILINE)
     assert probes == ["switch lab 10.10.0.2", "srv1 lab 10.10.0.11", "srv2 lab 10.10.0.12"]
     assert script.index("probe 'switch") < script.index("run_stage servers stage_1")
-    assert "timeout 1 bash -c \"exec 3<>/dev/tcp/$1/22\"" in script and "sleep 1\n" in script
+    # the port probe is bash's own redirection, the pauses a read with a timeout: the polling
+    # starts no process on the controller's emulated CPU
+    assert ': 2>/dev/null 3<>"/dev/tcp/$1/22"' in script
+    assert 'pause() { read -r -t "$1" -u "$PAUSE_FD" || true; }' in script
     # a host whose port is open but that refuses the key yet is logged in to every 5 s only
-    probe = script.split("probe() {")[1].split("\n}\n")[0]
-    assert probe.index("sleep 1") < probe.index('elif login "$user" "$addr"') < \
-        probe.index("sleep 5")
+    probe = script.split("\nprobe() {")[1].split("\n}\n")[0]
+    assert probe.index("pause 1") < probe.index('elif login "$user" "$addr"') < \
+        probe.index("pause 5")
+    loops = script.split("\nprobe() {")[1].split("\ncheck_one() {")[0]  # probe, wait_hosts
+    assert "sleep" not in loops and "date" not in loops and "timeout 1" not in loops
     body = script.split("wait_hosts() {")[1].split("\n}\n")[0]
     assert "answers" not in body and "ssh" not in body and '[ -e "$UP/$name" ]' in body
+    assert "pause 0.2" in body
     assert "timeout 5 bash" not in script and "answers()" not in script
 
 
@@ -389,6 +395,8 @@ STUBS = {
                         'for f in ${STUB_FAIL:-}; do\n'
                         '  case " $* " in *" $f "*) exit 2;; esac\ndone\n',
     "sleep": "exit 0\n",
+    # GNS3LAB_PORT_PROBE: port 22 is open unless the address is in STUB_PORT_DOWN
+    "port-probe": 'for d in ${STUB_PORT_DOWN:-}; do [ "$1" = "$d" ] && exit 1; done\nexit 0\n',
 }
 
 
