@@ -15,6 +15,7 @@ import contextlib
 import http.client
 import json
 import re
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -178,7 +179,7 @@ class Gns3Client:
         cannot be reached, breaks the exchange or sends too much."""
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return resp.status, _read_capped(resp)
+                return resp.status, _read_capped(resp, self.timeout)
         except urllib.error.HTTPError as exc:
             with exc:  # an error page is only quoted: its first bytes are enough
                 return exc.code, exc.read(MAX_REPLY_BYTES)
@@ -305,15 +306,23 @@ def _decode(raw: bytes) -> Any:
         return raw.decode(errors="replace")
 
 
-def _read_capped(resp: http.client.HTTPResponse) -> bytes:
-    """The answer's body, refused past :data:`MAX_REPLY_BYTES` (announced or sent)."""
+def _read_capped(resp: http.client.HTTPResponse, timeout: float) -> bytes:
+    """The answer's body, refused past :data:`MAX_REPLY_BYTES` (announced or sent) or when it
+    is still coming ``timeout`` seconds after the headers (the socket timeout alone lets a
+    byte-a-minute drip go on for ever)."""
+    deadline = time.monotonic() + timeout
     announced = resp.headers.get("Content-Length", "")
     if announced.isdigit() and int(announced) > MAX_REPLY_BYTES:
         raise BadReply(f"a body of {announced} bytes, more than {MAX_REPLY_BYTES}")
-    raw = resp.read(MAX_REPLY_BYTES + 1)
-    if len(raw) > MAX_REPLY_BYTES:
-        raise BadReply(f"a body of more than {MAX_REPLY_BYTES} bytes")
-    return raw
+    parts, size = [], 0
+    while chunk := resp.read1(1 << 16):
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise BadReply(f"a body of more than {MAX_REPLY_BYTES} bytes")
+        if time.monotonic() > deadline:
+            raise BadReply(f"a body still coming after {timeout:g} s")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _http_error(method: str, path: str, status: int, body: Any,

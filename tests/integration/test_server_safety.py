@@ -25,6 +25,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from generator.cli import main
+from generator.errors import ServerError
+from generator.server.api import Gns3Client
 from generator.server.consoles import ConsoleTail, ConsoleWatch
 from tests.support.fake_gns3 import Calls, FakeGns3, Raw, Stream, TelnetConsole, node
 from tests.support.peak import measure
@@ -224,6 +226,25 @@ def test_a_two_million_node_reply_is_refused_in_bounded_memory(tmp_path: Path,
     assert "more than" in run.output
     assert run.peak_mb < CEILING_MB, run.peak_mb
     assert time.monotonic() - begin < 30
+
+
+def test_a_dripping_answer_ends_at_the_timeout() -> None:
+    """A body sent a byte at a time, each well within the socket timeout, still ends at the
+    client's timeout."""
+    def drip() -> Iterator[bytes]:
+        yield b"["
+        for _ in range(60):
+            time.sleep(0.25)
+            yield b" "
+        yield b"]"
+
+    with FakeGns3() as server:
+        server.replies["computes"] = Stream(drip)
+        client = Gns3Client(server.url, timeout=2)
+        begin = time.monotonic()
+        with pytest.raises(ServerError, match="still coming after 2 s"):
+            client.computes()
+    assert time.monotonic() - begin < 8
 
 
 # -- finding 10: a console flood ---------------------------------------------------------------
