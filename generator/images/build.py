@@ -52,6 +52,7 @@ from generator import fileio, qcow2, tools
 from generator.errors import ImageError
 from generator.images import disk as imagedisk
 from generator.images import workdir
+from generator.images.cache import make_cache
 from generator.images.disk import MBR_CODE
 from generator.images.recipe import (
     MIB,
@@ -112,7 +113,7 @@ def build_image(name: str, images_dir: Path, *, force: bool = False,
     """
     recipe = get_recipe(name)
     images_dir = Path(images_dir)
-    images_dir.mkdir(parents=True, exist_ok=True)
+    make_cache(images_dir)  # private (0700) when gns3lab makes it, as for pulls
     key = recipe_key(recipe)
     appliance = images_dir / appliance_filename(recipe)
     with _locked(images_dir):
@@ -221,7 +222,7 @@ def _build_in(work: Path, recipe: Recipe, key: str, images_dir: Path, appliance:
         # overlays, so nothing ever rewrites these clusters.
         tools.qemu_img("convert", "-q", "-c", "-f", "raw", "-O", "qcow2", raw, qcow2)
         raw.unlink()
-        os.chmod(qcow2, 0o644)
+        os.chmod(qcow2, 0o600)  # a private cache, as for pulled images
         md5, sha256 = file_digests(qcow2)
         image = images_dir / image_filename(recipe, sha256)
         os.replace(qcow2, image)
@@ -252,7 +253,8 @@ def _record(images_dir: Path, built: BuiltImage) -> None:
     st = built.path.stat()
     index[built.key] = {"filename": built.path.name, "size": st.st_size,
                         "mtime_ns": st.st_mtime_ns, "md5": built.md5, "sha256": built.sha256}
-    fileio.atomic_write(images_dir / INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n")
+    fileio.atomic_write(images_dir / INDEX, json.dumps(index, indent=2, sort_keys=True) + "\n",
+                        mode=0o600)
 
 
 def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:

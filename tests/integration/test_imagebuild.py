@@ -188,6 +188,10 @@ def test_builds_are_named_by_content_and_reproducible(tiny_recipe: imagerecipe.R
         f"12-{digest[:12]}"
     assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
         [imagebuild.INDEX, first.path.name, "gns3lab-tiny.gns3a"])
+    # A private cache, as for pulled images: the folder gns3lab made, the image and the index.
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "a").iterdir()}
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o700
+    assert modes[first.path.name] == modes[imagebuild.INDEX] == 0o600
 
 
 def test_changed_image_is_rebuilt_not_trusted(tiny_recipe: imagerecipe.Recipe,
