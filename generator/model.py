@@ -132,6 +132,8 @@ class Node:
     symbol: str
     console_type: str
     pinned: bool = False  # position given in the blueprint
+    #: where the node's name sits, relative to the symbol's top-left corner (resolve.canvas)
+    name_at: tuple[int, int] = (0, 0)
     compute: str | None = None  # the blueprint's compute name; None: the controller's own
     # QEMU nodes
     image: BaseImage | None = None
@@ -179,6 +181,8 @@ class Endpoint:
     adapter: int
     port: int
     port_name: str
+    #: where the port's label sits, relative to its node's top-left corner (resolve.canvas)
+    label_at: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,31 @@ class Controller:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A text note on the canvas (the title, the legend): its top-left corner, its lines, font
+    size (pt) and box (px), as :mod:`generator.resolve.canvas_scene` sized them."""
+
+    drawing_id: str
+    x: int
+    y: int
+    lines: tuple[str, ...]
+    pt: int
+    bold: bool
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Canvas:
+    """What the canvas holds besides the nodes and links: the notes and the scene size that
+    holds everything (nodes, names and port labels carry their own positions)."""
+
+    width: int = 2000
+    height: int = 1000
+    notes: tuple[Note, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lab:
     """The resolved lab. Same blueprint in, equal Lab out."""
 
@@ -248,6 +277,8 @@ class Lab:
     extra: dict[str, Any] = field(default_factory=dict, hash=False)
     #: GNS3 computes the lab spans: (name, {"ram_mb": N, "server": name-or-id on the server})
     computes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
+    #: the notes and scene size, decided with the positions (resolve.canvas_scene)
+    canvas: Canvas = Canvas()
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)

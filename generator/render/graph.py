@@ -21,9 +21,9 @@ import graphviz
 
 from generator import tools
 from generator.model import Endpoint, Lab, Node
-from generator.render.canvas import tier_of
+from generator.resolve.canvas import tier_of
 
-#: What each canvas tier is called in the diagram (see layout_canvas.ROLE_TIERS).
+#: What each canvas tier is called in the diagram (see resolve/canvas.py ROLE_TIERS).
 TIER_NAMES = {0: "edge", 1: "spines", 2: "leaves", 3: "servers", 4: "oob"}
 TIER_COLOURS = {0: "#eeeeee", 1: "#f7e8e8", 2: "#f7f1e0", 3: "#e6f2e6", 4: "#e8eef7"}
 #: Colours given to the lab's networks in the order they are declared (then grey).

@@ -10,8 +10,8 @@ from generator import model as m
 from generator.blueprint import schema as bp
 from generator.blueprint.appliances import DEFAULT_VIRTUAL_SIZE, Appliance
 from generator.naming import derive_id, mac_add
-from generator.render.canvas import symbol_for
 from generator.resolve.addresses import AddressSteps
+from generator.resolve.canvas import symbol_for
 from generator.resolve.guest_setup import GuestSetupSteps
 from generator.resolve.state import Draft
 

@@ -10,7 +10,7 @@ from generator import model as m
 from generator.blueprint import schema as bp
 from generator.blueprint.confine import confined
 from generator.errors import Refused
-from generator.render.passwords import derived_salt, sha512_crypt
+from generator.passwords import derived_salt, sha512_crypt
 from generator.resolve.state import Draft, ResolverBase
 
 UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]{1,200}\.(service|socket|timer|path|target|mount)$")

@@ -1,10 +1,10 @@
 """Blueprint + appliances -> the frozen lab model: the resolution steps, in order.
 
 Short forms are normalised in these steps and only there: node name ranges, generated links,
-defaults precedence, port allocation, ids, MACs and addresses. Each step lives in its own module
-(nodes, adapters, links, addresses, guest_setup, freeze, computes, controller) and collects
-every problem with its place in the blueprint; :meth:`Resolver.run` raises them together at the
-end of each step that later ones depend on.
+defaults precedence, port allocation, ids, MACs, addresses and the canvas. Each step lives in
+its own module (nodes, adapters, links, addresses, guest_setup, freeze, computes, controller,
+canvas_scene) and collects every problem with its place in the blueprint; :meth:`Resolver.run`
+raises them together at the end of each step that later ones depend on.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from generator.naming import (  # noqa: F401 - re-exported: the naming rules are
     mac_add,
     port_name,
 )
-from generator.render.canvas import place_nodes
 from generator.resolve.adapters import AdapterSteps
+from generator.resolve.canvas_scene import place_canvas
 from generator.resolve.computes import ComputeSteps
 from generator.resolve.controller import ControllerSteps
 from generator.resolve.freeze import FreezeSteps
@@ -55,13 +55,14 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
             name=self.bp.name, description=self.bp.description,
             version="" if self.bp.version is None else str(self.bp.version),
             project_id=derive_id(self.bp.name, "project"), gns3=self.bp.gns3,
-            domain=self.bp.domain, nodes=tuple(place_nodes(nodes)), links=tuple(links),
+            domain=self.bp.domain, nodes=tuple(nodes), links=tuple(links),
             networks=tuple(networks.values()), controller=controller,
             blueprint_file=self.src.file, blueprint_folder=self.src.folder,
             ssh_key=self.lab_key(),
             extra=dict(self.bp.extra),
             computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
                            for name, c in sorted(self.bp.computes.items())))
+        lab = place_canvas(lab)  # once, with the links: show prints what the archive holds
         self.check_lab(lab)
         self.gate()
         return lab

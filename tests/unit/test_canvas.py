@@ -1,5 +1,5 @@
 """The canvas a network engineer reads first: layout, port labels, symbols and notes, measured
-on the project.gns3 that ``gns3lab build --no-images`` writes (generator.render.canvas_quality).
+on the project.gns3 that ``gns3lab build --no-images`` writes (generator.resolve.canvas_quality).
 
 The project is rendered here as the build renders it (``dump_project(render_project(lab))``), so
 no qemu-img or ssh-keygen runs; tests/integration/test_canvas_build.py checks that the built
@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from generator.build import load_lab
-from generator.render.canvas import CONTROLLER_SYMBOL, place_nodes, symbol_for, tier_of
-from generator.render.canvas_quality import (
+from generator.render.project import dump_project, render_project
+from generator.resolve.canvas import CONTROLLER_SYMBOL, place_nodes, symbol_for, tier_of
+from generator.resolve.canvas_quality import (
     Box,
     CanvasQuality,
     font_px,
@@ -30,7 +31,7 @@ from generator.render.canvas_quality import (
     symbol_size,
     text_size,
 )
-from generator.render.project import dump_project, render_project
+from generator.resolve.canvas_scene import place_canvas
 from tests.helpers import BLUEPRINTS, DATA, REPO, make_tiny_appliance
 
 BUNDLED = ["demo", "openstack-ceph", "openstack-ceph-mini"]
@@ -269,6 +270,7 @@ def test_layout_is_deterministic_and_idempotent(appliances: Path) -> None:
                                                           "openstack-ceph", (appliances,)))
     once = place_nodes(lab.nodes, lab.links)
     assert place_nodes(once, lab.links) == once
+    assert place_canvas(lab) == lab  # resolve placed it once, with the links
 
 
 def test_position_overrides_one_node(tmp_path: Path, appliances: Path) -> None:
@@ -346,7 +348,7 @@ def test_notes_and_labels_use_a_font_the_clients_have(lab: str, built: dict) -> 
 
 
 def test_title_names_the_lab_and_its_version_centred(results: dict) -> None:
-    lab = replace(results["blueprints/openstack-ceph"], version="2.1")
+    lab = place_canvas(replace(results["blueprints/openstack-ceph"], version="2.1"))
     project = render_project(lab)
     title = next(d for d in project["topology"]["drawings"] if ">openstack-ceph" in d["svg"])
     assert ">openstack-ceph v2.1<" in title["svg"]
@@ -359,7 +361,8 @@ def test_title_names_the_lab_and_its_version_centred(results: dict) -> None:
     legend = next(d for d in project["topology"]["drawings"] if d is not title)
     assert "controller: mgmt01" in legend["svg"] and "oob: swmgmt" in legend["svg"]
     assert legend["x"] + int(legend["svg"].split('width="')[1].split('"')[0]) < left
-    unversioned = render_project(replace(lab, version=""))["topology"]["drawings"]
+    unversioned = render_project(place_canvas(replace(lab, version="")))[
+        "topology"]["drawings"]
     assert any(">openstack-ceph<" in d["svg"] for d in unversioned)
 
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Sequence
 
 from generator.model import Link, Node
-from generator.render.canvas_quality import (
+from generator.resolve.canvas_quality import (
     CLIENTS,
     GUI_MARGIN,
     MULTILINK_STEP,
