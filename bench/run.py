@@ -253,7 +253,13 @@ def main(argv: list[str]) -> int:
             attempt("boot", lambda: part_boot(args, log, res))
     finally:
         if log.exists():  # per-node progress of every build, for reading where time goes
-            shutil.copy(log, args.output.with_suffix(".log"))
+            kept = args.output.with_suffix(".log")
+            if args.merge and kept.exists():  # a rerun of some parts: keep the full run's log
+                with kept.open("a") as out:
+                    out.write(f"\n== rerun {res['started']}: {sorted(parts)}\n")
+                    out.write(log.read_text(errors="replace"))
+            else:
+                shutil.copy(log, kept)
         if not args.keep:
             shutil.rmtree(args.scratch, ignore_errors=True)
     save()
