@@ -114,14 +114,14 @@ def place_nodes(nodes: Sequence[Node], links: Sequence[Link] = ()) -> list[Node]
     if len(nodes) <= REPAIR_MAX_NODES:  # its search grows with nodes x links x moves
         _repair(rows, row_of, centre, size, links, pinned)
     out = []
-    for n in nodes:
-        if n.pinned:
-            out.append(replace(n, tier=tiers[n.name]))
+    for node in nodes:
+        if node.pinned:
+            out.append(replace(node, tier=tiers[node.name]))
             continue
-        cx, cy = centre[n.name]
-        w, h = size[n.name]
-        out.append(replace(n, x=int(round(cx - w / 2)), y=int(round(cy - h / 2)),
-                           tier=tiers[n.name]))
+        cx, cy = centre[node.name]
+        w, h = size[node.name]
+        out.append(replace(node, x=int(round(cx - w / 2)), y=int(round(cy - h / 2)),
+                           tier=tiers[node.name]))
     return out
 
 

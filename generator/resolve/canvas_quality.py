@@ -162,7 +162,8 @@ def name_boxes(node_x: float, node_y: float, symbol: str | None, label: dict[str
     if label.get("x") is None:
         width, _ = symbol_size(symbol)
         gx = node_x + (width - w) / 2
-        gy = node_y + (label.get("y") if label.get("y") is not None else -25) + GUI_MARGIN
+        y = label.get("y")
+        gy = node_y + (y if y is not None else -25) + GUI_MARGIN
         wy = node_y + WEB_NAME_BASELINE - ASCENT * px
         return {"gui": Box(gx, gy, gx + w, gy + h), "web": Box(gx + 3, wy, gx + 3 + w, wy + h)}
     return label_boxes(node_x + label["x"], node_y + label["y"], text, px)

@@ -46,7 +46,7 @@ def scene_size(nodes: tuple[m.Node, ...], links: tuple[m.Link, ...],
                notes: tuple[m.Note, ...]) -> tuple[int, int]:
     """(width, height) of a scene, centred on 0 as GNS3 centres it, that holds every symbol,
     name, port label and note with SCENE_MARGIN to spare (else the GUI cannot scroll to them)."""
-    boxes = []
+    boxes: list[tuple[float, float, float, float]] = []
     at = {n.name: n for n in nodes}
     name_px, port_px = font_px(NAME_STYLE), font_px(PORT_STYLE)
     for n in nodes:

@@ -164,9 +164,9 @@ def test_text_is_measured_in_the_wider_fallback_font() -> None:
 def test_the_gui_port_marker_leaves_the_symbol() -> None:
     icon = Box(0, 0, 72, 32)  # ethernet_switch.svg, centre (36, 16)
     (marker,) = port_markers((36, 16), (36, 300), icon)
-    assert marker.centre == (36, 16 + 40)  # 40 px out is already off the symbol
+    assert marker.centre == (36.0, 16.0 + 40)  # 40 px out is already off the symbol
     (across,) = port_markers((36, 16), (400, 16), icon)
-    assert across.centre == (36 + 40, 16)
+    assert across.centre == (36.0 + 40, 16.0)
     assert port_markers((36, 16), (36, 100), icon) == []  # under 100 px: none drawn
     assert len(port_markers((36, 16), (36, 300), icon, 3)) == 3
 
