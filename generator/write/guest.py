@@ -140,9 +140,8 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey | None,
         progress(f"skipping injection into {len(injections)} overlays (--no-images: the base "
                  "images are not there to write through)")
         return ()
-    progress(f"injecting files into {len(injections)} overlays (one libguestfs launch; if it "
-             "hangs, KVM is broken here: set LIBGUESTFS_BACKEND=direct "
-             "LIBGUESTFS_BACKEND_SETTINGS=force_tcg)")
+    progress(f"injecting files into {len(injections)} overlays (one libguestfs launch; where "
+             "KVM is unusable it falls back to TCG by itself)")
     with backed_by_path(lab, injections, images):
         try:
             inject_all(injections, progress=progress)

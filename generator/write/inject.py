@@ -7,7 +7,9 @@ is mounted, written and unmounted in turn with about six calls: mount, read /etc
 ``tar_in`` with every file, directory, symlink, hostname, key and unit link, unmount. The
 report says how many launches were made, and each is announced by a progress line starting
 with :data:`LAUNCH_MESSAGE`. ``LIBGUESTFS_BACKEND`` is never set here: where KVM works
-libguestfs' defaults are right; elsewhere the caller's environment chooses.
+libguestfs' defaults are right. Where ``/dev/kvm`` exists but cannot run the appliance, the
+launch falls back to TCG once by itself and says so in one progress line
+(:data:`~generator.write.inject_session.FALLBACK_MESSAGE`).
 """
 
 from __future__ import annotations
@@ -308,7 +310,8 @@ def inject_all(injections: Sequence[Injection], *, batch_size: int = MAX_DRIVES,
     errors: list[InjectionError] = []
     for batch in _batches(plans, batch_size):
         say(f"{LAUNCH_MESSAGE} {len(batch)} disk(s)")
-        with _appliance([(p.disk, "qcow2") for p in batch], readonly=False) as g:
+        with _appliance([(p.disk, "qcow2") for p in batch], readonly=False,
+                        progress=say) as g:
             launches += 1
             devs = _Devices.scan(g, inspect)
             for inj, disk in zip(batch, devs.disks, strict=True):

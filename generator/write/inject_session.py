@@ -5,6 +5,13 @@ or its one partition); only a disk with several candidates gets the read-only pr
 that holds /etc. Measured under TCG here: a mount 200-800 ms, umount_all 150-270 ms (both run
 a program in the appliance, as do tar_in, ln_s and upload), read_file 300-500 ms, while pread,
 write, chmod, chown and the is_* tests take 1-20 ms.
+
+Where ``/dev/kvm`` exists but cannot run the appliance (cloud VMs, nested setups, a KVM module
+that is not hardware-backed), the launch either dies with a KVM message (``failed to set MSR``,
+a qemu assertion in its KVM code) or the appliance never starts: libguestfs then waits 20
+minutes for it. :func:`appliance` stops a KVM launch that has shown no appliance after
+:data:`KVM_STALL_SECONDS`, and after either failure launches once more with libguestfs'
+``force_tcg`` setting, saying so in one progress line. Any other launch failure is an error.
 """
 
 from __future__ import annotations
@@ -12,8 +19,11 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,30 +34,146 @@ MAX_DRIVES = 255  # libguestfs' limit with virtio-scsi
 READ_MAX = 1 << 20  # what one pread returns at most here (a protocol message is 4 MB)
 #: The start of the progress line said before every appliance launch (tests count them).
 LAUNCH_MESSAGE = "starting libguestfs for"
+#: How long a launch under KVM may go without an appliance before KVM is taken as unusable.
+#: With working KVM the appliance is up in 2-5 s (15 s on a loaded host); the first launch's
+#: supermin build runs before qemu starts, so it is not counted.
+KVM_STALL_SECONDS = 60.0
+#: The start of the one line said when libguestfs falls back to TCG (tests look for it).
+FALLBACK_MESSAGE = "gns3lab: KVM is unusable here"
+TCG_SETTING = "force_tcg"  # libguestfs' backend setting for software emulation
+
+#: Launch failure texts that mean KVM cannot run guests here (qemu and libguestfs wording).
+_KVM_FAILURES = tuple(re.compile(p, re.IGNORECASE) for p in (
+    r"failed to set MSR 0x[0-9a-f]+[^\n]*",
+    r"kvm_[a-z_]+: Assertion [^\n]*",
+    r"Assertion [^\n]*kvm[^\n]*",
+    r"Could not access KVM kernel module[^\n]*",
+    r"failed to initiali[sz]e kvm[^\n]*",
+    r"KVM internal error[^\n]*",
+    r"kvm run failed[^\n]*",
+    r"error: kvm[^\n]*",
+    r"KVM_[A-Z_]+ failed[^\n]*",
+    r"kvm: [^\n]*(?:not supported|unsupported|failed)[^\n]*",
+))
 
 Fail = Callable[[str, str], InjectionError]
 
 
+def kvm_unusable(text: str) -> str | None:
+    """The part of a launch failure's text that says KVM cannot run guests here, else None."""
+    for pattern in _KVM_FAILURES:
+        found = pattern.search(text)
+        if found:
+            return " ".join(found[0].split())[:120]
+    return None
+
+
+def _appliance_qemu(parent: int) -> int | None:
+    """The pid of the libguestfs qemu that ``parent`` started and that runs under KVM (it holds
+    /dev/kvm open), or None. libguestfs' direct backend forks qemu from the caller itself."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with suppress(OSError, IndexError, ValueError):
+            stat = Path(entry.path, "stat").read_text()
+            if int(stat.rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            if b"org.libguestfs.channel" not in Path(entry.path, "cmdline").read_bytes():
+                continue
+            if any(os.readlink(fd.path) == "/dev/kvm" for fd in os.scandir(f"{entry.path}/fd")):
+                return int(entry.name)
+    return None
+
+
 @contextmanager
-def appliance(disks: Sequence[tuple[Path, str]], *, readonly: bool) -> Iterator[Any]:
-    """A launched handle with ``disks`` (path, format) added; always closed, even on error."""
+def _stall_watch(seconds: float) -> Iterator[list[str]]:
+    """While the body launches, kill its qemu if it has run under KVM for ``seconds`` without
+    the launch returning; the list then holds the reason. A TCG qemu is never touched."""
+    stalled: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        since: float | None = None
+        while not done.wait(0.5):
+            pid = _appliance_qemu(os.getpid())
+            if pid is None:
+                since = None  # qemu not started yet (supermin builds the appliance first)
+                continue
+            since = since or time.monotonic()
+            if time.monotonic() - since >= seconds:
+                stalled.append(f"no appliance after {seconds:.0f} s under KVM")
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # launch() then fails at once
+                return
+
+    thread = threading.Thread(target=watch, name="kvm-stall-watch", daemon=True)
+    thread.start()
+    try:
+        yield stalled
+    finally:
+        done.set()
+        thread.join()
+
+
+def _handle(guestfs: Any, disks: Sequence[tuple[Path, str]], readonly: bool, tcg: bool) -> Any:
+    """A fresh handle with ``disks`` added; ``tcg`` adds libguestfs' force_tcg setting."""
+    g = guestfs.GuestFS(python_return_dict=True)
+    if tcg:
+        g.set_backend_settings([*g.get_backend_settings(), TCG_SETTING])
+    for path, fmt in disks:
+        g.add_drive_opts(str(path), format=fmt, readonly=readonly)
+    return g
+
+
+def _not_started(exc: RuntimeError) -> InjectionError:
+    return InjectionError(f"libguestfs appliance did not start: {exc}",
+                          hint="is a VM still using one of the disks? Else run "
+                          "libguestfs-test-tool")
+
+
+def _launch(guestfs: Any, disks: Sequence[tuple[Path, str]], readonly: bool,
+            progress: Callable[[str], None]) -> Any:
+    """A launched handle; a launch that fails because KVM is unusable is retried once under
+    TCG, with one progress line. Any other failure is an InjectionError."""
+    g = _handle(guestfs, disks, readonly, tcg=False)
+    already_tcg = TCG_SETTING in g.get_backend_settings()  # the caller's environment says so
+    stalled: list[str] = []
+    try:
+        if already_tcg:
+            g.launch()
+        else:
+            with _stall_watch(KVM_STALL_SECONDS) as stalled:
+                g.launch()
+        return g
+    except RuntimeError as exc:
+        g.close()
+        reason = (stalled[0] if stalled else None) or kvm_unusable(str(exc))
+        if reason is None or already_tcg:
+            raise _not_started(exc) from exc
+    progress(f"{FALLBACK_MESSAGE} ({reason}); libguestfs retried with TCG (slower)")
+    g = _handle(guestfs, disks, readonly, tcg=True)
+    try:
+        g.launch()
+    except RuntimeError as exc:
+        g.close()
+        raise _not_started(exc) from exc
+    return g
+
+
+@contextmanager
+def appliance(disks: Sequence[tuple[Path, str]], *, readonly: bool,
+              progress: Callable[[str], None] | None = None) -> Iterator[Any]:
+    """A launched handle with ``disks`` (path, format) added; always closed, even on error.
+
+    Where KVM is unusable the launch falls back to TCG once, announced to ``progress``."""
     try:
         import guestfs
     except ImportError as exc:
         raise InjectionError("the Python libguestfs module is not importable",
                              hint="apt-get install python3-guestfs, and use a venv made with "
                              "--system-site-packages by /usr/bin/python3") from exc
-    g = guestfs.GuestFS(python_return_dict=True)
+    g = _launch(guestfs, disks, readonly, progress or (lambda _msg: None))
     try:
-        for path, fmt in disks:
-            g.add_drive_opts(str(path), format=fmt, readonly=readonly)
-        try:
-            g.launch()
-        except RuntimeError as exc:
-            raise InjectionError(f"libguestfs appliance did not start: {exc}",
-                                 hint="is a VM still using one of the disks? Else run "
-                                 "libguestfs-test-tool; without KVM set LIBGUESTFS_BACKEND=direct "
-                                 "LIBGUESTFS_BACKEND_SETTINGS=force_tcg") from exc
         yield g
         try:
             g.shutdown()  # flushes the disks: an error here means lost writes
