@@ -1,4 +1,6 @@
-"""How readable a canvas is, measured on a built ``project.gns3`` (pure).
+"""The canvas geometry of GNS3's clients, which the placement at resolution works with, and how
+readable a canvas is, measured on a built ``project.gns3`` (pure; ``read/inspect.py`` reports
+the measure through ``render/canvas_quality.py``).
 
 :func:`measure_canvas` takes the parsed project dict (ours or a hand-placed one) and returns a
 :class:`CanvasQuality`: links that pass under a third node's icon, label boxes that collide, and

@@ -17,14 +17,7 @@ from generator.blueprint.appliances import Catalogue
 from generator.blueprint.confine import confined
 from generator.blueprint.source import Source
 from generator.errors import Refused
-from generator.naming import (  # noqa: F401 - re-exported: the naming rules are part of resolution
-    closest_fix,
-    derive_id,
-    derive_mac,
-    fill_template,
-    mac_add,
-    port_name,
-)
+from generator.naming import derive_id
 from generator.resolve.adapters import AdapterSteps
 from generator.resolve.canvas_scene import place_canvas
 from generator.resolve.computes import ComputeSteps
@@ -79,7 +72,6 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
                          "folder with its .pub beside it, or drop ssh_key: to generate one")
             return None
         return key
-
 
 
 def resolve_lab(blueprint: bp.Blueprint, source: Source, catalogue: Catalogue) -> m.Lab:
