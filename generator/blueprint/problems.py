@@ -74,10 +74,10 @@ def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
         return source.problem(loc, "lab name must be a lowercase hostname ([a-z0-9-])",
                               "e.g. name: my-lab")
     if kind == "string_pattern_mismatch":
-        what, fix = PATTERN_HELP.get(err.get("ctx", {}).get("pattern", ""),
+        what, how = PATTERN_HELP.get(err.get("ctx", {}).get("pattern", ""),
                                      ("has a character or form not allowed here", None))
         loc = tuple(p for p in loc if p != "[key]")
-        return source.problem(loc, f"{_shown(err.get('input'))} {what}", fix)
+        return source.problem(loc, f"{_shown(err.get('input'))} {what}", how)
     bounds = {"greater_than_equal": ("ge", "at least"), "less_than_equal": ("le", "at most"),
               "greater_than": ("gt", "more than"), "less_than": ("lt", "less than")}
     if kind in bounds:

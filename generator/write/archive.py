@@ -191,7 +191,9 @@ def _copy_stored(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> int:
     while a second thread computes the CRC-32 zip needs from the same (cached) pages. zipfile
     writes the headers as ever; only its byte and CRC counters for this member are set here
     (CPython's ``_ZipWriteFile``), so the archive's bytes are those of ``_copy_member``."""
-    fh = zf.fp
+    # object, not zipfile's IO[bytes] | None: _AheadWriter is no IO subclass, so mypy would
+    # call the isinstance check below always false and skip the rest of the function.
+    fh: object = zf.fp
     with zf.open(info, "w") as dst:
         if not (isinstance(fh, _AheadWriter) and all(
                 hasattr(dst, a) for a in ("_file_size", "_compress_size", "_crc"))):

@@ -25,8 +25,8 @@ from generator.blueprint.folder import entry_problem, scan_folder, shown_path
 from generator.blueprint.load import FOLDER_BLUEPRINTS
 from generator.errors import BlueprintError, Problem
 from generator.model import Lab
-from generator.read.secrets import scan
 from generator.passwords import derived_salt, sha512_crypt
+from generator.read.secrets import scan
 
 CHUNK = 1 << 20
 
@@ -103,7 +103,8 @@ def hash_passwords(text: str, lab: str) -> str:
     return text
 
 
-def _password_nodes(node: yaml.Node | None, place: tuple):
+def _password_nodes(node: yaml.Node | None,
+                    place: tuple) -> Iterator[tuple[yaml.Node, yaml.Node, tuple]]:
     """(key node, value node, place) of each scalar ``password`` inside a ``users`` list."""
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
