@@ -15,7 +15,6 @@ from typing import Any
 from generator.images.recipe import RECIPES
 from generator.model import Lab
 from generator.paths import Layout
-from generator.render.canvas import tier_of
 from generator.render.image_advice import image_advice
 from generator.render.stages import managed_nodes, resolve_stages
 
@@ -67,7 +66,7 @@ def _nodes(lab: Lab) -> list[str]:
     for n in lab.nodes:
         image = n.image.filename if n.image else ""
         vm = [f"{n.ram} MB", str(n.cpus), str(len(n.nics))] if n.is_vm else ["", "", ""]
-        rows.append([n.name, n.type, n.role, str(tier_of(n)), *vm, image, n.compute or ""])
+        rows.append([n.name, n.type, n.role, str(n.tier), *vm, image, n.compute or ""])
     wires = [f"{link.a.node}:{link.a.port_name} -- {link.b.node}:{link.b.port_name}"
              for link in lab.links]
     return [f"## Nodes ({len(lab.nodes)})", "",

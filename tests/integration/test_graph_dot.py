@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.render.canvas import tier_of
+from generator.resolve.canvas import tier_of
 from generator.render.graph import render_svg, tier_name
 from tests.golden.test_readme import (
     BUNDLED,

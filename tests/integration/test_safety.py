@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from generator.render.passwords import derived_salt, sha512_crypt
+from generator.passwords import derived_salt, sha512_crypt
 from generator.write.iso import read_seed_iso
 from tests.helpers import BLUEPRINTS, REPO
 from tests.support.peak import measure

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.render.canvas import tier_of
+from generator.resolve.canvas import tier_of
 from generator.render.graph import link_networks, port_networks, render_dot
 from tests.golden.test_readme import (
     bundled_lab,
