@@ -149,7 +149,9 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
             ready, controller = rel, controller or event.node
     uptimes = _cloud_init_uptimes(transcripts)
     booted = {n: round(cloud_init[n] - up, 1) for n, up in uptimes.items() if n in cloud_init}
-    ssh_up, stage_start, bootstrap = {}, {}, None
+    ssh_up: dict[str, float] = {}
+    stage_start: dict[str, float] = {}
+    bootstrap: float | None = None
     if controller in booted:  # the controller's uptime 0 on the host's clock
         for up, what in _marks(transcripts.get(controller, "")):
             at = round(booted[controller] + up, 1)
