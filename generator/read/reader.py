@@ -18,7 +18,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from generator.errors import ArchiveError
 from generator.read.bounded import MAX_JSON, parse_json
@@ -166,7 +166,7 @@ class SafeArchive:
             raise ArchiveError(f"{self.path}: member {name} holds more than {size_text(cap)}")
         return data
 
-    def copy(self, name: str, out: BinaryIO, cap: int) -> None:
+    def copy(self, name: str, out: IO[bytes], cap: int) -> None:
         """Stream a member into ``out`` (for parsers that need a file), at most ``cap``
         bytes; ArchiveError past it."""
         info = self.infos[name]

@@ -42,7 +42,7 @@ def check_project(doc: Any) -> list[str]:
                   for e in validator(schemas["topology"]).iter_errors(doc)]
         nodes = (doc.get("topology") or {}).get("nodes") if isinstance(doc, dict) else None
         for node in nodes if isinstance(nodes, list) else []:
-            schema = schemas.get(node.get("node_type")) if isinstance(node, dict) else None
+            schema = schemas.get(str(node.get("node_type"))) if isinstance(node, dict) else None
             if schema is not None and isinstance(node.get("properties", {}), dict):
                 errors += [(f"node {node.get('name')!r} as sent to the compute"
                             + (f" at {_where(e.absolute_path)}" if e.absolute_path else ""),
