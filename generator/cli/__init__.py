@@ -167,6 +167,8 @@ def inspect(archive: Path, as_json: bool) -> None:
     click.echo("images needed: " + (", ".join(map(p, info["images_needed"])) or "none"))
     if info["images_included"]:
         click.echo("images included: " + ", ".join(map(p, info["images_included"])))
+    for line in info["image_advice"]:
+        click.echo(p(line))
     click.echo(f"secrets ({len(info['secrets'])}):" if info["secrets"] else "secrets: none")
     for secret in info["secrets"]:
         click.echo(f"  {p(secret)}")

@@ -21,7 +21,8 @@ from generator.read.shape import (
     project_problem,
 )
 from generator.read.verify import check_members
-from generator.render.canvas_quality import measure_canvas
+from generator.render.image_advice import image_advice
+from generator.resolve.canvas_quality import measure_canvas
 
 
 def inspect_archive(archive: Path) -> dict[str, Any]:
@@ -61,10 +62,13 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
             f"{by_id.get(e.get('node_id'), {}).get('name', '?')}:{_label(e)}"
             for e in ends if isinstance(e, dict)))
     images = sorted({n["image"] for n in nodes if n["image"]})
+    included = sorted(n for n in sizes if n.startswith(IMAGES_PREFIX))
     return {
         "name": raw["name"], "revision": raw["revision"], "nodes": nodes,
         "links": links, "images_needed": images,
-        "images_included": sorted(n for n in sizes if n.startswith(IMAGES_PREFIX)),
+        "images_included": included,
+        # The archive README's advice, in the same words: what GNS3 does without the images.
+        "image_advice": image_advice(images, [n.rsplit("/", 1)[-1] for n in included]),
         "archive_bytes": archive.stat().st_size,
         "unpacked_bytes": sum(sizes.values()),
         "totals": _totals(manifest),

@@ -1,6 +1,6 @@
 """The canvas geometry of GNS3's clients, which the placement at resolution works with, and how
 readable a canvas is, measured on a built ``project.gns3`` (pure; ``read/inspect.py`` reports
-the measure through ``render/canvas_quality.py``).
+the measure too).
 
 :func:`measure_canvas` takes the parsed project dict (ours or a hand-placed one) and returns a
 :class:`CanvasQuality`: links that pass under a third node's icon, label boxes that collide, and
