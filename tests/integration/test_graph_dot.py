@@ -13,8 +13,8 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.resolve.canvas import tier_of
 from generator.render.graph import render_svg, tier_name
+from generator.resolve.canvas import tier_of
 from tests.golden.test_readme import (
     BUNDLED,
     GOLDEN,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.resolve.canvas import tier_of
 from generator.render.graph import link_networks, port_networks, render_dot
+from generator.resolve.canvas import tier_of
 from tests.golden.test_readme import (
     bundled_lab,
     write_lifecycle_appliance,
