@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from generator.archive_format import IMAGES_PREFIX, MANIFEST, META_DIR, NODES_PREFIX, PROJECT_FILE
 from generator.model import DataDisk, Node
 
-PROJECT_FILE = "project.gns3"
-META_DIR = "gns3lab"  # our own files inside the project folder (GNS3 carries them along)
+__all__ = ["META_DIR", "PROJECT_FILE", "Layout"]
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Layout:
     @property
     def project_files(self) -> Path:
         """Every node's own files (overlays, data disks, seeds), one folder per node."""
-        return self.root / "project-files"
+        return self.root / NODES_PREFIX
 
     def node_dir(self, node: Node) -> Path:
         return self.node_dir_of(node.node_id)
@@ -57,7 +57,7 @@ class Layout:
 
     @property
     def manifest(self) -> Path:
-        return self.meta_dir / "manifest.json"
+        return self.root / MANIFEST
 
     @property
     def blueprint_dir(self) -> Path:
@@ -71,7 +71,7 @@ class Layout:
     @property
     def images_dir(self) -> Path:
         """The base images an archive carries (GNS3 installs them on import)."""
-        return self.root / "images" / "QEMU"
+        return self.root / IMAGES_PREFIX
 
     def image(self, filename: str) -> Path:
         return self.images_dir / filename

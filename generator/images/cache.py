@@ -25,7 +25,6 @@ import os
 import re
 import shutil
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import MANIFEST, PROJECT_FILE, ImageRecord, Manifest
 from generator.blueprint.appliances import (
     REPO_APPLIANCES,
     Appliance,
@@ -56,11 +56,8 @@ from generator.images.download import (
 )
 from generator.interrupt import wait_for
 from generator.model import BaseImage, Lab
-from generator.paths import PROJECT_FILE, Layout
-from generator.read.reader import SafeArchive
+from generator.read.reader import SafeArchive, is_archive
 from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
-
-MANIFEST = Layout(Path()).rel(Layout(Path()).manifest)
 
 BLOCK = 1 << 20
 MD5 = re.compile(r"[0-9a-f]{32}")
@@ -136,13 +133,13 @@ def with_sha256(needs: Iterable[ImageNeed], sha256: dict[str, str]) -> list[Imag
 def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
     """The base images a blueprint (file or folder) or a ``.gns3project`` archive needs.
 
-    An archive's ``gns3lab/manifest.json`` ``images`` list (name, size, md5, sha256) is
+    An archive's manifest ``images`` records (size, md5, sha256, url) are
     trusted over the appliances; its other images come from the project's ``hda_disk_image``
     names, with what any known appliance says of them.
     """
     source = Path(source)
     dirs = tuple(images_dirs)
-    if source.is_file() and zipfile.is_zipfile(source):
+    if is_archive(source):
         return _archive_needs(source, dirs)
     lab, catalogue = _resolved(source, dirs)
     out: dict[str, ImageNeed] = {}
@@ -193,45 +190,35 @@ def _archive_needs(archive: Path, dirs: tuple[Path, ...]) -> list[ImageNeed]:
     capped reads: a zip bomb ends in ArchiveError, not in memory) and every value is checked
     for its type before use."""
     with SafeArchive(archive) as arc:
-        manifest = arc.json(MANIFEST) if MANIFEST in arc.infos else {}
+        manifest = arc.manifest() or Manifest()
         project = arc.json(PROJECT_FILE) if PROJECT_FILE in arc.infos else {}
     known: dict[str, tuple[str, ImageFile | None, str]] = {}
     for app in load_catalogue([REPO_APPLIANCES, *search_dirs(dirs)]).appliances:
         for image in app.images.values():
             known.setdefault(image.filename, (app.name, image, f"appliance '{app.name}' "
                                                                 f"({app.path})"))
-    records = _manifest_records(archive, manifest)
+    records = {check_filename(name, str(archive)): rec for name, rec in manifest.images.items()}
     for name in _project_images(project):
-        records.setdefault(check_filename(name, str(archive)), {})
-    out = []
-    for filename, rec in sorted(records.items()):
-        appliance, info, origin = known.get(filename, ("", None, ""))
-        where = f"{archive} ({MANIFEST})"
-        url = info.direct_download_url if info else rec.get("url")
-        out.append(ImageNeed(
-            filename=filename, appliance=appliance or "(no appliance here)",
-            version=info.version if info else str(rec.get("version", "")),
-            size=_size(rec.get("size"), f"{where}: images.{filename}.size") or
-            (info.filesize if info else 0),
-            md5=str(rec.get("md5") or (info.md5sum if info else "")),
-            sha256=str(rec.get("sha256") or ""), url=url,
-            page=(info.download_url or info.direct_download_url) if info else rec.get("url"),
-            compression=info.compression if info else None,
-            origin=origin if info else where))
-    return out
+        records.setdefault(check_filename(name, str(archive)), ImageRecord())
+    return [_archive_need(archive, filename, rec, known.get(filename, ("", None, "")))
+            for filename, rec in sorted(records.items())]
 
 
-def _manifest_records(archive: Path, manifest: Any) -> dict[str, dict[str, Any]]:
-    """The manifest's image records by file name (build writes ``{filename: {md5, size,
-    sha256}}``; a list of records with ``name`` is read too); anything else is skipped."""
-    images = manifest.get("images", {}) if isinstance(manifest, dict) else {}
-    if isinstance(images, dict):
-        images = [dict(rec, name=name) for name, rec in images.items() if isinstance(rec, dict)]
-    records = {}
-    for rec in images if isinstance(images, list) else []:
-        if isinstance(rec, dict) and (rec.get("name") or rec.get("filename")):
-            records[check_filename(rec.get("name") or rec.get("filename"), str(archive))] = rec
-    return records
+def _archive_need(archive: Path, filename: str, rec: ImageRecord,
+                  known: tuple[str, ImageFile | None, str]) -> ImageNeed:
+    """One base of an archive: what an appliance here says of its file, else the manifest's
+    record (whose size, md5 and sha256 are trusted over the appliance's)."""
+    appliance, info, origin = known
+    where = f"{archive} ({MANIFEST})"
+    return ImageNeed(
+        filename=filename, appliance=appliance or "(no appliance here)",
+        version=info.version if info else rec.version,
+        size=rec.size or (info.filesize if info else 0),
+        md5=rec.md5 or (info.md5sum if info else ""),
+        sha256=rec.sha256 or "", url=info.direct_download_url if info else rec.url,
+        page=(info.download_url or info.direct_download_url) if info else rec.url,
+        compression=info.compression if info else None,
+        origin=origin if info else where)
 
 
 def _project_images(project: Any) -> list[object]:
@@ -245,18 +232,6 @@ def _project_images(project: Any) -> list[object]:
                 props.get("hda_disk_image"):
             out.append(props["hda_disk_image"])
     return out
-
-
-def _size(value: object, where: str) -> int:
-    """A declared size in bytes (0: none declared); ImageError for anything but a count."""
-    if value is None or value == "":
-        return 0
-    if isinstance(value, str) and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    raise ImageError(f"{where} is {repr(value)[:60]}, not a number of bytes",
-                     hint="this archive was not written by gns3lab; do not import it")
 
 
 # --------------------------------------------------------------------------- checking

@@ -23,20 +23,17 @@ import difflib
 import hashlib
 import re
 import tempfile
-import zipfile
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import PROJECT_FILE, Manifest
 from generator.errors import ArchiveError, SeedError
-from generator.paths import PROJECT_FILE
 from generator.read.bounded import parse_json, parse_yaml
-from generator.read.reader import SafeArchive, size_text
+from generator.read.reader import SafeArchive, is_archive, size_text
 from generator.read.shape import (
-    MANIFEST,
     MEMBERS,
-    images_problem,
     node_folder,
     project_nodes,
     project_problem,
@@ -185,13 +182,13 @@ def _stages(bootstrap: dict[str, bytes]) -> tuple[str | None, dict[str, dict[str
 
 
 def make_view(source: str, project: dict[str, Any], seeds: dict[str, dict[str, bytes]],
-              bootstrap: dict[str, bytes], manifest: dict[str, Any], key: str | None,
+              bootstrap: dict[str, bytes], manifest: Manifest, key: str | None,
               injects: dict[str, dict[str, bytes]] | None) -> LabView:
     """The normalised view of one build from its artefacts (either side of a diff)."""
     controller, stages = _stages(bootstrap)
-    images = {name: {k: e.get(k) for k in ("appliance", "version", "md5", "size", "url",
-                                            "sha256") if e.get(k) is not None}
-              for name, e in (manifest.get("images") or {}).items()}
+    shown = {"appliance", "version", "md5", "size", "url", "sha256"}
+    images = {name: {k: v for k, v in e.model_dump(include=shown).items() if v is not None}
+              for name, e in manifest.images.items()}
 
     def texts(tree: dict[str, dict[str, bytes]], sep: str) -> dict[str, str]:
         return {f"{node}{sep}{path}": _normalise(as_text(data), key)
@@ -201,9 +198,9 @@ def make_view(source: str, project: dict[str, Any], seeds: dict[str, dict[str, b
         if controller else {}
     return LabView(
         source=source,
-        lab={"name": manifest.get("lab") or project.get("name"),
-             "version": manifest.get("version"), "gns3": manifest.get("gns3")},
-        nodes=_nodes(project, manifest.get("placement") or {}), links=_links(project),
+        lab={"name": manifest.lab or project.get("name"),
+             "version": manifest.version, "gns3": manifest.gns3},
+        nodes=_nodes(project, manifest.placement), links=_links(project),
         interfaces=_interfaces(seeds), images=images, stages=stages,
         seeds=texts(seeds, "/"), files=files,
         injects=texts(injects, ":") if injects is not None else None, lab_key=key)
@@ -227,7 +224,7 @@ def blueprint_view(path: Path, images_dirs: tuple[Path, ...] = ()) -> LabView:
     tree = render_bootstrap(lab, public).files if lab.controller else {}
     injects = {n.name: {f.path: _guest_content(f) for f in guest_files(n.injects)}
                for n in lab.vms if n.injects}
-    manifest = dict(manifest_info(lab, BuildOptions(no_images=True)), version=lab.version)
+    manifest = Manifest.model_validate(manifest_info(lab, BuildOptions(no_images=True)))
     return make_view(str(path), render_project(lab), seeds,
                      {p: data for p, (data, _mode) in tree.items()}, manifest, key, injects)
 
@@ -249,13 +246,11 @@ def archive_view(path: Path) -> LabView:
         project = zf.json(PROJECT_FILE)
         if problem := project_problem(project):
             raise ArchiveError(f"{path}: {PROJECT_FILE}: {problem}")
-        manifest = zf.json(MANIFEST) if MANIFEST in zf.infos else {}
-        if not isinstance(manifest, dict) or (problem := images_problem(manifest.get("images"))):
-            raise ArchiveError(f"{path}: {MANIFEST}: {problem or 'not a mapping'}")
+        manifest = zf.manifest() or Manifest()
         bootstrap = _archive_bootstrap(zf)
         seeds = _archive_seeds(zf, project, sum(map(len, bootstrap.values())))
     try:
-        key = manifest.get("lab_key") or \
+        key = manifest.lab_key or \
             as_text(bootstrap.get(PUBLIC_KEY, b"")).strip() or None
         return make_view(str(path), project, seeds, bootstrap, manifest, key, None)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -318,7 +313,7 @@ def _archive_seeds(zf: SafeArchive, project: dict[str, Any], spent: int
 
 def load_view(path: Path, images_dirs: tuple[Path, ...] = ()) -> LabView:
     """An archive's view when ``path`` is a zip (or named .gns3project), else a blueprint's."""
-    if path.is_file() and (path.suffix == ".gns3project" or zipfile.is_zipfile(path)):
+    if path.is_file() and (path.suffix == ".gns3project" or is_archive(path)):
         return archive_view(path)
     return blueprint_view(path, images_dirs)
 

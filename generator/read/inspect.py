@@ -7,15 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import PROJECT_FILE, Manifest, ManifestError
 from generator.errors import ArchiveError
-from generator.paths import PROJECT_FILE
 from generator.read.reader import SafeArchive
 from generator.read.secrets import scan
 from generator.read.shape import (
     IMAGES_PREFIX,
-    MANIFEST,
     NODES_PREFIX,
-    manifest_problem,
     node_folder,
     project_nodes,
     project_problem,
@@ -34,9 +32,10 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
         raw = zf.json(PROJECT_FILE)
         if problem := project_problem(raw):
             raise ArchiveError(f"{archive}: {PROJECT_FILE}: {problem}")
-        manifest = zf.json(MANIFEST) if MANIFEST in zf.infos else None
-        if manifest is not None and (problem := manifest_problem(manifest)):
-            raise ArchiveError(f"{archive}: {MANIFEST}: {problem}")
+        manifest = zf.manifest()
+        if manifest is not None and manifest.files is None:
+            raise ManifestError("it records no 'files' (member name -> {sha256, size})",
+                                str(archive))
         bad = _check_manifest(zf, manifest) if manifest else []
         sizes = {name: info.file_size for name, info in zf.infos.items()}
         secrets = _secrets(zf, manifest)
@@ -99,11 +98,11 @@ def _layout(project: dict[str, Any]) -> str:
         return f"not measurable ({type(exc).__name__}: {exc})"
 
 
-def _totals(manifest: dict[str, Any] | None) -> dict[str, int] | None:
-    totals = (manifest or {}).get("totals")
+def _totals(manifest: Manifest | None) -> dict[str, int] | None:
+    """The lab's totals as the manifest records them (None unless all three are there)."""
     keys = ("ram_mb", "vcpus", "disk_bytes")
-    if isinstance(totals, dict) and all(type(totals.get(k)) is int for k in keys):
-        return {k: totals[k] for k in keys}
+    if manifest is not None and all(k in manifest.totals for k in keys):
+        return {k: manifest.totals[k] for k in keys}
     return None
 
 
@@ -116,16 +115,16 @@ def _label(end: dict[str, Any]) -> str:
     return str(label.get("text", "?")) if isinstance(label, dict) else "?"
 
 
-def _check_manifest(zf: SafeArchive, manifest: dict[str, Any]) -> list[str]:
+def _check_manifest(zf: SafeArchive, manifest: Manifest) -> list[str]:
     """Every member against the manifest, as ``verify`` checks them (streamed sha256)."""
-    return [p.render() for p in check_members(zf, manifest["files"])[0]]
+    return [p.render() for p in check_members(zf, manifest.files or {})[0]]
 
 
-def _secrets(zf: SafeArchive, manifest: dict[str, Any] | None) -> list[str]:
+def _secrets(zf: SafeArchive, manifest: Manifest | None) -> list[str]:
     """Every secret the archive carries: what the manifest declares, and what a scan of every
     member but the base images finds (private keys, in plain files or inside overlays;
     password hashes in seeds) — a stranger's manifest may not say."""
-    secrets = [f"declared: {s}" for s in (manifest or {}).get("secrets", []) if isinstance(s, str)]
+    secrets = [f"declared: {s}" for s in (manifest.secrets if manifest else ())]
     for name in sorted(zf.infos):
         if name.startswith(IMAGES_PREFIX):
             continue

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from generator.archive_format import MANIFEST, Manifest, parse_manifest
 from generator.errors import ArchiveError
 from generator.read.bounded import MAX_JSON, parse_json
 
@@ -31,6 +32,12 @@ NOT_OURS = "this archive was not written by gns3lab; do not import it"
 #: What zipfile raises on damaged, truncated or unusual archives.
 ZIP_ERRORS = (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError,
               NotImplementedError, RuntimeError, KeyError, OverflowError)
+
+
+def is_archive(path: Path) -> bool:
+    """Whether ``path`` is a zip file (a command's source: an archive, else a blueprint); the
+    archive itself is then opened with :class:`SafeArchive`."""
+    return path.is_file() and zipfile.is_zipfile(path)
 
 
 def check_member_name(name: str) -> None:
@@ -148,6 +155,13 @@ class SafeArchive:
             return parse_json(data)
         except ValueError as exc:
             raise ArchiveError(f"{self.path}: {name} is not valid JSON: {exc}") from None
+
+    def manifest(self) -> Manifest | None:
+        """The archive's manifest as the typed record (None when it has none); ArchiveError
+        when it is not valid JSON, ManifestError when it is not in the shape build writes."""
+        if MANIFEST not in self.infos:
+            return None
+        return parse_manifest(self.json(MANIFEST), str(self.path))
 
     def read(self, name: str, cap: int | None = None) -> bytes:
         """A member's bytes, at most ``cap`` (default: the archive's cap); ArchiveError past

@@ -1,9 +1,10 @@
-"""What every reader of an archive relies on: the member names gns3lab writes, and the shape of
-``project.gns3`` and ``gns3lab/manifest.json`` that ``inspect`` and ``verify`` read them in.
+"""What every reader of an archive relies on: the member names gns3lab writes (spelled once, in
+:mod:`generator.archive_format`) and the shape of ``project.gns3`` that ``inspect`` and
+``verify`` read it in (the manifest's shape is :func:`generator.archive_format.parse_manifest`).
 
 An archive comes from a stranger as far as these readers know, so nothing about its documents is
-assumed: :func:`project_problem` and :func:`manifest_problem` say what is off, and
-:func:`project_nodes` picks the nodes a per-node check can read.
+assumed: :func:`project_problem` says what is off, and :func:`project_nodes` picks the nodes a
+per-node check can read.
 """
 
 from __future__ import annotations
@@ -11,15 +12,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import IMAGES_PREFIX, MANIFEST, NODES_PREFIX
 from generator.paths import Layout
+
+__all__ = ["IMAGES_PREFIX", "MANIFEST", "MEMBERS", "NODES_PREFIX", "image_member",
+           "node_folder", "overlay_member", "project_nodes", "project_problem"]
 
 #: The archive holds the staging tree, so its member names are the tree's relative paths.
 MEMBERS = Layout(Path())
-MANIFEST = MEMBERS.rel(MEMBERS.manifest)
-#: The folder of the base images an archive may carry, with its trailing slash.
-IMAGES_PREFIX = MEMBERS.rel_dir(MEMBERS.images_dir)
-#: The folder of every node's own files, with its trailing slash.
-NODES_PREFIX = MEMBERS.rel_dir(MEMBERS.project_files)
 MAX_NODES = 10_000
 
 
@@ -71,38 +71,3 @@ def project_nodes(doc: Any) -> list[dict[str, Any]]:
     topo = doc.get("topology") if isinstance(doc, dict) else None
     nodes = topo.get("nodes") if isinstance(topo, dict) else None
     return [n for n in nodes if _readable_node(n)] if isinstance(nodes, list) else []
-
-
-def manifest_problem(doc: Any) -> str | None:
-    """Why ``doc`` is not a manifest the members can be checked against (None when it is): its
-    ``files`` map member names to ``{sha256: ...}``, and its ``images`` (if any) map file names
-    to records whose size is a number of bytes and whose checksums are strings."""
-    files = doc.get("files") if isinstance(doc, dict) else None
-    if not isinstance(files, dict) or not all(
-            isinstance(v, dict) and isinstance(v.get("sha256"), str) for v in files.values()):
-        return "'files' must map member names to {sha256: ...}"
-    return images_problem(doc.get("images"))
-
-
-def images_problem(images: Any) -> str | None:
-    """Why a manifest's ``images`` cannot be read (None when they can): build writes
-    ``{filename: {size, md5, sha256, ...}}``; a list of records with a ``name`` is read too."""
-    if images is None:
-        return None
-    if isinstance(images, dict):
-        records = list(images.items())
-    elif isinstance(images, list):
-        records = [(r.get("name") or r.get("filename") if isinstance(r, dict) else i, r)
-                   for i, r in enumerate(images)]
-    else:
-        return "'images' must map image file names to records"
-    for name, rec in records:
-        if not isinstance(rec, dict):
-            return f"images.{name} must be a record (size, md5, sha256)"
-        size = rec.get("size")
-        if size is not None and (type(size) is not int or size < 0):
-            return f"images.{name}.size is {repr(size)[:40]}, not a number of bytes"
-        for key in ("md5", "sha256", "url", "version", "appliance"):
-            if not isinstance(rec.get(key, ""), str | None):
-                return f"images.{name}.{key} must be a string"
-    return None

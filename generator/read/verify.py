@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from generator import qcow2
+from generator.archive_format import MANIFEST, FileRecord, ImageRecord, Manifest, ManifestError
 from generator.errors import ArchiveError, ImageError, SeedError
 from generator.images.cache import ImageNeed, check_folder, image_folders, needs_of
 from generator.paths import PROJECT_FILE
@@ -33,10 +34,8 @@ from generator.read.bounded import parse_yaml
 from generator.read.reader import SafeArchive
 from generator.read.schemas import check_project
 from generator.read.shape import (
-    MANIFEST,
     NODES_PREFIX,
     image_member,
-    manifest_problem,
     node_folder,
     overlay_member,
     project_nodes,
@@ -84,18 +83,19 @@ def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyRep
                 "members", MANIFEST, "missing: this archive was not built by gns3lab (or was "
                 "repacked), so there is nothing to check it against"),))
         try:
-            manifest = zf.json(MANIFEST)
+            manifest = zf.manifest()
+        except ManifestError as exc:
+            return _unreadable(archive, exc.problem)
         except ArchiveError as exc:
-            return VerifyReport(str(archive), problems=(
-                Problem("members", MANIFEST, f"unreadable: {exc.message}"),))
-        if problem := manifest_problem(manifest):
-            return VerifyReport(str(archive), problems=(
-                Problem("members", MANIFEST, f"unreadable: {problem}"),))
-        problems, digests = check_members(zf, manifest["files"])
+            return _unreadable(archive, exc.message)
+        if manifest is None or manifest.files is None:
+            return _unreadable(archive, "it records no 'files' (member name -> {sha256, size})")
+        files = manifest.files
+        problems, digests = check_members(zf, files)
         project, found = _project(zf)
         problems += found
         nodes = project_nodes(project)
-        overlays, found = check_overlays(zf, nodes, set(manifest_images(manifest)))
+        overlays, found = check_overlays(zf, nodes, set(manifest.images))
         problems += found
         seeds, found = check_seeds(zf, nodes)
         problems += found
@@ -103,26 +103,31 @@ def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyRep
     if project is not None:  # without a project, there are no needs to check
         images, found = check_images(archive, manifest, digests, dirs)
         problems += found
-    checked = {"members": len(manifest["files"]), "overlays": overlays, "seeds": seeds,
+    checked = {"members": len(files), "overlays": overlays, "seeds": seeds,
                "images": images}
     return VerifyReport(str(archive), checked, tuple(problems))
+
+
+def _unreadable(archive: Path, why: str) -> VerifyReport:
+    return VerifyReport(str(archive), problems=(
+        Problem("members", MANIFEST, f"unreadable: {why}"),))
 
 
 # --------------------------------------------------------------------------- members
 
 
-def check_members(zf: SafeArchive, files: dict[str, Any]
+def check_members(zf: SafeArchive, files: dict[str, FileRecord]
                   ) -> tuple[list[Problem], dict[str, str]]:
     """Each manifest entry against the member it names (streamed sha256), then the members
     the manifest does not name; also the digests computed, by member name."""
     problems, digests = [], {}
     for name, entry in sorted(files.items()):
-        want, size = entry["sha256"], entry.get("size")  # see shape.manifest_problem
+        want, size = entry.sha256, entry.size
         info = zf.infos.get(name)
         if info is None:
             problems.append(Problem("members", name, "in the manifest, missing from the "
                                     "archive"))
-        elif type(size) is int and info.file_size != size:
+        elif size is not None and info.file_size != size:
             problems.append(Problem("members", name, f"is {info.file_size} bytes, the "
                                     f"manifest records {size}"))
         else:
@@ -139,18 +144,6 @@ def check_members(zf: SafeArchive, files: dict[str, Any]
         problems.append(Problem("members", name, "in the archive, not in the manifest: "
                                 "added after the build"))
     return problems, digests
-
-
-def manifest_images(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The manifest's image records by file name (``{name: {...}}``; a list of records with
-    ``name`` is read too)."""
-    images = manifest.get("images")
-    if isinstance(images, dict):
-        return {str(k): v if isinstance(v, dict) else {} for k, v in images.items()}
-    if isinstance(images, list):
-        return {str(r.get("name") or r.get("filename")): r for r in images
-                if isinstance(r, dict) and (r.get("name") or r.get("filename"))}
-    return {}
 
 
 # --------------------------------------------------------------------------- project
@@ -290,21 +283,19 @@ def _yaml(data: bytes) -> tuple[Any, str]:
 # --------------------------------------------------------------------------- images
 
 
-def image_needs(archive: Path, manifest: dict[str, Any], dirs: tuple[Path, ...]
+def image_needs(archive: Path, manifest: Manifest, dirs: tuple[Path, ...]
                 ) -> list[ImageNeed]:
     """The bases the archive needs, with the size, md5 and sha256 its manifest records
     (trusted over what an appliance here says of a file of that name)."""
-    records = manifest_images(manifest)
     out = []
     for need in needs_of(archive, dirs):
-        rec = records.get(need.filename, {})
-        out.append(replace(need, size=int(rec.get("size") or need.size or 0),
-                           md5=str(rec.get("md5") or need.md5 or ""),
-                           sha256=str(rec.get("sha256") or need.sha256 or "")))
+        rec = manifest.images.get(need.filename, ImageRecord())
+        out.append(replace(need, size=rec.size or need.size or 0, md5=rec.md5 or need.md5,
+                           sha256=rec.sha256 or need.sha256))
     return out
 
 
-def check_images(archive: Path, manifest: dict[str, Any], digests: dict[str, str],
+def check_images(archive: Path, manifest: Manifest, digests: dict[str, str],
                  dirs: tuple[Path, ...]) -> tuple[int, list[Problem]]:
     """Every base the archive needs: in the archive with the recorded sha256, else in the
     image folders with the recorded size, md5 and sha256."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import MANIFEST
 from generator.images.recipe import RECIPES
 from generator.model import Lab
 from generator.paths import Layout
@@ -22,7 +23,6 @@ GIB = 2**30
 #: Archive member names the README points to, spelled by the one Layout.
 _ARCHIVE = Layout(Path())
 _BLUEPRINT = _ARCHIVE.rel_dir(_ARCHIVE.blueprint_dir)
-_MANIFEST = _ARCHIVE.rel(_ARCHIVE.manifest)
 _IMAGES = _ARCHIVE.rel_dir(_ARCHIVE.images_dir)
 
 
@@ -55,7 +55,7 @@ def render_readme(lab: Lab, info: dict[str, Any]) -> str:
     out += [f"Built by {info.get('generator', 'gns3lab')} for GNS3 {lab.gns3} "
             f"(project revision 9, which GNS3 2.2 and 3.x open). The diagram is "
             f"`topology.svg`; the blueprint it was built from is in `{_BLUEPRINT}`, and "
-            f"`{_MANIFEST}` holds the sha256 of every file.", ""]
+            f"`{MANIFEST}` holds the sha256 of every file.", ""]
     out += _nodes(lab) + _networks(lab) + _images(info) + _resources(lab, info)
     out += _import(lab, archive, info) + _login(lab) + _ready(lab)
     return "\n".join(out).rstrip("\n") + "\n"

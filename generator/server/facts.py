@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import MANIFEST, PROJECT_FILE, Manifest, parse_manifest
 from generator.errors import ArchiveError
-from generator.paths import PROJECT_FILE
 from generator.read.reader import SafeArchive
-from generator.read.shape import MANIFEST, MEMBERS, project_problem
+from generator.read.shape import MEMBERS, project_problem
 from generator.render.guest_paths import STAGES_FILE
 from generator.server.replies import BadReply, load_json
 
@@ -30,7 +30,7 @@ class ArchiveFacts:
     """What push reads from the archive before talking to the server."""
 
     project: dict[str, Any]
-    manifest: dict[str, Any] | None
+    manifest: Manifest  #: an empty record when the archive has none
     stages: dict[str, Any] | None
     members: frozenset[str]
 
@@ -50,9 +50,8 @@ def read_archive(archive: Path) -> ArchiveFacts:
         project = _document(zf, PROJECT_FILE)
         if problem := project_problem(project):
             raise ArchiveError(f"{archive}: {PROJECT_FILE}: {problem}")
-        manifest = _document(zf, MANIFEST) if MANIFEST in zf.infos else None
-        if manifest is not None and (problem := manifest_problem(manifest)):
-            raise ArchiveError(f"{archive}: {MANIFEST}: {problem}")
+        manifest = parse_manifest(_document(zf, MANIFEST) if MANIFEST in zf.infos else {},
+                                  str(archive))
         stages = _document(zf, STAGES) if STAGES in zf.infos else None
         if stages is not None and (problem := stages_problem(stages)):
             raise ArchiveError(f"{archive}: {STAGES}: {problem}")
@@ -65,30 +64,6 @@ def _document(zf: SafeArchive, name: str) -> Any:
         return load_json(zf.read(name))
     except (BadReply, ValueError) as exc:
         raise ArchiveError(f"{zf.path}: {name} is not readable JSON: {exc}") from None
-
-
-def _mapping_of(value: Any, item: type) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, item)
-                                           for k, v in value.items())
-
-
-def manifest_problem(doc: Any) -> str | None:
-    """Why ``doc`` is not a manifest push can read (None when it is): ``images`` maps names
-    to ``{md5: ...}``, ``placement`` node names to compute names, ``computes`` names to
-    mappings."""
-    if not isinstance(doc, dict):
-        return "not a mapping"
-    images, placement = doc.get("images") or {}, doc.get("placement") or {}
-    computes = doc.get("computes") or {}
-    if not _mapping_of(images, dict) or not all(
-            isinstance(v.get("md5"), str) for v in images.values()):
-        return "'images' must map image names to {md5: ...}"
-    if not _mapping_of(placement, str):
-        return "'placement' must map node names to compute names"
-    if not _mapping_of(computes, dict) or not all(
-            isinstance(v.get("server", ""), str) for v in computes.values()):
-        return "'computes' must map compute names to {server: ...}"
-    return None
 
 
 def stages_problem(doc: Any) -> str | None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import ImageRecord
 from generator.errors import ImageError
 from generator.read.shape import image_member
 from generator.server.api import Gns3Client
@@ -26,7 +27,7 @@ def check_images(client: Gns3Client, facts: ArchiveFacts, placement: Placement,
     """Compare every base image in the manifest with the one on the compute its nodes run on;
     upload missing ones when ``upload_from`` is given. Returns the uploads made; raises
     ImageError (naming image, both md5s and the fix) before anything is imported."""
-    images = (facts.manifest or {}).get("images") or {}
+    images = facts.manifest.images
     if not images:
         return []
     users: dict[tuple[str, str], list[str]] = {}
@@ -51,53 +52,53 @@ def check_images(client: Gns3Client, facts: ArchiveFacts, placement: Placement,
         if problem:
             problems.append(problem)
         else:
-            progress(PushEvent("images", f"base image {image} on {cid}: md5 {want['md5']} "
+            progress(PushEvent("images", f"base image {image} on {cid}: md5 {want.md5} "
                                          "matches the archive"))
     if problems:
         raise ImageError("\n".join(problems), hint="nothing was imported or started")
     return uploaded
 
 
-def _judge(image: str, want: dict[str, Any], have: dict[str, Any] | None, cid: str,
+def _judge(image: str, want: ImageRecord, have: dict[str, Any] | None, cid: str,
            nodes: list[str], facts: ArchiveFacts, controller: dict[str, Any] | None,
            upload_from: Sequence[Path] | None) -> str | None:
     """The refusal for one image on one compute, or None when the nodes may start on it."""
     who = f"node{'s' if len(nodes) > 1 else ''} {', '.join(nodes)}"
     if have is not None:
-        if have.get("md5sum") == want["md5"]:
+        if have.get("md5sum") == want.md5:
             return None
         return (f"base image '{image}' on compute '{cid}' has md5 {have.get('md5sum')} "
                 f"({have.get('filesize')} bytes), but the archive was built on md5 "
-                f"{want['md5']} ({want.get('size')} bytes): {who} would run their overlays on "
+                f"{want.md5} ({want.size} bytes): {who} would run their overlays on "
                 f"the wrong base and read garbage. Fix: replace {have.get('path') or image} in "
                 f"that server's QEMU images folder with the image the archive was built on "
-                f"(md5 {want['md5']}{_where(want)}), or rebuild the archive on the server's "
+                f"(md5 {want.md5}{_where(want)}), or rebuild the archive on the server's "
                 "image")
     if image_member(image) in facts.members and cid == LOCAL:
         return None  # the import brings it
-    if cid != LOCAL and controller and (controller.get(image) or {}).get("md5sum") == want["md5"]:
+    if cid != LOCAL and controller and (controller.get(image) or {}).get("md5sum") == want.md5:
         return None  # the controller sends it to the compute when the node is created
     looked = f" (not found with that md5 in {', '.join(map(str, _dirs(upload_from)))})" \
         if upload_from is not None else ""
-    return (f"base image '{image}' (md5 {want['md5']}, {want.get('size')} bytes{_where(want)}) "
+    return (f"base image '{image}' (md5 {want.md5}, {want.size} bytes{_where(want)}) "
             f"is missing on compute '{cid}', needed by {who}{looked}. Fix: push with "
             "--upload-images DIR (a folder holding it), or copy it into that server's QEMU "
             "images folder")
 
 
-def _where(want: dict[str, Any]) -> str:
-    return f", from {want['url']}" if want.get("url") else ""
+def _where(want: ImageRecord) -> str:
+    return f", from {want.url}" if want.url else ""
 
 
 def _dirs(upload_from: Sequence[Path] | None) -> list[Path]:
     return search_dirs(upload_from or ())
 
 
-def _upload(client: Gns3Client, cid: str, image: str, want: dict[str, Any],
+def _upload(client: Gns3Client, cid: str, image: str, want: ImageRecord,
             upload_from: Sequence[Path], progress: Progress) -> dict[str, Any] | None:
     """Upload the local copy of ``image`` whose md5 matches; the server's listing after it."""
     local = next((d / image for d in _dirs(upload_from) if (d / image).is_file()
-                  and md5_of(d / image) == want["md5"]), None)
+                  and md5_of(d / image) == want.md5), None)
     if local is None:
         return None
     progress(PushEvent("images", f"uploading {image} ({local.stat().st_size >> 20} MiB) to "

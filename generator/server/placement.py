@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from generator.archive_format import Manifest
 from generator.errors import ServerError
 from generator.paths import PROJECT_FILE
 from generator.read.reader import SafeArchive
@@ -61,17 +62,17 @@ class CrossLink:
                 "a UDP tunnel between the computes")
 
 
-def plan_placement(project: dict[str, Any], manifest: dict[str, Any] | None,
+def plan_placement(project: dict[str, Any], manifest: Manifest,
                    server_computes: Sequence[dict[str, Any]]) -> Placement:
     """Map the manifest's ``placement`` (node -> blueprint compute) through its ``computes``
     (name -> {server}) onto the controller's computes; unplaced nodes stay on ``local``."""
     known = {c["compute_id"]: c for c in server_computes}
     by_name = {c.get("name"): c["compute_id"] for c in server_computes}
-    placement = dict((manifest or {}).get("placement") or {})
-    declared = dict((manifest or {}).get("computes") or {})
+    placement = manifest.placement
     targets: dict[str, str] = {}
     for name in sorted(set(placement.values())):
-        server = str((declared.get(name) or {}).get("server") or name)
+        declared = manifest.computes.get(name)
+        server = declared.server if declared and declared.server else name
         cid = server if server in known or server == LOCAL else by_name.get(server)
         if cid is None:
             listed = ", ".join(f"{c['compute_id']} ({c.get('name')})" for c in server_computes)

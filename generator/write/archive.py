@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from generator.archive_format import Manifest, parse_manifest, render_manifest
 from generator.errors import ArchiveError
 from generator.fileio import atomic_file, atomic_write, sha256_file
 from generator.paths import PROJECT_FILE, Layout
@@ -53,8 +54,8 @@ def write_manifest(layout: Layout, info: dict[str, Any], extra: Extra | None = N
     for name, path in (extra or {}).items():
         files[name] = {"sha256": digests_of(path)[1], "size": path.stat().st_size}
     layout.manifest.parent.mkdir(parents=True, exist_ok=True)
-    doc = dict(info, files=files)
-    atomic_write(layout.manifest, json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    manifest = Manifest.model_validate(dict(info, files=files))
+    atomic_write(layout.manifest, render_manifest(manifest))
 
 
 def _entries(layout: Layout, extra: Extra) -> list[tuple[str, Path]]:
@@ -122,8 +123,8 @@ def _recorded(layout: Layout) -> dict[str, str]:
     """The sha256 per member that the staged manifest records ({} before it is written)."""
     if not layout.manifest.is_file():
         return {}
-    files = json.loads(layout.manifest.read_text()).get("files", {})
-    return {name: entry["sha256"] for name, entry in files.items()}
+    files = parse_manifest(json.loads(layout.manifest.read_bytes()), str(layout.root)).files
+    return {name: entry.sha256 for name, entry in (files or {}).items()}
 
 
 def _changed(path: Path, why: str) -> ArchiveError:

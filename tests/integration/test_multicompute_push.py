@@ -27,8 +27,7 @@ def test_push_places_nodes_and_their_disks_on_two_real_computes(
     name = f"multi-{uuid.uuid4().hex[:6]}"
     built, image = tiny_lab(tmp_path, BLUEPRINT.format(name=name))
     manifest = read_archive(built.archive).manifest
-    assert manifest is not None and manifest["placement"] == {"n1": "far", "n2": "far",
-                                                              "n3": "near"}
+    assert manifest.placement == {"n1": "far", "n2": "far", "n3": "near"}
     client = pair.controller.client
     try:
         result = push_archive(built.archive, pair.controller.url, name=name, start=True,

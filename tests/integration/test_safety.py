@@ -310,7 +310,7 @@ def rezip(path: Path, files: dict[str, bytes], tweak=None) -> Path:  # type: ign
     ("duplicate", "appears twice"),
     ("project-list", "not a GNS3 project"),
     ("project-not-json", "is not valid JSON"),
-    ("manifest-typeless", "'files' must map member names"),
+    ("manifest-typeless", "manifest.json: files is [1]: input should be a valid dictionary"),
 ])
 @pytest.mark.filterwarnings("ignore:Duplicate name")  # the duplicate is the point
 def test_inspect_refuses_what_gns3lab_never_writes(tmp_path: Path, case: str, message: str,

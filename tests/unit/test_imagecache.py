@@ -422,9 +422,9 @@ def test_cache_and_imported_files_are_private(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("project", "manifest"), [
     ([1, 2], {}),
-    ({"topology": {"nodes": {"a": 1}}}, {"images": [1, "x", None]}),
+    ({"topology": {"nodes": {"a": 1}}}, {"images": {}}),
     ({"topology": {"nodes": [1, {"node_type": "qemu", "properties": ["hda_disk_image"]}]}},
-     {"images": "x"}),
+     {"lab": "x"}),
 ])
 def test_archive_needs_of_any_shape_are_empty_not_a_crash(tmp_path: Path, project: object,
                                                           manifest: object) -> None:
@@ -437,15 +437,24 @@ def test_archive_needs_of_any_shape_are_empty_not_a_crash(tmp_path: Path, projec
     assert imagecache.needs_of(archive) == []
 
 
-def test_archive_image_size_must_be_a_count(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("manifest", "reason"), [
+    ({"images": [{"name": "base.qcow2", "md5": "0" * 32}]}, "images is [{'name'"),
+    ({"images": "x"}, "images is 'x'"),
+    ({"images": {"base.qcow2": {"size": "lots", "md5": "0" * 32}}},
+     "images.base.qcow2.size is 'lots': input should be a valid integer"),
+])
+def test_archive_manifest_not_in_builds_form_is_refused(tmp_path: Path, manifest: object,
+                                                         reason: str) -> None:
+    """Only the manifest build writes is read (images: a mapping of file names to records)."""
     import zipfile
+
+    from generator.archive_format import ManifestError
 
     archive = tmp_path / "lots.gns3project"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("project.gns3", "{}")
-        zf.writestr("gns3lab/manifest.json", json.dumps({"images": {"base.qcow2": {
-            "size": "lots", "md5": "0" * 32}}}))
-    with pytest.raises(ImageError, match=r"images\.base\.qcow2\.size is 'lots', not a number"):
+        zf.writestr("gns3lab/manifest.json", json.dumps(manifest))
+    with pytest.raises(ManifestError, match=re.escape(reason)):
         imagecache.needs_of(archive)
 
 

@@ -21,7 +21,8 @@ PACKAGE = REPO / "generator"
 
 #: Top-level modules every stage may import; they import no stage themselves.
 FOUNDATION = frozenset({"__init__", "__version__", "errors", "model", "naming", "paths",
-                        "fileio", "tools", "interrupt", "qcow2", "passwords", "hostcheck"})
+                        "archive_format", "fileio", "tools", "interrupt", "qcow2", "passwords",
+                        "hostcheck"})
 LATER = ("resolve", "render", "write", "read", "server", "images", "addons", "build", "cli")
 #: Part of the package -> the parts it must not import (its later stages, and cli).
 FORBIDDEN: dict[str, frozenset[str]] = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from generator.archive_format import parse_manifest
 from generator.errors import ServerError
 from generator.server.placement import (
     FILLER_PREFIX,
@@ -39,11 +40,11 @@ def test_placement_maps_blueprint_computes_onto_the_server() -> None:
     manifest = {"placement": {"n1": "far", "n2": "far", "n3": "near"},
                 "computes": {"far": {"ram_mb": 256, "server": "remote1"},
                              "near": {"ram_mb": 256, "server": "vm"}}}
-    plan = plan_placement(project("n1", "n2", "n3", "n4"), manifest, COMPUTES)
+    plan = plan_placement(project("n1", "n2", "n3", "n4"), parse_manifest(manifest), COMPUTES)
     assert plan.nodes == {"n1": "remote1", "n2": "remote1", "n3": "local", "n4": "local"}
     assert plan.cycle == ("local", "remote1") and plan.arranged
     with pytest.raises(ServerError, match="no such compute; it has: local \\(vm\\), remote1"):
-        plan_placement(project("n1"), {"placement": {"n1": "x"}, "computes": {}}, COMPUTES)
+        plan_placement(project("n1"), parse_manifest({"placement": {"n1": "x"}}), COMPUTES)
 
 
 def test_the_arrangement_deals_every_node_onto_its_compute() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from generator.archive_format import ManifestError, parse_manifest
 from generator.errors import ArchiveError, SeedError
 from generator.read.bounded import MAX_DEPTH, parse_json, parse_yaml
 from generator.read.reader import SafeArchive, check_distinct
-from generator.read.shape import manifest_problem
 from generator.write.iso import MAX_SEED_FILE, read_seed_iso
 from tests.helpers import DATA
 from tests.support import hostile_archives as hostile
@@ -131,19 +131,29 @@ def test_copy_stops_at_its_cap(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("images", "reason"), [
-    ({"base.qcow2": {"size": "lots"}}, "images.base.qcow2.size is 'lots', not a number"),
-    ({"base.qcow2": {"size": -1}}, "not a number of bytes"),
-    ({"base.qcow2": {"md5": 5}}, "images.base.qcow2.md5 must be a string"),
-    ({"base.qcow2": [1]}, "must be a record"),
-    ("x", "'images' must map"),
+    ({"base.qcow2": {"size": "lots"}}, "images.base.qcow2.size is 'lots': input should be a "
+                                       "valid integer"),
+    ({"base.qcow2": {"size": -1}}, "images.base.qcow2.size is -1: input should be greater "
+                                   "than or equal to 0"),
+    ({"base.qcow2": {"size": True}}, "images.base.qcow2.size is True"),
+    ({"base.qcow2": {"md5": 5}}, "images.base.qcow2.md5 is 5: input should be a valid string"),
+    ({"base.qcow2": [1]}, "images.base.qcow2 is [1]"),
+    ("x", "images is 'x': input should be a valid dictionary"),
+    ([{"name": "base.qcow2", "md5": "0" * 32}], "build writes a mapping of image file names"),
 ])
 def test_manifest_images_of_the_wrong_shape(images: object, reason: str) -> None:
-    assert reason in str(manifest_problem({"files": {}, "images": images}))
+    """One message naming the first value of the wrong shape; a list of image records (a
+    form build never writes) is refused too."""
+    with pytest.raises(ManifestError) as caught:
+        parse_manifest({"files": {}, "images": images}, "lab.gns3project")
+    assert caught.value.message.startswith("lab.gns3project: gns3lab/manifest.json: ")
+    assert reason in caught.value.message
 
 
 def test_manifest_images_as_built_pass() -> None:
-    assert manifest_problem({"files": {}, "images": {"base.qcow2": {
-        "size": 5, "md5": "0" * 32, "sha256": "1" * 64, "url": None}}}) is None
+    manifest = parse_manifest({"files": {}, "images": {"base.qcow2": {
+        "size": 5, "md5": "0" * 32, "sha256": "1" * 64, "url": None}}})
+    assert manifest.images["base.qcow2"].size == 5
 
 
 # --------------------------------------------------------------------------- seed ISOs
