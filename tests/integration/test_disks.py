@@ -331,7 +331,7 @@ def test_batches_of_batch_size(bases, monkeypatch):
     launched: list[list[str]] = []
 
     @contextmanager
-    def fake_appliance(items, *, readonly):
+    def fake_appliance(items, *, readonly, progress=None):
         launched.append([path.name for path, _ in items])
         yield SimpleNamespace(umount_all=lambda: None)
 
