@@ -141,7 +141,8 @@ def test_bootstrap_script_is_valid_bash(demo_root: Path) -> None:
 
 @pytest.fixture()
 def sandbox(demo_tree: BootstrapTree, tmp_path: Path):
-    """Run bootstrap.sh in a temp root with stub ssh, ansible-playbook, timeout and sleep."""
+    """Run bootstrap.sh in a temp root with stub ssh, ansible-playbook, hostname and port
+    probe."""
     needs("bash", "flock")
     root, stubs = tmp_path / "root", tmp_path / "stubs"
     write_tree(demo_tree, root)
@@ -154,7 +155,7 @@ def sandbox(demo_tree: BootstrapTree, tmp_path: Path):
 
     def start(*args: str, **env: str) -> subprocess.CompletedProcess:
         full = dict(os.environ, PATH=f"{stubs}:{os.environ['PATH']}", GNS3LAB_ROOT=str(root),
-                    STUB_LOG=str(log), **env)
+                    GNS3LAB_PORT_PROBE=str(stubs / "port-probe"), STUB_LOG=str(log), **env)
         return run(["bash", str(root / "opt/gns3lab/bootstrap.sh"), *args], env=full)
 
     def read(rel: str) -> list[str]:
@@ -164,24 +165,43 @@ def sandbox(demo_tree: BootstrapTree, tmp_path: Path):
     return start, read
 
 
+CHECKS = ["gns3lab: check mgmt 10.10.0.1 ok", "gns3lab: check switch 10.10.0.2 ok",
+          "gns3lab: check srv1 10.10.0.11 ok", "gns3lab: check srv2 10.10.0.12 ok"]
+
+
+def _status(lines: list[str]) -> list[str]:
+    """Status lines with the check lines (printed as answers arrive) in name order."""
+    checks = sorted(ln for ln in lines if ln.startswith("gns3lab: check "))
+    rest = [ln for ln in lines if not ln.startswith("gns3lab: check ")]
+    return rest[:1] + checks + rest[1:] if checks else rest
+
+
 def test_script_runs_every_stage_then_check_then_ready(sandbox) -> None:
     start, read = sandbox
     assert start().returncode == 0
-    lines = ["gns3lab: stage servers ok", "gns3lab: stage check ok", "gns3lab: lab ready"]
-    assert read("var/lib/gns3lab/status") == lines
-    assert read("dev/console") == lines
+    lines = ["gns3lab: stage servers ok", *sorted(CHECKS), "gns3lab: stage check ok",
+             "gns3lab: lab ready"]
+    assert _status(read("var/lib/gns3lab/status")) == lines
+    console = read("dev/console")
+    assert _status([ln for ln in console if not ln.startswith("gns3lab: at ")]) == lines
+    marks = [ln.split(" ", 3)[3] for ln in console if ln.startswith("gns3lab: at ")]
+    assert marks[0] == "bootstrap start"  # the probes run beside the stages: any order
+    assert sorted(marks[1:]) == ["host srv1 up", "host srv2 up", "host switch up",
+                                 "stage check start", "stage servers start"]
+    assert marks.index("stage servers start") < marks.index("stage check start")
     assert read("var/lib/gns3lab/bootstrap.done") == ["ok"]
     calls = read("../calls")
     books = [c.split()[-3] for c in calls if c.startswith("ansible-playbook")]
-    assert books == ["playbooks/servers.yml", "playbooks/check.yml"]
-    assert "ansible-playbook -i inventory.yml -e gns3lab_stage=servers" in calls[2]
-    assert [c.split()[-2] for c in calls[:2]] == ["lab@10.10.0.11", "lab@10.10.0.12"]
+    assert books == ["playbooks/servers.yml"]  # the check stage runs no Ansible
+    probes = [c.split()[-2] for c in calls if c.startswith("ssh ") and c.endswith(" true")]
+    assert sorted(probes) == ["lab@10.10.0.11", "lab@10.10.0.12", "lab@10.10.0.2"]  # once each
+    assert len([c for c in calls if c.endswith("hostname -I")]) == 3
     log = "\n".join(read("var/log/gns3lab-bootstrap.log"))
     assert "host srv1 (10.10.0.11) answers SSH as lab" in log
     assert start().returncode == 0  # the marker: nothing runs again
-    assert read("var/lib/gns3lab/status") == lines
+    assert _status(read("var/lib/gns3lab/status")) == lines
     assert start("--force").returncode == 0
-    assert read("var/lib/gns3lab/status") == lines * 2
+    assert len(read("var/lib/gns3lab/status")) == 2 * len(lines)
 
 
 def test_script_stops_at_the_first_failed_stage(sandbox) -> None:
@@ -215,10 +235,11 @@ def test_check_stage_reports_even_when_hosts_are_missing(sandbox, tmp_path) -> N
     start, read = sandbox
     script = tmp_path / "root/opt/gns3lab/bootstrap.sh"
     script.write_text(script.read_text().replace("wait_hosts 1800", "wait_hosts 1"))
-    assert start(STUB_SSH_DOWN="10.10.0.2", STUB_FAIL="playbooks/check.yml").returncode == 1
-    assert read("var/lib/gns3lab/status") == ["gns3lab: stage servers ok",
-                                              "gns3lab: stage check failed"]
-    assert any("playbooks/check.yml" in c for c in read("../calls"))
+    assert start(STUB_SSH_DOWN="10.10.0.2").returncode == 1
+    assert _status(read("var/lib/gns3lab/status")) == [
+        "gns3lab: stage servers ok", "gns3lab: check mgmt 10.10.0.1 ok",
+        "gns3lab: check srv1 10.10.0.11 ok", "gns3lab: check srv2 10.10.0.12 ok",
+        "gns3lab: check switch 10.10.0.2 failed", "gns3lab: stage check failed"]
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path, images_dir: Path) -> None:
