@@ -62,7 +62,7 @@ class OpenStackSettings(BaseModel):
                                   "network")
     external_vip: Address = Field(description="external load-balancer VIP, on the container "
                                   "network")
-    networks: OsaNetworks = Field(default_factory=OsaNetworks,  # type: ignore[arg-type]
+    networks: OsaNetworks = Field(default_factory=OsaNetworks,
                                   description="blueprint network of each OSA network")
     host_groups: dict[str, list[str]] = Field(
         description="blueprint role or group -> OSA host groups (each becomes "

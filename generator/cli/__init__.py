@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from generator import __version__, interrupt
+from generator import __version__, fileio, interrupt
 from generator.cli.common import printable
 from generator.cli.common import progress as _progress
 from generator.errors import GeneratorError, Interrupted
@@ -213,10 +213,13 @@ def inspect(archive: Path, as_json: bool) -> None:
 @click.option("--delete", is_flag=True, help="Stop and delete the pushed project --name.")
 @click.option("--stall", type=click.FloatRange(min=1), default=900, show_default=True,
               help="With --wait: give up when no console prints anything for this long.")
+@click.option("--timeline", "timeline_file", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="With --wait: write the timeline (each node's boot and "
+              "cloud-init, each stage, lab ready, with their shares) to FILE as JSON.")
 def push(archive: Path, server_url: str, username: str | None, password: str | None,
          name: str | None, start: bool, wait: bool, timeout: float,
          console_dir: Path | None, upload_dirs: tuple[Path, ...], stop: bool,
-         delete: bool, stall: float) -> None:
+         delete: bool, stall: float, timeline_file: Path | None) -> None:
     """Import ARCHIVE into a GNS3 server, open it, and optionally start it and wait.
 
     Exit code 0 when done (with --wait: the lab reported ready), 1 when a stage failed or
@@ -230,10 +233,11 @@ def push(archive: Path, server_url: str, username: str | None, password: str | N
                               name=name, start=start, wait=wait, timeout=timeout,
                               upload_from=upload_dirs or None, stop=stop, delete=delete,
                               progress=display, stall=stall)
-    _report_push(result, server_url, console_dir)
+    _report_push(result, server_url, console_dir, timeline_file)
 
 
-def _report_push(result: PushResult, server_url: str, console_dir: Path | None) -> None:
+def _report_push(result: PushResult, server_url: str, console_dir: Path | None,
+                 timeline_file: Path | None = None) -> None:
     """The summary of a push. Every name in it comes from the server (or a console) and is
     printed through :func:`printable`."""
     from generator.server.consolelog import write_console_logs
@@ -250,6 +254,7 @@ def _report_push(result: PushResult, server_url: str, console_dir: Path | None) 
         for node, path in write_console_logs(console_dir, result.transcripts).items():
             if path.name != f"{node}.log":  # renamed: say where it went
                 click.echo(f"console log of node '{p(node)}': {p(path)}", err=True)
+    _report_timeline(result, timeline_file)
     stages = ", ".join(f"{stage} {'ok' if ok else 'failed'}" for stage, ok in result.stages)
     click.echo(f"stages: {p(stages) or 'none seen'}")
     failed = [c for c in result.checks if not c.ok]
@@ -266,6 +271,26 @@ def _report_push(result: PushResult, server_url: str, console_dir: Path | None) 
         for line in tail:
             click.echo(f"  | {p(line)}", err=True)
     sys.exit(1)
+
+
+def _report_timeline(result: PushResult, timeline_file: Path | None) -> None:
+    """Print the timeline (names come from the server and consoles: shown as text) and write
+    its JSON to ``timeline_file``."""
+    from generator.server.timeline import render_text, timeline_json
+
+    if result.timeline is None:
+        return
+    for line in render_text(result.timeline).splitlines():
+        click.echo(printable(line))
+    if timeline_file is not None:
+        try:
+            fileio.atomic_write(timeline_file, json.dumps(
+                timeline_json(result.timeline), indent=2, sort_keys=True) + "\n")
+        except OSError as exc:
+            raise GeneratorError(f"cannot write the timeline to {printable(str(timeline_file))}: "
+                                 f"{exc.strerror or exc}", hint="name a file you can write"
+                                 ) from None
+        click.echo(f"timeline: {printable(str(timeline_file))}")
 
 
 def _plain(value: Any) -> Any:

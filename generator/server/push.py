@@ -21,6 +21,7 @@ import contextlib
 import json
 import re
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ from generator.server.placement import (
     repack,
     settle_imported,
 )
+from generator.server.timeline import Timeline, build_timeline
 
 __all__ = ["CheckResult", "NodeInfo", "PushEvent", "PushResult", "parse_console_line",
            "push_archive", "read_archive", "start_order"]
@@ -95,6 +97,7 @@ class PushResult:
     uploaded: list[str] = field(default_factory=list)  #: "image -> compute" uploads made
     stopped: bool = False
     deleted: bool = False
+    timeline: Timeline | None = None  #: when waited for: boots, cloud-init, stages, ready
 
 
 def start_order(names: Sequence[str], stages: dict[str, Any] | None) -> list[str]:
@@ -164,12 +167,32 @@ def push_archive(archive: Path, server_url: str, *, username: str | None = None,
     if wait and not consoles:
         raise ServerError(f"project {final!r} has no QEMU node with a telnet console to follow",
                           hint="push without --wait")
-    with ConsoleWatch(consoles, progress) as watch:
-        result.nodes = _start(client, pid, final, result.order, progress)
+    stamped = _Stamped(progress)
+    with ConsoleWatch(consoles, stamped) as watch:
+        result.nodes = _start(client, pid, final, result.order, stamped)
         result.started = True
         if wait:
             _take_outcome(result, watch.wait(timeout, stall))
+            result.timeline = build_timeline(stamped.events, result.transcripts, facts.stages)
     return result
+
+
+class _Stamped:
+    """Passes every event on, and keeps the host's clock of those the timeline reads (starts,
+    cloud-init finishes, stages, ready: a few per node, never the console lines, whose number
+    a guest decides)."""
+
+    KINDS = frozenset({"started", "cloud-init", "stage", "ready"})
+    LIMIT = 100_000  # a console flooding marker lines must not grow this without end
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.events: list[tuple[float, PushEvent]] = []
+
+    def __call__(self, event: PushEvent) -> None:
+        if event.kind in self.KINDS and len(self.events) < self.LIMIT:
+            self.events.append((time.monotonic(), event))
+        self.progress(event)
 
 
 def _import(client: Gns3Client, archive: Path, facts: ArchiveFacts, placement: Placement,

@@ -32,7 +32,8 @@ def write_seeds(lab: Lab, layout: Layout, key: LabKey | None) -> None:
     for node in lab.vms:
         if node.cloud_init is not None:
             extra = redact.seed_extra(lab, default_user(node)) if key is None else None
-            write_seed_iso(layout.seed(node), render_seed(node, lab, key and key.public, extra))
+            public = key.public if key else None
+            write_seed_iso(layout.seed(node), render_seed(node, lab, public, extra))
 
 
 def guest_files(specs: tuple[InjectSpec, ...]) -> tuple[GuestFile, ...]:
@@ -123,7 +124,7 @@ def write_bootstrap(lab: Lab, layout: Layout, key: LabKey | None,
     tree = None
     if lab.controller is not None:
         progress(f"rendering the bootstrap of controller {lab.controller.node}")
-        tree = render_bootstrap(lab, key and key.public)
+        tree = render_bootstrap(lab, key.public if key else None)
         if key is None:
             tree = BootstrapTree(files=dict(sorted({**tree.files,
                                                     **redact.controller_files()}.items())),

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import IO, Literal
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Entry:
     target: str | None = None
 
 
-def write_tar(entries: Iterable[Entry], fh: BinaryIO) -> None:
+def write_tar(entries: Iterable[Entry], fh: IO[bytes]) -> None:
     """Write ``entries`` (the last one per path wins, in the first one's place) into ``fh``."""
     latest: dict[str, Entry] = {}
     for entry in entries:
