@@ -10,7 +10,7 @@
    2.2.61, lab ready against the slowest guest's cloud-init finish (bench/boot.py).
 Each figure is a median of ``--runs`` runs unless its ``runs`` in the JSON says fewer (the
 naive pipeline and the large growth labs: see bench/README.md). ``--quick`` is a reduced run.
-libguestfs takes LIBGUESTFS_BACKEND/_SETTINGS from the environment (default here: direct, force_tcg).
+libguestfs takes LIBGUESTFS_BACKEND/_SETTINGS from the environment (default: direct, force_tcg).
 Writes bench/results/latest.json and latest.md; exits 1 when a target is missed.
 """
 
