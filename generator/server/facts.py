@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.archive_format import MANIFEST, PROJECT_FILE, Manifest, parse_manifest
+from generator.archive_format import (
+    MANIFEST,
+    PROJECT_FILE,
+    Manifest,
+    ManifestError,
+    parse_manifest,
+)
 from generator.errors import ArchiveError
 from generator.read.reader import SafeArchive
 from generator.read.shape import MEMBERS, project_problem
@@ -52,6 +58,9 @@ def read_archive(archive: Path) -> ArchiveFacts:
             raise ArchiveError(f"{archive}: {PROJECT_FILE}: {problem}")
         manifest = parse_manifest(_document(zf, MANIFEST) if MANIFEST in zf.infos else {},
                                   str(archive))
+        if unchecked := sorted(name for name, rec in manifest.images.items() if not rec.md5):
+            # push compares this md5 with the server's image: without it nothing is checked
+            raise ManifestError(f"images.{unchecked[0]}.md5 is missing", str(archive))
         stages = _document(zf, STAGES) if STAGES in zf.infos else None
         if stages is not None and (problem := stages_problem(stages)):
             raise ArchiveError(f"{archive}: {STAGES}: {problem}")

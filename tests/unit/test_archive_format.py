@@ -42,7 +42,7 @@ def test_a_built_manifest_round_trips_byte_for_byte() -> None:
 def test_the_record_is_frozen() -> None:
     manifest = parse_manifest(json.loads(BUILT.read_bytes()))
     with pytest.raises(ValueError, match="frozen"):
-        manifest.lab = "other"  # type: ignore[misc]
+        manifest.lab = "other"
 
 
 def test_a_manifest_that_is_not_a_mapping_is_refused() -> None:
@@ -128,3 +128,13 @@ def test_only_the_format_module_spells_the_manifest_member() -> None:
                     if isinstance(n, ast.Constant) and isinstance(n.value, str)
                     and "manifest.json" in n.value and id(n) not in docs]
     assert spelled == []
+
+
+def test_push_refuses_an_image_record_without_md5(tmp_path: Path) -> None:
+    """push compares each base image's md5 with the server's: a record without one is refused
+    before the server is asked anything."""
+    from generator.server.facts import read_archive
+
+    archive = _archive(tmp_path / "nomd5.gns3project", {"images": {"base.qcow2": {"size": 1}}})
+    with pytest.raises(ManifestError, match=r"manifest.json: images.base.qcow2.md5 is missing"):
+        read_archive(archive)
