@@ -8,6 +8,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 NodeType = Literal["qemu", "cloud", "nat", "ethernet_switch"]
+#: How a node's guest learns its hostname and the lab key on first boot: a cloud-init seed ISO,
+#: files the build writes into its disk for the appliance's ``login``, or neither.
+FirstBoot = Literal["cloud-init", "injected", "none"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class BaseImage:
     download_url: str | None = None
     path: Path | None = None  # set once the image is found and checked
     sha256: str = ""  # set once the image is found and checked (or recorded when built)
+    # The appliance's traits (blueprint/appliances.py decides them when the .gns3a is loaded)
+    first_boot: FirstBoot = "none"
+    login: str | None = None  # the login that gets the lab key when first_boot is "injected"
+    system: str | None = None  # the network OS an add-on configures (e.g. "cumulus-linux")
 
 
 @dataclass(frozen=True)
@@ -157,6 +164,14 @@ class Node:
     @property
     def is_vm(self) -> bool:
         return self.type == "qemu"
+
+    @property
+    def injected_login(self) -> str | None:
+        """The login the build writes the lab key (and the hostname) for: the appliance's, on
+        a node whose appliance boots from injected files and that has no seed; else None."""
+        if self.image is None or self.cloud_init is not None or self.image.first_boot != "injected":
+            return None
+        return self.image.login
 
     @property
     def seed_name(self) -> str:

@@ -26,10 +26,10 @@ from generator.addons.fabric_settings import (
 )
 from generator.errors import FabricError
 from generator.model import Lab
-from generator.render.logins import injected_login, is_cumulus
+from generator.render.logins import is_cumulus
 
 __all__ = ["FabricError", "FabricSettings", "applies", "check", "compress_vlans", "fabric_data",
-           "find_pairs", "host_vars", "injected_login", "is_cumulus", "load_fabric_settings",
+           "find_pairs", "host_vars", "is_cumulus", "load_fabric_settings",
            "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans", "port_number",
            "port_ranges", "render"]
 

@@ -33,6 +33,7 @@ from generator.blueprint.appliance_schema import (
 from generator.blueprint.confine import confined
 from generator.blueprint.source import format_path
 from generator.errors import BlueprintError, ImageError, Problem, Refused
+from generator.model import FirstBoot
 
 REPO_APPLIANCES = Path(__file__).resolve().parents[2] / "appliances"
 DEFAULT_VIRTUAL_SIZE = 20 * 1024**3
@@ -41,6 +42,17 @@ EMULATORS = ("qemu", "docker", "dynamips", "iou")
 UNSUPPORTED = "docker/dynamips/iou appliances are not supported (use a qemu appliance)"
 #: Keys of a v8 qemu set that live outside ``qemu`` in v4–v7 (the appliance's top level).
 TOP_LEVEL_KEYS = ("port_name_format", "first_port_name", "symbol", "category", "usage")
+CUMULUS_LOGIN = "cumulus"  # Cumulus Linux's default login (the .gns3a's usage text says so)
+CUMULUS_LINUX = "cumulus-linux"
+#: Appliances without a cloud-init seed that gns3lab prepares by writing into their disk (the
+#: hostname, the lab key for the login), by the ``.gns3a``'s own ``vendor_name``: (login, system).
+#: A .gns3a has no machine-readable field saying which login a guest has or that its disk is a
+#: Linux gns3lab can write into (its ``usage`` is free text), so this one table holds that
+#: knowledge. The vendor, not the appliance's name: a renamed copy is still Cumulus Linux, and a
+#: file merely named "cumulus" is not.
+INJECTED_LOGINS: dict[str, tuple[str, str]] = {
+    "Cumulus Network": (CUMULUS_LOGIN, CUMULUS_LINUX),
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,9 @@ class Appliance:
     versions: tuple[Version, ...]
     cloud_init: bool
     settings: dict[str, Any] = field(default_factory=dict)
+    first_boot: FirstBoot = "none"  # see generator.model.BaseImage
+    login: str | None = None
+    system: str | None = None
     kind: str = "qemu"  # qemu, docker, dynamips or iou (only qemu can be used)
     registry_version: int = 4
     selected: str | None = None  # the version for_version() applied
@@ -169,7 +184,8 @@ def load_appliance(path: Path, sizes: dict[str, int] | None = None, *,
         data = parse_json(read_capped(path, nofollow=nofollow))
         record = check_appliance(data)
         emulator = next((k for k in EMULATORS if k in data), "qemu")
-        return _parse(path, record, emulator, sizes if sizes is not None else _image_sizes())
+        app = _parse(path, record, emulator, sizes if sizes is not None else _image_sizes())
+        return _with_traits(app, data.get("vendor_name"))
     except Refused as exc:
         raise BlueprintError([Problem(str(path), None, "", exc.message, exc.fix)]) from None
     except ApplianceProblems as exc:
@@ -314,6 +330,17 @@ def _v8_fields(props: dict[str, Any], app: Appliance) -> dict[str, Any]:
             "symbol": props.get("symbol", app.symbol),
             "category": props.get("category", app.category),
             "usage": props.get("usage", app.usage)}
+
+
+def _with_traits(app: Appliance, vendor: object) -> Appliance:
+    """``app`` with its first-boot traits: a cloud-init seed when it reads one, else injected
+    files for a vendor :data:`INJECTED_LOGINS` knows, else neither."""
+    if app.cloud_init:
+        return replace(app, first_boot="cloud-init")
+    known = INJECTED_LOGINS.get(vendor) if isinstance(vendor, str) else None
+    if known is None:
+        return app
+    return replace(app, first_boot="injected", login=known[0], system=known[1])
 
 
 def _uses_cloud_init(name: str, versions: tuple[Version, ...]) -> bool:

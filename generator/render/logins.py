@@ -1,24 +1,27 @@
 """Who the controller logs in as on each node (pure): the default cloud-init user, or on a node
-without cloud-init the login the build injects the lab key for (Cumulus: ``cumulus``).
+without cloud-init the login the build injects the lab key for (Cumulus: ``cumulus``). Both are
+read from the model: the appliance's traits (``BaseImage.first_boot``, ``login``, ``system``),
+decided when its ``.gns3a`` is loaded (blueprint/appliances.py), never from its name.
 
 Core modules (the build, the bootstrap) import this, never an add-on."""
 
 from __future__ import annotations
 
+from generator.blueprint.appliances import CUMULUS_LINUX, CUMULUS_LOGIN
 from generator.model import Node
 
-CUMULUS_USER = "cumulus"  # the login that gets the lab key on Cumulus switches
+CUMULUS_USER = CUMULUS_LOGIN  # the login that gets the lab key on Cumulus switches
 
 
 def is_cumulus(node: Node) -> bool:
-    """A VM made from a Cumulus appliance."""
-    return node.image is not None and "cumulus" in node.image.appliance.lower()
+    """A VM made from an appliance whose system is Cumulus Linux."""
+    return node.image is not None and node.image.system == CUMULUS_LINUX
 
 
 def injected_login(node: Node) -> str | None:
     """The login that gets the lab key by injection on a node without cloud-init (Cumulus:
     ``cumulus``), or None. Used by the build (hostname and key) and the bootstrap (SSH user)."""
-    return CUMULUS_USER if is_cumulus(node) and node.cloud_init is None else None
+    return node.injected_login
 
 
 def default_user(node: Node) -> str:

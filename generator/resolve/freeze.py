@@ -96,7 +96,8 @@ class FreezeSteps(AddressSteps, GuestSetupSteps):
         return m.BaseImage(appliance=app.name, appliance_version=version.name,
                            filename=filename, md5sum=info.md5sum, filesize=info.filesize,
                            virtual_size=info.virtual_size or DEFAULT_VIRTUAL_SIZE,
-                           download_url=info.direct_download_url or info.download_url)
+                           download_url=info.direct_download_url or info.download_url,
+                           first_boot=app.first_boot, login=app.login, system=app.system)
 
     def size(self, path: tuple, value: str | int) -> int | None:
         try:

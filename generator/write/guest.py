@@ -11,7 +11,6 @@ from contextlib import AbstractContextManager
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from generator.addons.fabric import injected_login
 from generator.blueprint.confine import walk
 from generator.errors import InjectionError
 from generator.fileio import atomic_write
@@ -81,8 +80,8 @@ def node_injection(node: Node, layout: Layout, extra: tuple[GuestFile, ...] = ()
 def login_injection(lab: Lab, node: Node, key: LabKey | None) -> dict[str, Any]:
     """A node without cloud-init (Cumulus) gets its hostname and the lab key for its login
     injected (with ``--redact``, a first-boot unit that fetches it); ``node_injection``
-    keywords, empty for other nodes."""
-    user = injected_login(node)
+    keywords, empty for other nodes. The login is the appliance's trait, on the model."""
+    user = node.injected_login
     if not user:
         return {}
     if key is None:

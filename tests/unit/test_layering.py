@@ -58,9 +58,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("generator.render.readme", "generator.images.recipe"):
         "the README asks the recipes whether gns3lab builds an image; issue 18 puts that on "
         "the model's BaseImage",
-    ("generator.write.guest", "generator.addons.fabric"):
-        "injected_login: a core module naming an add-on; issue 18 makes the login an "
-        "appliance trait on the model",
     ("generator.write.archived_blueprint", "generator.read.secrets"):
         "the archived blueprint is scanned with read/'s secret scanner; issue 18 moves the "
         "scanner below both",
