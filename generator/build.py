@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator import __version__, interrupt, tools
+from generator.archive_format import Manifest
 from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
 from generator.blueprint.load import check_brought_files, load_blueprint
 from generator.errors import GeneratorError
@@ -210,7 +211,8 @@ def bundles(image: BaseImage, options: BuildOptions) -> bool:
 
 
 def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
-                  epoch: int | None = None) -> dict:
+                  epoch: int | None = None) -> Manifest:
+    """The manifest's build facts (every field but ``files``, which the staged tree gives)."""
     images = {n.image.filename: {"appliance": n.image.appliance,
                                  "version": n.image.appliance_version,
                                  "md5": n.image.md5sum, "size": n.image.filesize,
@@ -219,15 +221,16 @@ def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
                                  "public_url": bool(n.image.download_url),
                                  "included": bundles(n.image, options)}
               for n in lab.vms if n.image}
-    return {"generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,
-            "version": lab.version, "archive": archive_name(lab), "lab_key": public_key,
-            "source_date_epoch": epoch,
-            "secrets": [f"{lab.controller.node} overlay: the lab's private key "
-                        "/root/.ssh/id_ed25519 (mode 0600)"]
-            if lab.controller and not options.redact else [],
-            "redacted": options.redact,
-            "images": images,
-            "images_included": bool(images) and all(i["included"] for i in images.values()),
-            "images_checked": not options.no_images, "totals": lab.totals(),
-            "placement": {n.name: n.compute for n in lab.nodes if n.compute is not None},
-            "computes": {name: dict(c) for name, c in lab.computes}}
+    return Manifest.model_validate({
+        "generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,
+        "version": lab.version, "archive": archive_name(lab), "lab_key": public_key,
+        "source_date_epoch": epoch,
+        "secrets": [f"{lab.controller.node} overlay: the lab's private key "
+                    "/root/.ssh/id_ed25519 (mode 0600)"]
+        if lab.controller and not options.redact else [],
+        "redacted": options.redact,
+        "images": images,
+        "images_included": bool(images) and all(i["included"] for i in images.values()),
+        "images_checked": not options.no_images, "totals": lab.totals(),
+        "placement": {n.name: n.compute for n in lab.nodes if n.compute is not None},
+        "computes": {name: dict(c) for name, c in lab.computes}})

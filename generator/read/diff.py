@@ -224,7 +224,7 @@ def blueprint_view(path: Path, images_dirs: tuple[Path, ...] = ()) -> LabView:
     tree = render_bootstrap(lab, public).files if lab.controller else {}
     injects = {n.name: {f.path: _guest_content(f) for f in guest_files(n.injects)}
                for n in lab.vms if n.injects}
-    manifest = Manifest.model_validate(manifest_info(lab, BuildOptions(no_images=True)))
+    manifest = manifest_info(lab, BuildOptions(no_images=True))
     return make_view(str(path), render_project(lab), seeds,
                      {p: data for p, (data, _mode) in tree.items()}, manifest, key, injects)
 

@@ -10,9 +10,8 @@ controller's console. Built from the lab model and the manifest facts of the bui
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from generator.archive_format import MANIFEST
+from generator.archive_format import MANIFEST, ImageRecord, Manifest
 from generator.images.recipe import RECIPES
 from generator.model import Lab
 from generator.paths import Layout
@@ -38,21 +37,21 @@ def _code(*lines: str) -> list[str]:
     return ["```", *lines, "```", ""]
 
 
-def archive_name(lab: Lab, info: dict[str, Any]) -> str:
+def archive_name(lab: Lab, info: Manifest) -> str:
     """The archive's file name: the manifest's, else ``<lab>[-<version>].gns3project``."""
-    if info.get("archive"):
-        return str(info["archive"])
+    if info.archive:
+        return info.archive
     return f"{lab.name}-{lab.version}.gns3project" if lab.version else f"{lab.name}.gns3project"
 
 
-def render_readme(lab: Lab, info: dict[str, Any]) -> str:
+def render_readme(lab: Lab, info: Manifest) -> str:
     """The README of one build of ``lab`` (``info``: the manifest facts of the build)."""
     archive = archive_name(lab, info)
     title = f"# {lab.name}" + (f" {lab.version}" if lab.version else "")
     out = [title, ""]
     if lab.description:
         out += [lab.description, ""]
-    out += [f"Built by {info.get('generator', 'gns3lab')} for GNS3 {lab.gns3} "
+    out += [f"Built by {info.generator or 'gns3lab'} for GNS3 {lab.gns3} "
             f"(project revision 9, which GNS3 2.2 and 3.x open). The diagram is "
             f"`topology.svg`; the blueprint it was built from is in `{_BLUEPRINT}`, and "
             f"`{MANIFEST}` holds the sha256 of every file.", ""]
@@ -94,29 +93,29 @@ def _networks(lab: Lab) -> list[str]:
     return out
 
 
-def _image_source(entry: dict[str, Any]) -> str:
-    if entry.get("included"):
+def _image_source(entry: ImageRecord) -> str:
+    if entry.included:
         return f"in this archive (`{_IMAGES}`)"
-    if entry.get("url"):
-        return str(entry["url"])
-    recipe = next((r for r in RECIPES.values() if r.appliance_name == entry.get("appliance")),
+    if entry.url:
+        return entry.url
+    recipe = next((r for r in RECIPES.values() if r.appliance_name == entry.appliance),
                   None)
     if recipe is not None:
         return f"build it: `gns3lab images build {recipe.name}`"
     return "not downloadable: ask whoever built the lab"
 
 
-def _images(info: dict[str, Any]) -> list[str]:
-    images = info.get("images", {})
+def _images(info: Manifest) -> list[str]:
+    images = info.images
     out = ["## Images needed", ""]
     if not images:
         return out + ["None: the lab has no VMs.", ""]
-    rows = [[name, f"{e.get('appliance', '')} {e.get('version', '')}".strip(),
-             str(e.get("size", "")), f"md5 {e.get('md5', '')}"
-             + (f", sha256 {e['sha256']}" if e.get("sha256") else ""), _image_source(e)]
+    rows = [[name, f"{e.appliance} {e.version}".strip(),
+             "" if e.size is None else str(e.size), f"md5 {e.md5}"
+             + (f", sha256 {e.sha256}" if e.sha256 else ""), _image_source(e)]
             for name, e in sorted(images.items())]
     out += _table(["file", "appliance", "bytes", "checksums", "where to get it"], rows)
-    bundled = [name for name, e in images.items() if e.get("included")]
+    bundled = [name for name, e in images.items() if e.included]
     if bundled:
         out += [f"Those in this archive (`{_IMAGES}`) GNS3 installs on import.", ""]
     if len(bundled) < len(images):
@@ -128,16 +127,16 @@ def _images(info: dict[str, Any]) -> list[str]:
     return out
 
 
-def _resources(lab: Lab, info: dict[str, Any]) -> list[str]:
-    totals = info.get("totals") or lab.totals()
+def _resources(lab: Lab, info: Manifest) -> list[str]:
+    totals = info.totals or lab.totals()
     out = ["## Resources", "",
            f"{len(lab.vms)} VMs: {totals['ram_mb']} MB RAM, {totals['vcpus']} vCPUs, "
            f"{totals['disk_bytes'] / GIB:.1f} GiB of disk at most (the overlays start small "
            f"and grow as the guests write).", ""]
-    computes = info.get("computes") or {}
+    computes = info.computes
     if computes:
-        placed = info.get("placement") or {}
-        rows = [[name, str(c.get("ram_mb", "")),
+        placed = info.placement
+        rows = [[name, "" if c.ram_mb is None else str(c.ram_mb),
                  ", ".join(sorted(n for n, where in placed.items() if where == name))]
                 for name, c in sorted(computes.items())]
         out += ["The lab spans several GNS3 computes; `gns3lab push` places each node:", "",
@@ -145,9 +144,9 @@ def _resources(lab: Lab, info: dict[str, Any]) -> list[str]:
     return out
 
 
-def _import(lab: Lab, archive: str, info: dict[str, Any]) -> list[str]:
-    images = info.get("images", {})
-    advice = image_advice(images, [n for n, e in images.items() if e.get("included")])
+def _import(lab: Lab, archive: str, info: Manifest) -> list[str]:
+    images = info.images
+    advice = image_advice(images, [n for n, e in images.items() if e.included])
     return ["## Import and start", "",
             f"GNS3 GUI: **File > Import portable project**, choose `{archive}`, then "
             "**Start all** (the green triangle). With the GNS3 VM or a remote server, import "

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from generator.archive_format import Manifest, parse_manifest, render_manifest
+from generator.archive_format import FileRecord, Manifest, parse_manifest, render_manifest
 from generator.errors import ArchiveError
 from generator.fileio import atomic_file, atomic_write, sha256_file
 from generator.paths import PROJECT_FILE, Layout
@@ -46,16 +46,15 @@ def members(layout: Layout) -> list[Path]:
     return files
 
 
-def write_manifest(layout: Layout, info: dict[str, Any], extra: Extra | None = None) -> None:
+def write_manifest(layout: Layout, info: Manifest, extra: Extra | None = None) -> None:
     """``gns3lab/manifest.json``: build facts and the sha256 of every other member, the
     ``extra`` ones included (from the image digest cache)."""
-    files = {layout.rel(p): {"sha256": sha256_file(p), "size": p.stat().st_size}
+    files = {layout.rel(p): FileRecord(sha256=sha256_file(p), size=p.stat().st_size)
              for p in members(layout) if p != layout.manifest}
     for name, path in (extra or {}).items():
-        files[name] = {"sha256": digests_of(path)[1], "size": path.stat().st_size}
+        files[name] = FileRecord(sha256=digests_of(path)[1], size=path.stat().st_size)
     layout.manifest.parent.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest.model_validate(dict(info, files=files))
-    atomic_write(layout.manifest, render_manifest(manifest))
+    atomic_write(layout.manifest, render_manifest(info.model_copy(update={"files": files})))
 
 
 def _entries(layout: Layout, extra: Extra) -> list[tuple[str, Path]]:

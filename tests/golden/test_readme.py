@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.archive_format import ComputeRecord
 from generator.build import BuildOptions, load_lab, manifest_info
 from generator.images.build import BuiltImage, appliance_json
 from generator.images.recipe import DEBIAN_12
@@ -79,9 +80,9 @@ def test_readme_names_every_node_address_and_image(name: str, appliances: Path) 
         assert f"| {node.name} | {node.type} | {node.role} |" in text
         for iface, addr in node.addresses():
             assert f"| {node.name} | {iface} |" in text and f"| {addr} |" in text
-    for filename, image in info["images"].items():
-        assert filename in text and image["md5"] in text
-        assert (image["url"] or "gns3lab images build debian-12") in text
+    for filename, image in info.images.items():
+        assert filename in text and image.md5 in text
+        assert (image.url or "gns3lab images build debian-12") in text
     totals = lab.totals()
     assert f"{totals['ram_mb']} MB RAM, {totals['vcpus']} vCPUs" in text
 
@@ -108,10 +109,11 @@ def test_readme_follows_the_manifest(appliances: Path) -> None:
     """Included images, sha256, the archive name and placement come from the manifest."""
     lab = bundled_lab("demo", appliances)
     info = manifest_info(lab, BuildOptions(include_images=True))
-    (entry,) = info["images"].values()
-    entry["sha256"] = "ab" * 32
-    info.update(archive="demo-2.0.gns3project", computes={"big": {"ram_mb": 4096}},
-                placement={"srv1": "big", "srv2": "big"})
+    ((name, entry),) = info.images.items()
+    info = info.model_copy(update={
+        "images": {name: entry.model_copy(update={"sha256": "ab" * 32})},
+        "archive": "demo-2.0.gns3project", "computes": {"big": ComputeRecord(ram_mb=4096)},
+        "placement": {"srv1": "big", "srv2": "big"}})
     text = render_readme(lab, info)
     assert "| in this archive (`images/QEMU/`) |" in text and "GNS3 installs on import" in text
     assert f"sha256 {'ab' * 32}" in text

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from generator import tools
+from generator.archive_format import Manifest
 from generator.build import BuildOptions, build_lab
 from generator.errors import ArchiveError
 from generator.model import BaseImage
@@ -110,7 +111,7 @@ def test_a_trusted_image_is_bundled_and_a_changed_one_refused(tmp_path: Path) ->
     image = tmp_path / "base.img"
     image.write_bytes(os.urandom(3 * MIB))
     extra = {"images/QEMU/base.img": image}
-    write_manifest(layout, {}, extra)  # caches the digests beside the image
+    write_manifest(layout, Manifest(), extra)  # caches the digests beside the image
     assert trusted_sha256(image) == digests_of(image)[1]
     archive = write_archive(layout, tmp_path / "out" / "ok.gns3project", extra=extra)
     with zipfile.ZipFile(archive) as zf:
@@ -160,7 +161,7 @@ def test_a_kernel_copied_image_gives_the_bytes_zipfile_writes(tmp_path: Path) ->
     image = tmp_path / "base.img"
     image.write_bytes(os.urandom(5 * MIB + 3))
     extra = {"images/QEMU/base.img": image}
-    write_manifest(layout, {}, extra)
+    write_manifest(layout, Manifest(), extra)
     assert trusted_sha256(image) is not None
     archive = write_archive(layout, tmp_path / "out" / "x.gns3project", extra=extra)
     reference = tmp_path / "reference.zip"

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from generator.archive_format import Manifest
 from generator.errors import ArchiveError
 from generator.paths import Layout
 from generator.write.archive import write_archive, write_manifest
@@ -112,7 +113,7 @@ def test_extra_members_stream_from_their_files_and_are_stored(tmp_path: Path) ->
     image = tmp_path / "base.qcow2"
     image.write_bytes(os.urandom(3 * MIB + 5))
     extra = {"images/QEMU/base.qcow2": image}
-    write_manifest(layout, {"lab": "x"}, extra)
+    write_manifest(layout, Manifest(lab="x"), extra)
     archive = write_archive(layout, tmp_path / "out" / "x.gns3project", extra=extra)
     assert not layout.image("base.qcow2").exists()  # never copied into staging
     with zipfile.ZipFile(archive) as zf:
@@ -135,7 +136,7 @@ def test_an_image_that_changes_while_bundled_leaves_no_archive(tmp_path: Path) -
     image = tmp_path / "base.qcow2"
     image.write_bytes(b"A" * MIB)
     extra = {"images/QEMU/base.qcow2": image}
-    write_manifest(layout, {}, extra)  # caches the digests beside the image
+    write_manifest(layout, Manifest(), extra)  # caches the digests beside the image
     st = image.stat()
     time.sleep(0.05)  # past the coarse clock tick the sidecar was written in
     image.write_bytes(b"B" * MIB)  # same size, other bytes, mtime put back: the ctime moves
