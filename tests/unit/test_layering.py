@@ -50,11 +50,11 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("generator.naming", "generator.blueprint.source"):
         "closest lives in blueprint/source.py; issue 18 moves it with format_path",
     ("generator.resolve.controller", "generator.render.stages"):
-        "resolve_hosts/CHECK_STAGE are resolution living in render/stages.py (helper H's); "
-        "issue 18 moves them into resolve",
+        "resolve_hosts/CHECK_STAGE are resolution living in render/stages.py; issue 18 moves "
+        "them into resolve",
     ("generator.resolve.controller", "generator.addons.render_addons"):
-        "resolve renders the add-ons to learn which playbooks they add (helper H's); issue 18 "
-        "gives add-ons a resolve-time plan hook",
+        "resolve renders the add-ons to learn which playbooks they add; issue 18 gives "
+        "add-ons a resolve-time plan hook",
     ("generator.render.readme", "generator.images.recipe"):
         "the README asks the recipes whether gns3lab builds an image; issue 18 puts that on "
         "the model's BaseImage",
@@ -62,21 +62,20 @@ ALLOWED: dict[tuple[str, str], str] = {
         "the archived blueprint is scanned with read/'s secret scanner; issue 18 moves the "
         "scanner below both",
     ("generator.read.diff", "generator.build"):
-        "diff re-resolves the blueprint with build.load_lab and reads manifest_info; issue 18 "
-        "types the manifest (one archive format module) and moves load_lab beside resolve",
+        "diff re-resolves the blueprint with build.load_lab and takes its manifest from "
+        "build.manifest_info; issue 18 moves both beside resolve",
     ("generator.read.diff", "generator.write.iso"):
-        "seed ISOs are parsed by write/iso.py (helper D's read/); issue 18 moves the reader "
-        "half out of write",
+        "seed ISOs are parsed by write/iso.py; issue 18 moves the reader half out of write",
     ("generator.read.diff", "generator.write.guest"):
-        "diff lists the guest files a build would inject (helper D's read/); issue 18 makes "
-        "them model records (one record per concept)",
+        "diff lists the guest files a build would inject; issue 18 makes them model records "
+        "(one record per concept)",
     ("generator.read.verify", "generator.write.iso"):
         "as read.diff -> write.iso",
     ("generator.read.verify", "generator.write.disks"):
         "image lookup and digests live in write/disks.py; issue 18 moves base-image knowledge "
         "to images/",
     ("generator.images.cache", "generator.write.disks"):
-        "as read.verify -> write.disks (helper J's)",
+        "as read.verify -> write.disks",
     ("generator.server.imagecheck", "generator.write.disks"):
         "as read.verify -> write.disks",
 }
