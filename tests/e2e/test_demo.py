@@ -84,8 +84,7 @@ def test_demo_lab_builds_itself(demo: BuildResult, lab_image, gns3_server_22) ->
     record.write_text(json.dumps({"seconds": round(time.monotonic() - started, 1),
                                   "ready": push.ready, "load": os.getloadavg()}) + "\n")
     # Issue 24's timeline: boots, cloud-init, stages, lab ready (make bench reads it).
-    timeline = record_timeline("demo", result.archive, events, push.transcripts,
-                               time.monotonic() - started, load)
+    timeline = record_timeline("demo", push, events, time.monotonic() - started, load)
     with judging_pushed_lab(gns3_server_22, push, "e2e-demo"):
         assert push.ready, f"lab not ready: {push.failure}"
         assert [name for name, _ in push.stages] == ["servers", "check"]

@@ -44,8 +44,7 @@ def test_mini_lab_builds_itself(lab_image, gns3_server_22,  # type: ignore[no-un
     push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
                         timeout=WAIT, progress=events)
     done = time.monotonic()
-    timeline = record_timeline("openstack-mini", result.archive, events, push.transcripts,
-                               done - built, load)
+    timeline = record_timeline("openstack-mini", push, events, done - built, load)
     controller = push.transcripts.get("mgmt01", "")
     lines = [ln.strip() for ln in controller.splitlines() if "gns3lab" in ln]
     print(f"\nbuild {built - started:.0f} s, push and wait {done - built:.0f} s")

@@ -1,5 +1,5 @@
-"""The e2e boots' timeline record (issue 24): every push event with the host's clock, turned
-into the timeline of :mod:`generator.server.timeline` and written to
+"""The e2e boots' timeline record (issue 24): the timeline ``push_archive(wait=True)`` built
+(:mod:`generator.server.timeline`), with every push event on the host's clock, written to
 ``test-artifacts/e2e-<label>-timeline.json`` on every run (``make bench`` reads it)."""
 
 from __future__ import annotations
@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 from typing import Any
 
 from generator.server.consoles import PushEvent
-from generator.server.facts import read_archive
-from generator.server.timeline import build_timeline, render_text, timeline_json
+from generator.server.push import PushResult
+from generator.server.timeline import render_text, timeline_json
 from tests.helpers import REPO
 
 ARTIFACTS = REPO / "test-artifacts"
@@ -27,10 +26,12 @@ class Stamped(list):
         print(f"[{self[-1][0] - self[0][0]:7.1f} s] {event}", flush=True)
 
 
-def record_timeline(label: str, archive: Path, events: Stamped, transcripts: dict[str, str],
-                    wall: float, load_before: tuple[float, ...]) -> dict[str, Any]:
-    """Write the timeline JSON of one boot (with the wall time and the load) and print it."""
-    timeline = build_timeline(events, transcripts, read_archive(archive).stages)
+def record_timeline(label: str, push: PushResult, events: Stamped, wall: float,
+                    load_before: tuple[float, ...]) -> dict[str, Any]:
+    """Write the timeline JSON of one boot (the one ``push --wait`` built, with the wall time,
+    the load and every event but console lines) and print it."""
+    timeline = push.timeline
+    assert timeline is not None, "push_archive(wait=True) returned no timeline"
     doc = dict(timeline_json(timeline), label=label, wall_seconds=round(wall, 1),
                load_before=[round(x, 2) for x in load_before],
                load_after=[round(x, 2) for x in os.getloadavg()],
