@@ -12,8 +12,6 @@ from pathlib import Path
 
 from generator import __version__, interrupt, tools
 from generator.archive_format import Manifest
-from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
-from generator.blueprint.load import check_brought_files, load_blueprint
 from generator.errors import GeneratorError
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
@@ -22,7 +20,7 @@ from generator.render.logins import injected_login
 from generator.render.project import dump_project, render_project
 from generator.render.readme import render_readme
 from generator.render.stages import management_address
-from generator.resolve.lab import resolve_lab
+from generator.resolve.lab import resolve_blueprint
 from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint
 from generator.write.disks import attach_images, find_images, search_dirs, write_disks
@@ -51,12 +49,9 @@ class BuildResult:
 
 
 def load_lab(blueprint: Path, images_dirs: tuple[Path, ...] = ()) -> Lab:
-    """Load, check and resolve a blueprint (no files written)."""
-    bp, source = load_blueprint(blueprint)
-    folders = [source.folder / "appliances", REPO_APPLIANCES, *search_dirs(images_dirs)]
-    lab = resolve_lab(bp, source, load_catalogue(folders, strict=2))
-    check_brought_files(bp, source)
-    return lab
+    """Load, check and resolve a blueprint (no files written), with the appliances of the
+    image folders too."""
+    return resolve_blueprint(blueprint, search_dirs(images_dirs))[0]
 
 
 def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambda _: None

@@ -152,22 +152,16 @@ def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
 
 
 def _resolved(source: Path, dirs: tuple[Path, ...]) -> tuple[Lab, Catalogue]:
-    """The lab ``build`` resolves from the blueprint ``source`` (the steps of
+    """The lab ``build`` resolves from the blueprint ``source`` (as
     :func:`generator.build.load_lab`), and the catalogue it picked its appliances from.
 
     The model keeps an image's name, size and md5 but not its direct URL or compression, so
     the appliance is looked up again, in this catalogue: it also holds the files named by
     path (``appliance: vendor/x.gns3a``), which only the resolve loads (confined to the
     blueprint folder, as build does); no fresh catalogue of the folders knows them."""
-    from generator.blueprint.load import check_brought_files, load_blueprint
-    from generator.resolve.lab import resolve_lab
+    from generator.resolve.lab import resolve_blueprint
 
-    bp, src = load_blueprint(source)
-    folders = [src.folder / "appliances", REPO_APPLIANCES, *search_dirs(dirs)]
-    catalogue = load_catalogue(folders, strict=2)
-    lab = resolve_lab(bp, src, catalogue)
-    check_brought_files(bp, src)
-    return lab, catalogue
+    return resolve_blueprint(source, search_dirs(dirs))
 
 
 def _appliance_of(image: BaseImage, catalogue: Catalogue) -> Appliance:

@@ -9,12 +9,14 @@ raises them together at the end of each step that later ones depend on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from generator import model as m
 from generator.blueprint import schema as bp
-from generator.blueprint.appliances import Catalogue
+from generator.blueprint.appliances import REPO_APPLIANCES, Catalogue, load_catalogue
 from generator.blueprint.confine import confined
+from generator.blueprint.load import check_brought_files, load_blueprint
 from generator.blueprint.source import Source
 from generator.errors import Refused
 from generator.naming import derive_id
@@ -77,3 +79,17 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
 def resolve_lab(blueprint: bp.Blueprint, source: Source, catalogue: Catalogue) -> m.Lab:
     """Resolve a loaded blueprint into the frozen lab model (raises BlueprintError)."""
     return Resolver(blueprint, source, catalogue).run()
+
+
+def resolve_blueprint(blueprint: Path, appliance_dirs: Sequence[Path] = ()
+                      ) -> tuple[m.Lab, Catalogue]:
+    """Load, check and resolve the blueprint file or folder ``blueprint`` (no files written),
+    with the appliances of its own ``appliances/`` folder, the repository's and then
+    ``appliance_dirs``; also the catalogue the appliances came from (it holds the files the
+    blueprint names by path, which only the resolve loads)."""
+    loaded, source = load_blueprint(blueprint)
+    folders = [source.folder / "appliances", REPO_APPLIANCES, *appliance_dirs]
+    catalogue = load_catalogue(folders, strict=2)
+    lab = resolve_lab(loaded, source, catalogue)
+    check_brought_files(loaded, source)
+    return lab, catalogue
