@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from generator.addons.base import Issue, validation_issues
 from generator.errors import FabricError
@@ -39,6 +40,22 @@ def parse_vlans(value: Any) -> tuple[int, ...]:
     return tuple(sorted(out))
 
 
+def parse_network(value: str) -> str:
+    """An IPv4 network in CIDR form, as written (ValueError says what is wrong)."""
+    try:
+        return str(ipaddress.IPv4Network(value))
+    except ValueError as exc:
+        raise ValueError(f"write an IPv4 network, e.g. 10.255.0.0/24 ({exc})") from None
+
+
+def parse_names(value: Any) -> tuple[str, ...]:
+    """A list of names (or one name) -> a tuple (ValueError names the bad item)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)) or not all(isinstance(i, str) for i in items):
+        raise ValueError("write a list of role names, e.g. [spine, leaf]")
+    return tuple(items)
+
+
 def compress_vlans(vids: Iterable[int]) -> str:
     """``[10, 20, 101, 102, 103]`` -> ``10,20,101-103``."""
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs(sorted(set(vids))))
@@ -51,6 +68,12 @@ class FabricSettings(BaseModel):
     provider_vlans: Annotated[tuple[int, ...], BeforeValidator(parse_vlans)] = Field(
         (), description="Neutron's VLAN provider range on br-vlan, trunked to every server bond "
         "that is bridged untagged, e.g. 101-200,301-400")
+    frr_roles: Annotated[tuple[str, ...], BeforeValidator(parse_names)] = Field(
+        (), description="Roles whose VMs are FRR switches (the FRR backend: BGP unnumbered "
+        "underlay, EVPN-VXLAN overlay, EVPN multihoming), e.g. [spine, leaf]")
+    frr_loopbacks: Annotated[str, AfterValidator(parse_network)] = Field(
+        "10.255.0.0/24", description="The FRR switches' loopbacks (router id, VTEP address): "
+        "host number H of a switch's OOB address gives it address H of this network")
 
 
 def load_fabric_settings(lab: Lab) -> tuple[FabricSettings | None, list[Issue]]:
