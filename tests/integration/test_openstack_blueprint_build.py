@@ -33,7 +33,7 @@ def test_build_and_inspect_commands(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stderr
     assert "17 nodes, 63 links" in built.stdout
     assert "lab totals: 54272 MB RAM, 15 vCPUs" in built.stdout
-    archive = tmp_path / "openstack-ceph.gns3project"
+    archive = tmp_path / "openstack-ceph-cumulus.gns3project"
     shown = gns3lab("inspect", str(archive))
     assert shown.returncode == 0, shown.stderr
     assert "lab totals: 54272 MB RAM, 15 vCPUs" in shown.stdout
@@ -53,7 +53,7 @@ def test_build_and_inspect_warn_past_the_host(tmp_path: Path, monkeypatch: pytes
         runner = CliRunner()
     built = runner.invoke(cli.main, ["build", str(BLUEPRINT), "--no-images", "-o", str(tmp_path)])
     assert built.exit_code == 0, built.stderr
-    shown = runner.invoke(cli.main, ["inspect", str(tmp_path / "openstack-ceph.gns3project")])
+    shown = runner.invoke(cli.main, ["inspect", str(tmp_path / "openstack-ceph-cumulus.gns3project")])
     assert shown.exit_code == 0, shown.stderr
     for result in (built, shown):
         warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]

@@ -46,7 +46,7 @@ CUMULUS_FILES = {  # guest path -> (mode, source in the blueprint or content)
         (0o644, BLUEPRINT / "files" / "gns3lab-firstboot.service"),
     "/etc/sudoers.d/10-gns3lab": (0o440, b"cumulus ALL=(ALL) NOPASSWD:ALL\n"),
 }
-BUNDLED = ("demo", "openstack-ceph", "openstack-ceph-mini")
+BUNDLED = ("demo", "openstack-ceph", "openstack-ceph-cumulus", "openstack-ceph-mini")
 
 
 # --------------------------------------------------------------------------- lint
@@ -92,7 +92,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     images.mkdir()
     bases = {CUMULUS: make_standin(images, Standin(CUMULUS, "cumulus")),
              UBUNTU: make_standin(images, Standin(UBUNTU, "ubuntu"))}
-    folder = tmp / "openstack-ceph"
+    folder = tmp / "openstack-ceph-cumulus"
     shutil.copytree(BLUEPRINT, folder)
     overridden = override_appliances(folder / "appliances", bases)
     messages: list[str] = []

@@ -1,5 +1,5 @@
-"""The reference lab (shared/SEED-LAB.md) as blueprints/openstack-ceph: nodes, links, addresses,
-the build and inspect commands, and growing it by one line."""
+"""The reference lab as it was built (shared/SEED-LAB.md), blueprints/openstack-ceph-cumulus:
+nodes, links, addresses, the build and inspect commands, and growing it by one line."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from generator.paths import Layout
 from generator.write.keys import LabKey
 from tests.helpers import REPO
 
-BLUEPRINT = REPO / "blueprints" / "openstack-ceph"
+BLUEPRINT = REPO / "blueprints" / "openstack-ceph-cumulus"
 CUMULUS = "cumulus-linux-4.3.0-vx-amd64-qemu.qcow2"
 UBUNTU = "ubuntu-18.04-server-cloudimg-amd64.img"
 
@@ -75,7 +75,7 @@ NETWORKS = {"oob": ("192.168.50.0/24", None), "mgmt": ("172.29.236.0/22", 10),
 
 def variant(tmp: Path, old: str, new: str) -> Path:
     """A copy of the blueprint with exactly one line changed."""
-    folder = tmp / "openstack-ceph"
+    folder = tmp / "openstack-ceph-cumulus"
     shutil.copytree(BLUEPRINT, folder)
     text = (folder / "lab.yaml").read_text()
     assert text.count(old) == 1, f"{old!r} should appear once in the blueprint"

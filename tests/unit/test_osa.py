@@ -305,9 +305,8 @@ def test_the_flat_networks_eth12_is_made_on_every_host() -> None:
 
     from generator.addons.osa import render
     from generator.build import load_lab
-    from tests.helpers import REPO
 
-    files = render(load_lab(REPO / "blueprints" / "openstack-ceph"))
+    files = render(load_lab(BLUEPRINT))
     config = yaml.safe_load(files["openstack/openstack_user_config.yml"])
     flat = [n["network"] for n in config["global_overrides"]["provider_networks"]
             if n["network"].get("type") == "flat"]
