@@ -11,8 +11,6 @@ between the computes exist with both ends started.
 
 from __future__ import annotations
 
-import time
-from typing import Any
 
 import pytest
 
@@ -79,14 +77,3 @@ links:
   - n1:eth1 -- n2:eth1
 """
 WANTED = {"n1": "remote1", "n2": "remote1", "n3": "local"}
-
-
-def _statuses_when_settled(client: Any, pid: str, timeout: float = 20) -> dict[str, str]:
-    """node -> status, polled until every node is started or ``timeout`` passes (the
-    controller learns a remote node's status from the compute's notifications)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        statuses = {n["name"]: n["status"] for n in client.nodes(pid)}
-        if set(statuses.values()) == {"started"} or time.monotonic() > deadline:
-            return statuses
-        time.sleep(0.5)
