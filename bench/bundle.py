@@ -7,7 +7,7 @@ import shutil
 import statistics
 from pathlib import Path
 
-from generator.write.disks import digests_of
+from generator.images.baseimages import digests_of
 
 from .baseimages import make_filled
 from .labs import write_bundle_lab

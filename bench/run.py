@@ -41,7 +41,7 @@ from bench.injection import (  # noqa: E402
     measure_naive,
 )
 from bench.procs import JobFailed, JobTimeout, merged  # noqa: E402
-from generator.write.disks import digests_of  # noqa: E402
+from generator.images.baseimages import digests_of  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from generator import __version__, interrupt, tools
 from generator.archive_format import Manifest
 from generator.errors import GeneratorError
+from generator.images.baseimages import attach_images, find_images, search_dirs
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
 from generator.render.graph import render_svg
@@ -23,7 +24,7 @@ from generator.render.stages import management_address
 from generator.resolve.lab import resolve_blueprint
 from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint
-from generator.write.disks import attach_images, find_images, search_dirs, write_disks
+from generator.write.disks import write_disks
 from generator.write.guest import write_bootstrap, write_seeds
 from generator.write.iso import source_date_epoch as seed_epoch
 from generator.write.keys import ensure_lab_key, needs_keygen

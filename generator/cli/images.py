@@ -30,9 +30,9 @@ def images() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even if the cached image exists.")
 def images_build(name: str, images_dir: Path | None, force: bool) -> None:
     """Build a base image (e.g. debian-12) from Debian packages, cached by recipe."""
+    from generator.images.baseimages import ENV_IMAGES
     from generator.images.build import build_image
     from generator.paths import gns3_images_dir
-    from generator.write.disks import ENV_IMAGES
 
     target = images_dir or Path(os.environ.get(ENV_IMAGES, "").split(os.pathsep)[0]
                                 or gns3_images_dir())
@@ -158,8 +158,8 @@ def images_verify(source: Path, images_dirs: tuple[Path, ...]) -> None:
 def images_import(file: Path, source: Path | None, images_dirs: tuple[Path, ...]) -> None:
     """Add a file got by hand to the cache, after checking it against its appliance."""
     from generator.blueprint.appliances import REPO_APPLIANCES, load_catalogue
+    from generator.images.baseimages import search_dirs
     from generator.images.cache import cache_dir, import_file, needs_from_catalogue, needs_of
-    from generator.write.disks import search_dirs
 
     if source is not None:
         needs = needs_of(source, images_dirs)

@@ -43,6 +43,7 @@ from generator.blueprint.appliances import (
 )
 from generator.errors import ImageError
 from generator.fileio import file_digests
+from generator.images.baseimages import ENV_IMAGES, default_cache, digests_of, search_dirs
 from generator.images.download import (
     DECOMPRESSORS,
     Bounds,
@@ -57,7 +58,6 @@ from generator.images.download import (
 from generator.interrupt import wait_for
 from generator.model import BaseImage, Lab
 from generator.read.reader import SafeArchive, is_archive
-from generator.write.disks import ENV_IMAGES, default_cache, digests_of, search_dirs
 
 BLOCK = 1 << 20
 MD5 = re.compile(r"[0-9a-f]{32}")

@@ -28,6 +28,7 @@ from typing import Any
 from generator import qcow2
 from generator.archive_format import MANIFEST, FileRecord, ImageRecord, Manifest, ManifestError
 from generator.errors import ArchiveError, ImageError, SeedError
+from generator.images.baseimages import digests_of
 from generator.images.cache import ImageNeed, check_folder, image_folders, needs_of
 from generator.paths import PROJECT_FILE
 from generator.read.bounded import parse_yaml
@@ -41,7 +42,6 @@ from generator.read.shape import (
     project_nodes,
     project_problem,
 )
-from generator.write.disks import digests_of
 from generator.write.iso import MAX_SEED_ISO, read_seed_iso
 
 

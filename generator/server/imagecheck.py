@@ -14,12 +14,12 @@ from typing import Any
 
 from generator.archive_format import ImageRecord
 from generator.errors import ImageError
+from generator.images.baseimages import md5_of, search_dirs
 from generator.read.shape import image_member
 from generator.server.api import Gns3Client
 from generator.server.consoles import Progress, PushEvent
 from generator.server.facts import ArchiveFacts
 from generator.server.placement import LOCAL, Placement
-from generator.write.disks import md5_of, search_dirs
 
 
 def check_images(client: Gns3Client, facts: ArchiveFacts, placement: Placement,

@@ -4,7 +4,7 @@ Sorted members, fixed timestamps, fixed modes, deflate (never zstd: GNS3 2.2 can
 Zip64 on. Base images (``--include-images``) are stored uncompressed: they barely compress and
 deflating gigabytes is slow. They are *extra* members (archive name -> source file) that stream
 straight from their file into the zip, never copied into the staging folder: bundling writes
-each image's bytes once. Their manifest sha256 comes from :func:`disks.digests_of` (cached
+each image's bytes once. Their manifest sha256 comes from :func:`baseimages.digests_of` (cached
 beside the image, so usually no read at all). While that cache is valid (the image unchanged
 since its sidecar was written) the bytes are not hashed again: the image's size, inode, mtime
 and ctime must instead be the same after the copy as before it, which is what the cache
@@ -28,8 +28,8 @@ from typing import Any, BinaryIO
 from generator.archive_format import FileRecord, Manifest, parse_manifest, render_manifest
 from generator.errors import ArchiveError
 from generator.fileio import atomic_file, atomic_write, sha256_file
+from generator.images.baseimages import digests_of, trusted_sha256
 from generator.paths import PROJECT_FILE, Layout
-from generator.write.disks import digests_of, trusted_sha256
 
 #: Extra members: archive name -> the file whose bytes it holds (base images).
 Extra = Mapping[str, Path]

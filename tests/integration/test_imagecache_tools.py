@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 @pytest.mark.slow
 def test_found_images_carry_their_sha256(tmp_path: Path) -> None:
     from generator.build import load_lab
-    from generator.write.disks import find_images
+    from generator.images.baseimages import find_images
     from tests.helpers import make_tiny_appliance
 
     images = tmp_path / "images"

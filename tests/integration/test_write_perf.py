@@ -23,10 +23,11 @@ from generator import tools
 from generator.archive_format import Manifest
 from generator.build import BuildOptions, build_lab
 from generator.errors import ArchiveError
+from generator.images.baseimages import digests_of, trusted_sha256
 from generator.model import BaseImage
 from generator.paths import Layout
 from generator.write.archive import write_archive, write_manifest
-from generator.write.disks import bases_beside, digests_of, trusted_sha256
+from generator.write.disks import bases_beside
 from generator.write.inject_tar import Entry, write_tar
 from tests.helpers import make_tiny_appliance
 

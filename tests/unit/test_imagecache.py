@@ -243,7 +243,7 @@ def test_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     assert imagecache.cache_dir() == tmp_path / ".cache" / "gns3lab" / "images"
     # What 'images pull' fills is where a build looks (before GNS3's own folder).
-    from generator.write.disks import search_dirs
+    from generator.images.baseimages import search_dirs
 
     assert search_dirs([tmp_path / "x"]) == [tmp_path / "x", imagecache.cache_dir(),
                                              tmp_path / "GNS3" / "images" / "QEMU"]
@@ -590,7 +590,7 @@ def test_images_of_a_blueprint_naming_an_appliance_outside_it_exit_2(
 def test_digest_sidecars_are_private(tmp_path: Path) -> None:
     """The md5 and sha256 sidecars build and verify write into the cache are 0600 like the
     images a pull writes (they were the umask's 0644)."""
-    from generator.write.disks import digests_of
+    from generator.images.baseimages import digests_of
 
     image = tmp_path / "disk.qcow2"
     image.write_bytes(PAYLOAD)

@@ -71,13 +71,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "(one record per concept)",
     ("generator.read.verify", "generator.write.iso"):
         "as read.diff -> write.iso",
-    ("generator.read.verify", "generator.write.disks"):
-        "image lookup and digests live in write/disks.py; issue 18 moves base-image knowledge "
-        "to images/",
-    ("generator.images.cache", "generator.write.disks"):
-        "as read.verify -> write.disks",
-    ("generator.server.imagecheck", "generator.write.disks"):
-        "as read.verify -> write.disks",
 }
 
 
