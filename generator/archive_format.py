@@ -28,6 +28,8 @@ MANIFEST = f"{META_DIR}/manifest.json"
 IMAGES_PREFIX = "images/QEMU/"
 #: The folder of every node's own files, with its trailing slash.
 NODES_PREFIX = "project-files/"
+#: The folder of GNS3's snapshots (a captured archive carries them), with its trailing slash.
+SNAPSHOTS_PREFIX = "snapshots/"
 
 _RECORD = ConfigDict(strict=True, frozen=True, extra="ignore")
 
@@ -62,6 +64,40 @@ class ComputeRecord(BaseModel):
     server: str | None = None
 
 
+class CaptureStage(BaseModel):
+    """One stage as a capture saw it: its name, outcome and seconds from its start to its line."""
+
+    model_config = _RECORD
+    name: str
+    ok: bool
+    seconds: float = Field(ge=0)
+
+
+class SnapshotRecord(BaseModel):
+    """A GNS3 snapshot a captured archive carries (``snapshots/<name>_<ddmmyy_HHMMSS>.gns3project``,
+    an uncompressed project zip): its name, the stage it follows, and its own members."""
+
+    model_config = _RECORD
+    name: str
+    stage: str = ""
+    created_at: int = 0
+    files: dict[str, FileRecord] = Field(default_factory=dict)
+
+
+class CaptureRecord(BaseModel):
+    """What ``gns3lab capture`` captured: from which archive, on which GNS3, when, the stages
+    with their durations, and the snapshots (member name -> record)."""
+
+    model_config = _RECORD
+    captured_at: str = ""
+    source_archive: str = ""
+    source_sha256: str = ""
+    gns3_version: str = ""
+    ready_seconds: float | None = None
+    stages: tuple[CaptureStage, ...] = Field((), strict=False)  # a JSON list
+    snapshots: dict[str, SnapshotRecord] = Field(default_factory=dict)
+
+
 class Manifest(BaseModel):
     """``gns3lab/manifest.json``: the facts of one build. ``files`` is None only in a manifest
     that records no members (a stranger's, or the facts of a build not yet staged)."""
@@ -83,6 +119,7 @@ class Manifest(BaseModel):
     placement: dict[str, str] = Field(default_factory=dict)
     computes: dict[str, ComputeRecord] = Field(default_factory=dict)
     files: dict[str, FileRecord] | None = None
+    capture: CaptureRecord | None = None  #: only in a captured archive
 
 
 class ManifestError(ArchiveError):
@@ -99,6 +136,8 @@ def render_manifest(manifest: Manifest) -> bytes:
     doc = manifest.model_dump(mode="json")
     if doc["files"] is None:
         del doc["files"]
+    if doc["capture"] is None:  # built archives keep their bytes
+        del doc["capture"]
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()
 
 
