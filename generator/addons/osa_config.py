@@ -7,8 +7,8 @@ import ipaddress
 import uuid
 from typing import Any
 
+from generator.addons.osa_releases import LAST_OSD_SCENARIO
 from generator.addons.osa_settings import (
-    LAST_OSD_SCENARIO,
     OSA_NETWORKS,
     PREFIX,
     Settings,

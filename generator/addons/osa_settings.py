@@ -7,34 +7,18 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generator.addons.base import Issue, validation_issues
 from generator.addons.fabric_settings import load_fabric_settings
+from generator.addons.osa_releases import SERIES, host_groups_of, plugin_problem
 from generator.errors import OsaError
 from generator.model import Lab, Network
 from generator.naming import closest_fix
 
-#: OpenStack-Ansible major version -> (series, Ceph release its ceph-ansible deploys). These are
-#: the series that support Ubuntu 18.04 hosts with Ceph.
-SERIES = {18: ("rocky", "luminous"), 19: ("stein", "mimic"), 20: ("train", "nautilus"),
-          21: ("ussuri", "octopus"), 22: ("victoria", "octopus")}
-#: ceph-ansible 3.x (up to Stein) takes ``osd_scenario``; 4.0+ batches ``devices`` with LVM.
-LAST_OSD_SCENARIO = 19
 OSA_NETWORKS = ("container", "tunnel", "storage")
-#: The ``<group>_hosts`` sections OpenStack-Ansible's inventory/env.d defines (21.2.12): a
-#: host group outside this list is a typo that would silently place no service.
-HOST_GROUPS = frozenset("""
-ceph-mds ceph-mon ceph-nfs ceph-osd ceph-rgw compute-infra compute dashboard database dnsaas etcd
-event-infra haproxy identity image ironic-compute ironic-infra ironic-inspector ironic-server
-key-manager kvm-compute log magnum-infra manila-data manila-infra mano masakari-infra
-masakari-monitor memcaching metering-alarm metering-compute metering-infra metrics mistral-infra
-mq murano-infra network octavia-infra operator orchestration os-infra oslomsg-rpc
-placement-infra policy qemu-compute repo-infra reservation sahara-infra shared-infra
-storage-infra storage swift-proxy swift-remote swift trove-infra unbound zun-compute zun-infra
-""".split())
 PREFIX = ("extra", "openstack")
 
 
@@ -67,6 +51,9 @@ class OpenStackSettings(BaseModel):
     host_groups: dict[str, list[str]] = Field(
         description="blueprint role or group -> OSA host groups (each becomes "
         "`<group>_hosts`)")
+    network_plugin: Literal["ml2.lxb", "ml2.ovs", "ml2.ovn"] | None = Field(
+        None, description="Neutron's ML2 plugin (OSA's neutron_plugin_type); default: the "
+        "release's own (ml2.lxb up to 22, ml2.ovn in 2026.1)")
 
 
 @dataclass(frozen=True)
@@ -82,6 +69,7 @@ class Settings:
     networks: dict[str, Network]  # container/tunnel/storage -> the lab's network
     host_groups: dict[str, tuple[str, ...]]  # blueprint role or group -> OSA groups
     provider_vlans: tuple[int, ...]
+    network_plugin: str | None = None  # as written; None: the release's default
 
 
 def parse_release(release: str) -> tuple[int, str, str]:
@@ -96,17 +84,22 @@ def parse_release(release: str) -> tuple[int, str, str]:
             return major, series, ceph
     known = ", ".join(f"{m}.x.y or stable/{s}" for m, (s, _) in SERIES.items())
     raise OsaError(f"'{release}' is not an OpenStack-Ansible release this lab supports",
-                   hint=f"use one of {known} (Ubuntu 18.04 hosts)", path=(*PREFIX, "release"))
+                   hint=f"use one of {known}", path=(*PREFIX, "release"))
 
 
 def _check_typed(lab: Lab, t: OpenStackSettings) -> list[Issue]:
     """What the types cannot say: a supported release, known networks and host groups, VIPs
     inside the container network."""
     out: list[Issue] = []
+    major = 0
     try:
-        parse_release(t.release)
+        major = parse_release(t.release)[0]
     except OsaError as exc:
         out.append((exc.path, exc.message, exc.hint))
+    plugin = plugin_problem(major, t.network_plugin) if major else None
+    if plugin:
+        out.append(((*PREFIX, "network_plugin"), plugin, "e.g. network_plugin: ml2.ovs"))
+    known_groups = host_groups_of(major)
     known = {n.name for n in lab.networks}
     for role in OSA_NETWORKS:
         name = getattr(t.networks, role)
@@ -127,9 +120,9 @@ def _check_typed(lab: Lab, t: OpenStackSettings) -> list[Issue]:
                     "group", "map roles to OSA groups, e.g. compute: [compute]"))
     for key, groups in t.host_groups.items():
         for i, group in enumerate(groups):
-            if group not in HOST_GROUPS:
+            if group not in known_groups:
                 out.append(((*PREFIX, "host_groups", key, i), f"'{group}' is not an "
-                            "OpenStack-Ansible host group", closest_fix(group, HOST_GROUPS)))
+                            "OpenStack-Ansible host group", closest_fix(group, known_groups)))
     return out
 
 
@@ -147,7 +140,7 @@ def checked_settings(lab: Lab) -> tuple[Settings | None, list[Issue]]:
     return Settings(typed.release, *parse_release(typed.release), typed.internal_vip,
                     typed.external_vip, networks,
                     {k: tuple(v) for k, v in typed.host_groups.items()},
-                    fabric.provider_vlans), []
+                    fabric.provider_vlans, typed.network_plugin), []
 
 
 def load_settings(lab: Lab) -> Settings:

@@ -211,12 +211,19 @@ BAD_OPENSTACK = {  # extra.openstack change -> (path under extra.openstack, mess
     "release-99": ({"release": "99.0.0"}, ("release",),
                    "'99.0.0' is not an OpenStack-Ansible release this lab supports",
                    "use one of 18.x.y or stable/rocky, 19.x.y or stable/stein, 20.x.y or "
-                   "stable/train, 21.x.y or stable/ussuri, 22.x.y or stable/victoria (Ubuntu "
-                   "18.04 hosts)"),
+                   "stable/train, 21.x.y or stable/ussuri, 22.x.y or stable/victoria, 33.x.y or "
+                   "stable/2026.1"),
     "release-float": ({"release": 21.2}, ("release",), "Input should be a valid string "
                       "(got 21.2)", None),
     "unknown-key": ({"relase": "21.2.12"}, ("relase",), "unknown key 'relase'",
-                    "use release, internal_vip, external_vip, networks, host_groups"),
+                    "use release, internal_vip, external_vip, networks, host_groups, "
+                    "network_plugin"),
+    "plugin-of-another-generation": ({"network_plugin": "ml2.ovs"}, ("network_plugin",),
+                                     "OpenStack-Ansible 21 has no network plugin 'ml2.ovs' (it "
+                                     "has ml2.lxb)", "e.g. network_plugin: ml2.ovs"),
+    "group-of-another-generation": ({"host_groups": {"osd": ["ceph_osd"]}},
+                                    ("host_groups", "osd", 0), "'ceph_osd' is not an "
+                                    "OpenStack-Ansible host group", "did you mean 'ceph-osd'?"),
     "unknown-network-key": ({"networks": {"container": "mgmt", "tunel": "vxlan"}},
                             ("networks", "tunel"), "unknown key 'tunel'",
                             "use container, tunnel, storage"),
