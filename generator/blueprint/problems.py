@@ -29,8 +29,10 @@ from generator.blueprint.source import Source, closest
 from generator.errors import Problem
 
 
-def validation_problems(source: Source, exc: ValidationError) -> list[Problem]:
-    """Every problem of a failed validation, once each, by line."""
+def validation_problems(source: Source, exc: ValidationError,
+                        root: type[BaseModel] = Blueprint) -> list[Problem]:
+    """Every problem of a failed validation of a ``root`` record (a blueprint, or an image
+    recipe), once each, by line."""
     problems: dict[str, Problem] = {}
     errors = [dict(e) for e in exc.errors()]
     # A value that fails every member of a union gets one error per member; keep the
@@ -39,7 +41,7 @@ def validation_problems(source: Source, exc: ValidationError) -> list[Problem]:
     for err in errors:
         if err["type"] in VAGUE and _place(err) in telling:
             continue
-        p = _problem_from(source, err)
+        p = _problem_from(source, err, root)
         problems.setdefault(p.render(), p)
     return sorted(problems.values(), key=lambda p: p.line or 0)
 
@@ -55,7 +57,8 @@ def _place(err: dict[str, Any]) -> tuple:
                  if not (_is_union_tag(p) and (i == 0 or loc[i - 1] not in FREE_KEYS)))
 
 
-def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
+def _problem_from(source: Source, err: dict[str, Any], root: type[BaseModel] = Blueprint
+                  ) -> Problem:
     """Turn one pydantic error into a Problem with a line and a fix."""
     loc = _place(err)
     kind, msg = err["type"], err["msg"]
@@ -65,7 +68,7 @@ def _problem_from(source: Source, err: dict[str, Any]) -> Problem:
                               f"quote it: '{key}'")
     if kind == "extra_forbidden":
         key = loc[-1]
-        allowed = _allowed_keys(loc[:-1])
+        allowed = _allowed_keys(loc[:-1], root)
         fix = f"remove it; {closest(str(key), allowed)}" if allowed else "remove it"
         return source.problem(loc, f"unknown key '{key}'", fix)
     if kind == "missing":
@@ -155,15 +158,17 @@ UNION_TAGS = {"str", "int", "float", "bool", "text", "spec", "each"}
 FREE_KEYS = {"nodes", "groups", "networks", "interfaces", "vlans", "extra"}
 
 
-def _allowed_keys(loc: tuple) -> set[str]:
-    """The keys allowed at a location, for 'did you mean' hints."""
-    annotation: Any = Blueprint
+def _allowed_keys(loc: tuple, root: type[BaseModel] = Blueprint) -> set[str]:
+    """The keys allowed at a location (as written: a field's alias), for 'did you mean'
+    hints."""
+    annotation: Any = root
     for part in loc:
         annotation = _step(annotation, part)
         if annotation is None:
             return set()
     model = _pick(annotation, lambda a: isinstance(a, type) and issubclass(a, BaseModel))
-    return set(model.model_fields) if model is not None else set()
+    return {f.alias or name for name, f in model.model_fields.items()} if model is not None \
+        else set()
 
 
 def _pick(annotation: Any, test: Any) -> Any:

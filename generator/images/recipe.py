@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
 
@@ -23,8 +23,24 @@ DATA = "imagebuild"
 
 
 @dataclass(frozen=True)
+class PlacedFile:
+    """A file a recipe places into the image: where it is read from, its digest (checked
+    again when it is staged for the build), and where it goes."""
+
+    source: str
+    sha256: str
+    dest: str
+    mode: str = "0644"
+    owner: str = "root:root"
+
+
+@dataclass(frozen=True)
 class Recipe:
-    """Everything that decides an image's content. All of it goes into the cache key."""
+    """Everything that decides an image's content, resolved from its ``from`` chain (see
+    :mod:`generator.images.recipe_load`). All of it but ``description``, ``origin`` and
+    ``parents`` goes into the cache key; a field added after layout 2 goes in only when it is
+    not its default, so a recipe that does not use it keeps its key (and its image bytes: the
+    file system's UUID and the disk's ids derive from the key)."""
 
     name: str
     suite: str
@@ -41,39 +57,40 @@ class Recipe:
     description: str
     #: SOURCE_DATE_EPOCH of the build: every timestamp the build makes is at most this.
     source_date_epoch: int = 1735689600  # 2025-01-01T00:00:00Z
+    files: tuple[PlacedFile, ...] = ()
+    services: tuple[str, ...] = ()
+    sysctl: tuple[tuple[str, str], ...] = ()
+    modules: tuple[str, ...] = ()
+    network: str = "eni"
+    commands: tuple[str, ...] = ()
+    ram: int = 512
+    vcpus: int = 1
+    adapters: int = 1
+    adapter_type: str = "virtio-net-pci"
+    port_name_format: str = "eth{0}"
+    console_type: str = "telnet"
+    #: The recipe file, for messages ("" for one made in Python).
+    origin: str = ""
+    #: The recipes it extends, nearest first (the suite last).
+    parents: tuple[str, ...] = ()
+
+    @property
+    def customized(self) -> bool:
+        """Whether the build runs the recipe step (files, services, sysctl, network)."""
+        return bool(self.files or self.services or self.sysctl or self.modules
+                    or self.network != "eni")
 
 
-DEBIAN_12 = Recipe(
-    name="debian-12",
-    suite="bookworm",
-    sources=(
-        "deb http://deb.debian.org/debian bookworm main",
-        "deb http://deb.debian.org/debian-security bookworm-security main",
-    ),
-    packages=tuple(sorted((
-        "systemd-sysv", "udev", "linux-image-cloud-amd64", "cloud-init", "ifupdown", "ifenslave",
-        "vlan", "bridge-utils", "iproute2", "iputils-ping", "netbase", "python3",
-        "openssh-server", "openssh-client", "sudo", "isc-dhcp-client", "dnsmasq-base",
-        "nftables", "ansible-core",
-    ))),
-    essential_hooks=("essential.sh",),
-    customize_hooks=("prune-modules.sh", "customize.sh"),
-    cloud_cfg="90-gns3lab.cfg",
-    boot_cfg="syslinux.cfg",
-    disk_size=3 * 1024 * MIB,
-    boot_size=64 * MIB,
-    appliance_name="gns3lab Debian 12",
-    version_prefix="12",
-    description=(
-        "Debian 12 (bookworm) cloud image built offline by gns3lab: cloud-init (NoCloud seed on "
-        "the IDE cdrom), openssh-server, ansible-core, ifupdown/bridge/vlan/bonding, nftables, "
-        "dnsmasq-base. Virtio disk and NICs only (cloud kernel), serial console on ttyS0, NICs "
-        "eth0..ethN. Test image: root has an empty password on the console."
-    ),
-)
-
-#: Recipes by name; add more here.
-RECIPES: dict[str, Recipe] = {DEBIAN_12.name: DEBIAN_12}
+#: Not part of the image: left out of the cache key.
+UNKEYED = ("description", "origin", "parents")
+#: Fields added after layout 2: keyed only when set, so older recipes keep their keys.
+OPTIONAL_DEFAULTS = {f.name: f.default for f in fields(Recipe)
+                     if f.name in ("files", "services", "sysctl", "modules", "network",
+                                   "commands", "ram", "vcpus", "adapters", "adapter_type",
+                                   "port_name_format", "console_type")}
+#: Helper files of the recipe step and of the module keeping (used only when a recipe needs).
+RECIPE_HOOK = "apply-recipe.sh"
+MODULES_HOOK = "keep-modules.sh"
 
 
 # --------------------------------------------------------------------------- recipe and naming
@@ -90,14 +107,32 @@ def data_file(name: str) -> Path:
 
 def recipe_files(recipe: Recipe) -> list[str]:
     """Names of the helper files a recipe uses, in a fixed order."""
-    return [*recipe.essential_hooks, *recipe.customize_hooks, recipe.cloud_cfg, recipe.boot_cfg]
+    extra = [*([MODULES_HOOK] if recipe.modules else []),
+             *([RECIPE_HOOK] if recipe.customized else [])]
+    return [*recipe.essential_hooks, *recipe.customize_hooks, recipe.cloud_cfg, recipe.boot_cfg,
+            *extra]
+
+
+def key_fields(recipe: Recipe) -> dict:
+    """The recipe's fields that decide the image, as JSON values (a placed file by its digest,
+    destination, mode and owner: never by where it is read from)."""
+    out: dict = {}
+    for f in fields(Recipe):
+        value = getattr(recipe, f.name)
+        if f.name in UNKEYED or (f.name in OPTIONAL_DEFAULTS
+                                 and value == OPTIONAL_DEFAULTS[f.name]):
+            continue
+        if f.name == "files":
+            value = [[p.sha256, p.dest, p.mode, p.owner] for p in value]
+        out[f.name] = value
+    return out
 
 
 def recipe_key(recipe: Recipe) -> str:
     """Short hash of everything that decides the image content."""
     h = hashlib.sha256()
-    fields = {k: v for k, v in recipe.__dict__.items() if k != "description"}
-    h.update(json.dumps({"layout": LAYOUT_VERSION, **fields}, sort_keys=True).encode())
+    h.update(json.dumps({"layout": LAYOUT_VERSION, **key_fields(recipe)},
+                        sort_keys=True).encode())
     for name in recipe_files(recipe):
         h.update(name.encode() + b"\0" + data_file(name).read_bytes() + b"\0")
     return h.hexdigest()[:12]
@@ -133,3 +168,16 @@ def recipe_of(filename: str) -> Recipe:
 def appliance_filename(recipe: Recipe) -> str:
     """File name of the appliance file for ``recipe``."""
     return f"gns3lab-{recipe.name}.gns3a"
+
+
+def builtin_recipes() -> dict[str, Recipe]:
+    """The recipes shipped in ``generator/data/recipes``, resolved, by name."""
+    from generator.images.recipe_load import RecipeBook, builtin_texts
+
+    book = RecipeBook(builtin_texts())
+    return {name: book.get(name) for name in book.names()}
+
+
+#: The built-in recipes by name (``generator/data/recipes/*.yaml``).
+RECIPES: dict[str, Recipe] = builtin_recipes()
+DEBIAN_12 = RECIPES["debian-12"]
