@@ -146,7 +146,8 @@ def push_archive(archive: Path, server_url: str, *, username: str | None = None,
     pid = project["project_id"]
     final = project.get("name") or wanted or pid
     taken = f" ({wanted!r} is taken)" if wanted and final != wanted else ""
-    progress(PushEvent("imported", f"imported as {final!r}{taken}, project id {pid}"))
+    progress(PushEvent("imported", f"imported as {final!r}{taken}, project id {pid}",
+                       args=(pid, final)))
     if placement.arranged:
         _settle(client, pid, final, placement)
     _open(client, pid, final)
