@@ -7,7 +7,12 @@ import ipaddress
 import uuid
 from typing import Any
 
-from generator.addons.osa_releases import LAST_OSD_SCENARIO
+from generator.addons.osa_releases import (
+    CURRENT,
+    LAST_OSD_SCENARIO,
+    PLUGIN_AGENTS,
+    dialect_of,
+)
 from generator.addons.osa_settings import (
     OSA_NETWORKS,
     PREFIX,
@@ -132,10 +137,9 @@ def used_ips(lab: Lab, s: Settings) -> list[str]:
     return out
 
 
-#: The storage network's binds: the example's (manila_share included).
-STORAGE_BINDS = ("glance_api", "cinder_api", "cinder_volume", "manila_share", "nova_compute",
-                 "ceph-osd")
-AGENT_BINDS = ("neutron_linuxbridge_agent",)
+def network_plugin(s: Settings) -> str:
+    """Neutron's ML2 plugin: the blueprint's, else the release's default."""
+    return s.network_plugin or dialect_of(s.major).default_plugin
 
 
 def provider_networks(hosts: list[Node], s: Settings) -> list[dict[str, Any]]:
@@ -146,19 +150,22 @@ def provider_networks(hosts: list[Node], s: Settings) -> list[dict[str, Any]]:
         return {"network": {"container_bridge": bridge, "container_type": "veth",
                             "container_interface": iface, **kw}}
 
-    out = [net(bridge_on(hosts, s.networks["container"].name), "eth1", ip_from_q="container",
-               type="raw", group_binds=["all_containers", "hosts"], is_container_address=True),
+    d = dialect_of(s.major)
+    agents = [PLUGIN_AGENTS[network_plugin(s)]]
+    out = [net(bridge_on(hosts, s.networks["container"].name), "eth1",
+               ip_from_q=d.management_queue, type="raw", group_binds=["all_containers", "hosts"],
+               **{d.management_flag: True}),
            net(bridge_on(hosts, s.networks["tunnel"].name), "eth10", ip_from_q="tunnel",
-               type="vxlan", range="1:1000", net_name="vxlan", group_binds=list(AGENT_BINDS))]
+               type="vxlan", range="1:1000", net_name="vxlan", group_binds=list(agents))]
     vlan_bridge = provider_bridge(hosts)
     if vlan_bridge:
         out.append(net(vlan_bridge, "eth12", host_bind_override="eth12", type="flat",
-                       net_name="flat", group_binds=list(AGENT_BINDS)))
+                       net_name=d.flat_name, group_binds=list(agents)))
     if vlan_bridge and s.provider_vlans:
         out.append(net(vlan_bridge, "eth11", type="vlan", range=vlan_range(s.provider_vlans),
-                       net_name="vlan", group_binds=list(AGENT_BINDS)))
+                       net_name=d.vlan_name, group_binds=list(agents)))
     out.append(net(bridge_on(hosts, s.networks["storage"].name), "eth2", ip_from_q="storage",
-                   type="raw", group_binds=list(STORAGE_BINDS)))
+                   type="raw", group_binds=list(d.storage_binds)))
     return out
 
 
@@ -168,10 +175,17 @@ def vlan_range(vids: tuple[int, ...]) -> str:
 
 
 def host_entry(node: Node, group: str, s: Settings) -> dict[str, Any]:
+    """One host of an OSA group: its br-mgmt address, and an OSD host's data disks."""
     entry: dict[str, Any] = {"ip": host_ip(node, s)}
-    if group == "ceph-osd_hosts":
+    if group == f"{dialect_of(s.major).osd_group}_hosts":
         entry["host_vars"] = {"devices": osd_devices(node)}
     return entry
+
+
+def cidr_networks(s: Settings) -> dict[str, str]:
+    """OSA's address queues: the container network is ``management`` from 2026.1 on."""
+    queue = {"container": dialect_of(s.major).management_queue}
+    return {queue.get(role, role): str(s.networks[role].cidr) for role in OSA_NETWORKS}
 
 
 def user_config(lab: Lab) -> dict[str, Any]:
@@ -179,10 +193,10 @@ def user_config(lab: Lab) -> dict[str, Any]:
     s = load_settings(lab)
     hosts = osa_nodes(lab, s)
     doc: dict[str, Any] = {
-        "cidr_networks": {role: str(s.networks[role].cidr) for role in OSA_NETWORKS},
+        "cidr_networks": cidr_networks(s),
         "used_ips": used_ips(lab, s),
         "global_overrides": {
-            "cidr_networks": {role: str(s.networks[role].cidr) for role in OSA_NETWORKS},
+            "cidr_networks": cidr_networks(s),
             "internal_lb_vip_address": str(s.internal_vip),
             "external_lb_vip_address": str(s.external_vip),
             "management_bridge": bridge_on(hosts, s.networks["container"].name),
@@ -195,11 +209,13 @@ def user_config(lab: Lab) -> dict[str, Any]:
 
 def ceph_variables(s: Settings) -> dict[str, Any]:
     """The ceph-ansible settings for the release (through OpenStack-Ansible)."""
+    d = dialect_of(s.major)
+    public = str(s.networks[d.ceph_public].cidr)
     doc: dict[str, Any] = {
         "ceph_origin": "repository", "ceph_repository": "community",
         "ceph_stable_release": s.ceph,
-        "monitor_address_block": str(s.networks["container"].cidr),
-        "public_network": str(s.networks["container"].cidr),
+        "monitor_address_block": public,
+        "public_network": public,
         "cluster_network": str(s.networks["storage"].cidr),
         "journal_size": 1024,  # MB; lab-sized (filestore journals only)
     }
@@ -208,7 +224,7 @@ def ceph_variables(s: Settings) -> dict[str, Any]:
     doc.update({"openstack_config": True, "cinder_ceph_client": "cinder",
                 "glance_ceph_client": "glance", "glance_default_store": "rbd",
                 "glance_rbd_store_pool": "images", "nova_libvirt_images_rbd_pool": "vms",
-                "cinder_backends": {"RBD": {
+                "cinder_backends": {d.cinder_backend: {
                     "volume_driver": "cinder.volume.drivers.rbd.RBDDriver",
                     "rbd_pool": "volumes", "rbd_ceph_conf": "/etc/ceph/ceph.conf",
                     "rbd_store_chunk_size": 8, "volume_backend_name": "rbddriver",
@@ -223,6 +239,8 @@ def user_variables(lab: Lab) -> dict[str, Any]:
     s = load_settings(lab)
     hosts = osa_nodes(lab, s)
     mgmt = bridge_on(hosts, s.networks["container"].name)
+    # Explicit from 2026.1 on: OSA defaults to ML2/OVN, the example binds Open vSwitch agents.
+    plugin = {"neutron_plugin_type": network_plugin(s)} if s.major >= CURRENT else {}
     return {
         "haproxy_keepalived_internal_vip_cidr": f"{s.internal_vip}/32",
         "haproxy_keepalived_external_vip_cidr": f"{s.external_vip}/32",
@@ -232,7 +250,17 @@ def user_variables(lab: Lab) -> dict[str, Any]:
         "fsid": str(uuid.uuid5(NAMESPACE, f"{lab.name}/ceph-fsid")),
         **ceph_variables(s),
         "nova_virt_type": "qemu",  # the compute nodes are VMs: no nested KVM assumed
+        **plugin,
     }
+
+
+def plugin_note(s: Settings) -> tuple[str, ...]:
+    """Why user_variables.yml names the network plugin (2026.1 on; none before)."""
+    if s.major < CURRENT:
+        return ()
+    return (f"- neutron_plugin_type is set: {network_plugin(s)} (OpenStack-Ansible's default is "
+            "ml2.ovn since 26.0.0; the", "  example's provider networks bind "
+            "neutron_openvswitch_agent, which only ml2.ovs deploys).")
 
 
 def _comment(lines: tuple[str, ...]) -> str:
@@ -246,5 +274,6 @@ def render_config(lab: Lab) -> dict[str, bytes]:
         "openstack/openstack_user_config.yml": ansible_document(
             HEADER + _comment(DIFFERENCES), user_config(lab)),
         "openstack/user_variables.yml": ansible_document(
-            HEADER + _comment(VARIABLE_DIFFERENCES), user_variables(lab)),
+            HEADER + _comment(VARIABLE_DIFFERENCES + plugin_note(load_settings(lab))),
+            user_variables(lab)),
     }

@@ -7,12 +7,30 @@ from __future__ import annotations
 from typing import Any
 
 from generator.addons.osa_config import HEADER, osa_nodes, provider_bridge
+from generator.addons.osa_releases import CURRENT
 from generator.addons.osa_settings import OSA_NETWORKS, Settings
 from generator.model import Lab
 from generator.render.yamltext import ansible_document
 
 OSA_REPO = "https://opendev.org/openstack/openstack-ansible"
 OSA_DIR = "/opt/openstack-ansible"
+DEPLOY_BOOK = "playbooks/osa-deploy.yml"
+#: Where the controller's bootstrap appends its console lines (render/bootstrap's STATUS).
+STATUS_FILE = "/var/lib/gns3lab/status"
+#: The packages OpenStack-Ansible's deploy guide installs on a target host: 21.2.12's for
+#: Ubuntu 18.04, and 33.0.1's for Debian (doc/source/deploy-guide/source/targethosts-prepare.rst,
+#: less ifenslave-2.6, a transitional name Debian 12 no longer has).
+TARGET_PACKAGES = {
+    "legacy": ["bridge-utils", "debootstrap", "ifenslave", "lsof", "lvm2", "chrony",
+               "openssh-server", "sudo", "tcpdump", "vlan", "python3"],
+    "current": ["bridge-utils", "debootstrap", "ifenslave", "lsof", "lvm2", "openssh-server",
+                "sudo", "tcpdump", "vlan", "python3"],
+}
+#: OpenStack-Ansible's three playbooks: files under playbooks/ up to 22, the openstack.osa
+#: collection's playbooks in 2026.1 (deploy guide, run-playbooks.rst).
+SETUP = {"legacy": ["setup-hosts.yml", "setup-infrastructure.yml", "setup-openstack.yml"],
+         "current": ["openstack.osa.setup_hosts", "openstack.osa.setup_infrastructure",
+                     "openstack.osa.setup_openstack"]}
 
 
 def _playbook(plays: list[dict[str, Any]]) -> bytes:
@@ -92,7 +110,47 @@ def _flat_interface_task(bridge: str) -> dict[str, Any]:
             "register": "osa_eth12", "changed_when": "'created' in osa_eth12.stdout"}
 
 
-def _target_tasks(vlan_bridge: str | None = None) -> list[dict[str, Any]]:
+def generation(s: Settings) -> str:
+    """``current`` (2026.1 on) or ``legacy`` (OpenStack-Ansible 18-22)."""
+    return "current" if s.major >= CURRENT else "legacy"
+
+
+def deploy_stage(lab: Lab) -> str:
+    """The name of the controller stage that runs the deployment (its skip line names it)."""
+    stages = lab.controller.stages if lab.controller else ()
+    return next((st.name for st in stages if DEPLOY_BOOK in st.generated), "osa-deploy")
+
+
+def skip_line(lab: Lab) -> str:
+    """The console line of a deployment skipped for want of the internet."""
+    return f"gns3lab: stage {deploy_stage(lab)} skipped: no route to the internet"
+
+
+def _internet_play(lab: Lab) -> dict[str, Any]:
+    """The deployment needs the internet (git, packages, images): without it, say so on the
+    console and end the playbook, so the stage still succeeds and the lab is ready for a
+    manual deploy once the controller's uplink (the NAT node) reaches out."""
+    unreached = "(osa_internet.status | default(-1) | int) <= 0"
+    line = skip_line(lab)
+    return {
+        "name": "Deployment host reaches the internet through the NAT node",
+        "hosts": "localhost", "connection": "local", "gather_facts": False, "become": True,
+        "tasks": [
+            {"name": "Ask OpenStack-Ansible's git server",
+             "ansible.builtin.uri": {"url": OSA_REPO, "method": "HEAD", "timeout": 15},
+             "register": "osa_internet", "failed_when": False},
+            {"name": "Say on the console that the deployment is skipped",
+             "ansible.builtin.shell": {
+                 "cmd": f"printf '%s\\n' '{line}' >>/dev/console\n"
+                        f"printf '%s\\n' '{line}' >>{STATUS_FILE}\n",
+                 "executable": "/bin/bash"},
+             "when": unreached, "changed_when": False},
+            {"name": "End the deployment here: the lab is ready for a manual one",
+             "ansible.builtin.meta": "end_playbook", "when": unreached},
+        ]}
+
+
+def _target_tasks(s: Settings, vlan_bridge: str | None = None) -> list[dict[str, Any]]:
     flat = [_flat_interface_task(vlan_bridge)] if vlan_bridge else []
     return flat + [
         {"name": "Let the deployment host in as root",
@@ -100,9 +158,8 @@ def _target_tasks(vlan_bridge: str | None = None) -> list[dict[str, Any]]:
              "path": "/root/.ssh/authorized_keys", "create": True, "mode": "0600",
              "line": "{{ hostvars['localhost'].osa_root_key.content | b64decode | trim }}"}},
         {"name": "Install the packages OpenStack-Ansible expects on its hosts",
-         "ansible.builtin.apt": {"name": ["bridge-utils", "debootstrap", "ifenslave", "lsof",
-                                          "lvm2", "chrony", "openssh-server", "sudo", "tcpdump",
-                                          "vlan", "python3"], "update_cache": True}},
+         "ansible.builtin.apt": {"name": TARGET_PACKAGES[generation(s)],
+                                 "update_cache": True}},
     ]
 
 
@@ -110,16 +167,17 @@ def render_deploy_playbook(lab: Lab, s: Settings) -> bytes:
     """openstack-ansible: prepare the controller and the hosts, then setup-hosts,
     setup-infrastructure and setup-openstack. Needs internet on the controller."""
     local = {"hosts": "localhost", "connection": "local", "gather_facts": False, "become": True}
+    current = generation(s) == "current"
     run = {"name": "Run OpenStack-Ansible's playbooks",
            "ansible.builtin.command": {"cmd": "openstack-ansible {{ item }}",
-                                       "chdir": f"{OSA_DIR}/playbooks"},
-           "loop": ["setup-hosts.yml", "setup-infrastructure.yml", "setup-openstack.yml"],
-           "changed_when": True}
+                                       "chdir": OSA_DIR if current else f"{OSA_DIR}/playbooks"},
+           "loop": SETUP[generation(s)], "changed_when": True}
     return _playbook([
+        _internet_play(lab),
         {"name": f"Deployment host: OpenStack-Ansible {s.release} ({s.series})", **local,
          "tasks": _deploy_host_tasks(s)},
         {"name": "OpenStack hosts: root access for the deployment host, and base packages",
          "hosts": ":".join(n.name for n in osa_nodes(lab, s)), "gather_facts": False,
-         "become": True, "tasks": _target_tasks(provider_bridge(osa_nodes(lab, s)))},
+         "become": True, "tasks": _target_tasks(s, provider_bridge(osa_nodes(lab, s)))},
         {"name": "Deploy OpenStack", **local, "tasks": [run]},
     ])

@@ -31,9 +31,9 @@ def test_playbooks(lab: Lab, tmp_path: Path) -> None:
                 for net in OSA_NETWORKS.values() for a in [n.address_on(net)] if a}
     assert targets == expected | {"172.29.236.1"}
     deploy = yaml.safe_load(files["playbooks/osa-deploy.yml"])
-    assert [p["hosts"] for p in deploy] == ["localhost", servers, "localhost"]
-    git = next(t for t in deploy[0]["tasks"] if "ansible.builtin.git" in t)
+    assert [p["hosts"] for p in deploy] == ["localhost", "localhost", servers, "localhost"]
+    git = next(t for t in deploy[1]["tasks"] if "ansible.builtin.git" in t)
     assert git["ansible.builtin.git"]["version"] == "21.2.12"
-    assert deploy[2]["tasks"][0]["loop"] == ["setup-hosts.yml", "setup-infrastructure.yml",
+    assert deploy[3]["tasks"][0]["loop"] == ["setup-hosts.yml", "setup-infrastructure.yml",
                                              "setup-openstack.yml"]
     check_playbooks(files, tmp_path)

@@ -325,3 +325,22 @@ def test_the_flat_networks_eth12_is_made_on_every_host() -> None:
     assert "ip link add eth12 type veth peer name br-vlan-veth" in script
     assert f"ip link set br-vlan-veth master {flat[0]['container_bridge']}" in script
     assert {"osd1", "compute1", "infra1"} <= set(hosts_play["hosts"].split(":"))
+
+
+def test_the_deployment_is_skipped_without_the_internet(lab: Lab) -> None:
+    """osa-deploy.yml first asks OpenStack-Ansible's git server; unreached, it prints the skip
+    line on the console and in the bootstrap's status file and ends the playbook (so the stage
+    succeeds and the lab is ready for a manual deploy)."""
+    deploy = yaml.safe_load(osa.render(lab)["playbooks/osa-deploy.yml"])
+    gate = deploy[0]
+    assert (gate["hosts"], gate["connection"]) == ("localhost", "local")
+    ask, say, end = gate["tasks"]
+    assert ask["ansible.builtin.uri"]["url"] == "https://opendev.org/openstack/openstack-ansible"
+    assert ask["register"] == "osa_internet" and ask["failed_when"] is False
+    line = "gns3lab: stage openstack-ansible skipped: no route to the internet"
+    script = say["ansible.builtin.shell"]["cmd"]
+    assert script.splitlines() == [f"printf '%s\\n' '{line}' >>/dev/console",
+                                   f"printf '%s\\n' '{line}' >>/var/lib/gns3lab/status"]
+    assert end["ansible.builtin.meta"] == "end_playbook"
+    assert say["when"] == end["when"] == "(osa_internet.status | default(-1) | int) <= 0"
+    assert all("setup-hosts.yml" not in str(t) for t in gate["tasks"]), "nothing deploys first"
