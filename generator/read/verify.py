@@ -42,6 +42,7 @@ from generator.read.shape import (
     project_nodes,
     project_problem,
 )
+from generator.read.snapshots import check_snapshot
 from generator.write.iso import MAX_SEED_ISO, read_seed_iso
 
 
@@ -92,8 +93,10 @@ def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyRep
             return _unreadable(archive, "it records no 'files' (member name -> {sha256, size})")
         files = manifest.files
         problems, digests = check_members(zf, files)
-        project, found = _project(zf)
+        snapshots, found = check_snapshots(zf, manifest)
         problems += found
+        project, found = _project(zf)
+        problems += _for_capturing_server(found, manifest)
         nodes = project_nodes(project)
         overlays, found = check_overlays(zf, nodes, set(manifest.images))
         problems += found
@@ -105,6 +108,8 @@ def verify_archive(archive: Path, images_dirs: Iterable[Path] = ()) -> VerifyRep
         problems += found
     checked = {"members": len(files), "overlays": overlays, "seeds": seeds,
                "images": images}
+    if manifest.capture is not None:
+        checked["snapshots"] = snapshots
     return VerifyReport(str(archive), checked, tuple(problems))
 
 
@@ -144,6 +149,29 @@ def check_members(zf: SafeArchive, files: dict[str, FileRecord]
         problems.append(Problem("members", name, "in the archive, not in the manifest: "
                                 "added after the build"))
     return problems, digests
+
+
+def _for_capturing_server(problems: list[Problem], manifest: Manifest) -> list[Problem]:
+    """A captured archive is the project file GNS3 exported: it opens in that GNS3's major
+    version (3.x writes keys 2.2 refuses), so only that version's schema judges it."""
+    if manifest.capture is None or not manifest.capture.gns3_version:
+        return problems
+    major = manifest.capture.gns3_version.split(".")[0] + "."
+    return [p for p in problems if not p.message.startswith("GNS3 ")
+            or p.message.startswith(f"GNS3 {major}")]
+
+
+def check_snapshots(zf: SafeArchive, manifest: Manifest) -> tuple[int, list[Problem]]:
+    """A captured archive's snapshots, each against its own members' record (gns3lab
+    capture): the outer digest only says the snapshot changed, this says where."""
+    records = manifest.capture.snapshots if manifest.capture else {}
+    problems = []
+    for member, record in sorted(records.items()):
+        if member not in zf.infos:
+            continue  # check_members reports it missing
+        problems += [Problem("snapshots", member, message)
+                     for message in check_snapshot(zf, member, record)]
+    return len(records), problems
 
 
 # --------------------------------------------------------------------------- project

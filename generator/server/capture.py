@@ -1,0 +1,164 @@
+"""``gns3lab capture``: push an archive, let the lab build itself, and archive the result.
+
+1. :func:`~generator.server.push.push_archive` with ``wait``: import, place, start in stage
+   order, follow the consoles to ``gns3lab: lab ready``.
+2. With checkpoints, at each stage's ``ok`` line (but the last): the guests are put to rest
+   (:func:`~generator.server.snapshots.rest`: the bootstrap synced them before the line; pause,
+   power off), GNS3 snapshots the project under the stage's name, and the nodes start again
+   in stage order; the bootstrap skips the stages that ran and goes on with the next.
+3. At ``lab ready`` the guests are put to rest the same way (and, with checkpoints, the last
+   stage's snapshot is taken), GNS3 exports the project with its snapshots, and
+   :mod:`.capture_pack` re-packs it as ``<lab>-<version>-ready.gns3project``.
+
+The project stays on the server (stopped) after a capture, so a failed one can be looked at.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from generator.archive_format import CaptureRecord, CaptureStage, Manifest
+from generator.errors import ServerError
+from generator.fileio import sha256_file
+from generator.server.capture_pack import repack_capture
+from generator.server.consoles import Progress, PushEvent
+from generator.server.facts import read_archive
+from generator.server.push import HTTP_TIMEOUT, PushResult, push_archive, start_order
+from generator.server.snapshots import SnapshotClient, rest
+
+
+@dataclass
+class CaptureResult:
+    """The captured archive and how the capture went."""
+
+    archive: Path
+    project_id: str
+    name: str
+    manifest: Manifest
+    push: PushResult
+    snapshots: list[str] = field(default_factory=list)  #: snapshot names, in order taken
+
+
+def captured_name(manifest: Manifest, fallback: str) -> str:
+    """``<lab>-<version>-ready.gns3project`` (the version left out when none is recorded)."""
+    lab = manifest.lab or fallback
+    return f"{lab}-{manifest.version}-ready.gns3project" if manifest.version else \
+        f"{lab}-ready.gns3project"
+
+
+class _Checkpoints:
+    """The progress callback of the push: passes every event on, times the stages, and, with
+    checkpoints, snapshots the project after each stage's ok (but the last one's)."""
+
+    def __init__(self, client: SnapshotClient, stages: list[str], order: list[str],
+                 checkpoints: bool, progress: Progress) -> None:
+        self.client, self.stages, self.order = client, stages, order
+        self.checkpoints, self.progress = checkpoints, progress
+        self.pid = ""
+        self.since: float | None = None
+        self.first_start: float | None = None
+        self.times: list[CaptureStage] = []
+        self.taken: list[str] = []
+
+    def __call__(self, event: PushEvent) -> None:
+        self.progress(event)
+        now = time.monotonic()
+        if event.kind == "imported" and event.args:
+            self.pid = event.args[0]
+        elif event.kind == "started" and self.since is None:
+            self.since = self.first_start = now
+        elif event.kind == "stage" and event.args:
+            stage = event.args[0]
+            self.times.append(CaptureStage(name=stage, ok=bool(event.ok),
+                                           seconds=round(now - (self.since or now), 1)))
+            self.since = now
+            if self.checkpoints and event.ok and stage in self.stages[:-1]:
+                self.checkpoint(stage)
+                self.since = time.monotonic()
+
+    def checkpoint(self, stage: str) -> None:
+        """Rest the guests, snapshot the project as ``stage``, start the nodes again."""
+        self.progress(PushEvent("stopped", f"checkpoint after stage {stage}: pausing and "
+                                "powering off the guests"))
+        rest(self.client, self.pid)
+        self.client.take_snapshot(self.pid, stage)
+        self.taken.append(stage)
+        self.progress(PushEvent("stopped", f"snapshot {stage!r} taken; starting the lab again"))
+        ids = {n["name"]: n["node_id"] for n in self.client.nodes(self.pid)}
+        for node in self.order:
+            if node in ids:
+                self.client.start_node(self.pid, ids[node])
+
+
+def capture_archive(archive: Path, server_url: str, out_dir: Path, *,
+                    username: str | None = None, password: str | None = None,
+                    name: str | None = None, checkpoints: bool = False,
+                    timeout: float = 1800, stall: float | None = None,
+                    progress: Progress = lambda _: None) -> CaptureResult:
+    """Push ``archive``, follow it to lab ready (snapshot after each stage with
+    ``checkpoints``), rest the guests, export and re-pack into ``out_dir``.
+
+    Raises ServerError when the lab does not get ready (the project stays, opened) or the
+    server refuses a step; ImageError as push does."""
+    facts = read_archive(archive)
+    stages = [str(s.get("name")) for s in (facts.stages or {}).get("stages") or []]
+    names = [str(n.get("name")) for n in facts.project.get("topology", {}).get("nodes", [])]
+    client = SnapshotClient(server_url, username, password, timeout=HTTP_TIMEOUT)
+    hook = _Checkpoints(client, stages, start_order(names, facts.stages), checkpoints,
+                        progress)
+    source = sha256_file(archive)
+    push = push_archive(archive, server_url, username=username, password=password, name=name,
+                        wait=True, timeout=timeout, stall=stall, progress=hook)
+    if not push.ready:
+        raise ServerError(f"the lab did not get ready, nothing captured: {push.failure}",
+                          hint=f"project {push.name!r} stays on the server; look at its "
+                               "consoles, or push --delete it")
+    ready = time.monotonic() - (hook.first_start or time.monotonic())
+    progress(PushEvent("stopped", "lab ready: pausing and powering off the guests"))
+    rest(client, push.project_id)
+    if checkpoints and stages and stages[-1] not in hook.taken:
+        client.take_snapshot(push.project_id, stages[-1])
+        hook.taken.append(stages[-1])
+    capture = CaptureRecord(
+        captured_at=datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        source_archive=archive.name, source_sha256=source,
+        gns3_version=str(client.version().get("version", "")),
+        ready_seconds=round(ready, 1), stages=tuple(hook.times))
+    target = archive_project(client, push.project_id, archive, out_dir, capture, progress)
+    return CaptureResult(archive=target[0], project_id=push.project_id, name=push.name,
+                         manifest=target[1], push=push, snapshots=hook.taken)
+
+
+def archive_project(client: SnapshotClient, pid: str, archive: Path, out_dir: Path,
+                    capture: CaptureRecord, progress: Progress = lambda _: None
+                    ) -> tuple[Path, Manifest]:
+    """Export the stopped project ``pid`` (pushed from ``archive``) with its snapshots and
+    re-pack it into ``out_dir``; returns the captured archive and its manifest."""
+    facts = read_archive(archive)
+    stages = [str(s.get("name")) for s in (facts.stages or {}).get("stages") or []]
+    taken = {}
+    for snap in client.snapshots(pid):
+        created = int(snap.get("created_at") or 0)
+        filename = snap.get("filename") or _legacy_filename(snap["name"], created)
+        taken[filename] = (snap["name"], snap["name"] if snap["name"] in stages else "",
+                           created)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / captured_name(facts.manifest, facts.name or "lab")
+    with tempfile.TemporaryDirectory(prefix="gns3lab-capture-", dir=out_dir) as tmp:
+        exported = client.export_to(pid, Path(tmp) / "export.zip")
+        progress(PushEvent("stopped", f"exported {exported.stat().st_size} bytes"))
+        partial = Path(tmp) / target.name
+        manifest = repack_capture(exported, partial, facts.manifest, capture, taken, Path(tmp))
+        partial.replace(target)
+    return target, manifest
+
+
+def _legacy_filename(name: str, created: int) -> str:
+    """3.0.6 names its snapshot files ``<name>_<ddmmyy_HHMMSS>.gns3project`` (no 'filename'
+    in its answer)."""
+    return f"{name}_{datetime.fromtimestamp(created, tz=UTC).strftime('%d%m%y_%H%M%S')}" \
+        ".gns3project"

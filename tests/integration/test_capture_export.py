@@ -1,0 +1,110 @@
+"""Issue 22 without booting: a pushed tiny lab (nodes stopped) is snapshotted and captured
+through GNS3's own export in real gns3-server 2.2.61 and 3.0.6; the captured archive passes
+verify, carries its snapshot in the form every supported GNS3 loads, imports with the snapshot
+listed, and tampering inside a snapshot is caught."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from generator.archive_format import MANIFEST, CaptureRecord, parse_manifest
+from generator.read.snapshots import PORTABLE
+from generator.read.verify import verify_archive
+from generator.server.capture import archive_project
+from generator.server.capture_pack import patch_backing
+from generator.server.push import push_archive
+from generator.server.snapshots import SnapshotClient
+from tests.integration.test_push_images import BLUEPRINT, credentials, remove, tiny_lab
+from tests.support.gns3server import Gns3Server
+
+pytestmark = pytest.mark.slow
+
+
+def _capture(server: Gns3Server, tmp_path: Path) -> tuple[Path, Path, str]:
+    name = f"cap-{uuid.uuid4().hex[:6]}"
+    built, image = tiny_lab(tmp_path, BLUEPRINT.format(name=name))
+    push = push_archive(built.archive, server.url, name=name, upload_from=[image.parent],
+                        **credentials(server))
+    client = SnapshotClient(server.url, **credentials(server))
+    client.take_snapshot(push.project_id, "first")
+    record = CaptureRecord(captured_at="2026-12-06T00:00:00Z", source_archive=built.archive.name,
+                           source_sha256="0" * 64, gns3_version=server.version)
+    captured, _ = archive_project(client, push.project_id, built.archive, tmp_path / "out",
+                                  record)
+    remove(server, name)
+    return captured, image, name
+
+
+@pytest.fixture(scope="module", params=["2.2", "3.0"])
+def captured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> tuple[Path, Path, Gns3Server]:
+    server = request.getfixturevalue(f"gns3_server_{request.param.replace('.', '')}")
+    archive, image, _ = _capture(server, tmp_path_factory.mktemp("capture"))
+    return archive, image, server
+
+
+def test_captured_archive_is_named_and_passes_verify(captured) -> None:  # type: ignore[no-untyped-def]
+    archive, image, server = captured
+    assert archive.name.endswith("-ready.gns3project")
+    report = verify_archive(archive, [image.parent])
+    assert report.ok, [p.render() for p in report.problems]
+    assert report.checked["snapshots"] == 1
+    with zipfile.ZipFile(archive) as zf:
+        manifest = parse_manifest(json.loads(zf.read(MANIFEST)))
+        names = zf.namelist()
+    assert manifest.capture is not None and manifest.capture.gns3_version == server.version
+    (member, snap), = manifest.capture.snapshots.items()
+    assert snap.name == "first" and PORTABLE.match(member.split("/", 1)[1]), member
+    assert "project.gns3" in snap.files
+    assert not [n for n in names if n.endswith((".gns3snapshot", "snapshots.conf"))]
+
+
+def test_captured_archive_imports_with_its_snapshot(captured) -> None:  # type: ignore[no-untyped-def]
+    archive, _, server = captured
+    name = f"reimport-{uuid.uuid4().hex[:6]}"
+    client = SnapshotClient(server.url, **credentials(server))
+    try:
+        project = client.import_project(archive, name)
+        client.open_project(project["project_id"])
+        assert [s["name"] for s in client.snapshots(project["project_id"])] == ["first"]
+    finally:
+        remove(server, name)
+
+
+def test_tampering_inside_a_snapshot_is_caught(captured, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    archive, image, _ = captured
+    tampered = tmp_path / archive.name
+    with zipfile.ZipFile(archive) as src, zipfile.ZipFile(tampered, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if info.filename.startswith("snapshots/"):
+                inner = tmp_path / "inner.zip"
+                inner.write_bytes(data)
+                changed = tmp_path / "changed.zip"
+                with zipfile.ZipFile(inner) as zi, zipfile.ZipFile(changed, "w") as zo:
+                    for item in zi.infolist():
+                        body = zi.read(item)
+                        if item.filename == "project.gns3":
+                            body = body.replace(b'"auto_start": false', b'"auto_start": true')
+                        zo.writestr(item, body)
+                data = changed.read_bytes()
+            dst.writestr(info, data)
+    report = verify_archive(tampered, [image.parent])
+    inside = [p for p in report.problems if p.check == "snapshots"]
+    assert [p.message.split(":")[0] for p in inside] == ["project.gns3"], report.problems
+
+
+def test_backing_file_is_made_bare_in_place() -> None:
+    name = b"/srv/gns3/images/QEMU/base.qcow2"
+    head = bytearray(512)
+    head[:4], head[4:8] = b"QFI\xfb", (3).to_bytes(4, "big")
+    head[8:16], head[16:20] = (100).to_bytes(8, "big"), len(name).to_bytes(4, "big")
+    head[100:100 + len(name)] = name
+    patched = patch_backing(bytes(head))
+    assert patched[16:20] == len(b"base.qcow2").to_bytes(4, "big")
+    assert patched[100:110] == b"base.qcow2" and len(patched) == len(head)
