@@ -53,7 +53,8 @@ def test_build_and_inspect_warn_past_the_host(tmp_path: Path, monkeypatch: pytes
         runner = CliRunner()
     built = runner.invoke(cli.main, ["build", str(BLUEPRINT), "--no-images", "-o", str(tmp_path)])
     assert built.exit_code == 0, built.stderr
-    shown = runner.invoke(cli.main, ["inspect", str(tmp_path / "openstack-ceph-cumulus.gns3project")])
+    archive = tmp_path / "openstack-ceph-cumulus.gns3project"
+    shown = runner.invoke(cli.main, ["inspect", str(archive)])
     assert shown.exit_code == 0, shown.stderr
     for result in (built, shown):
         warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
