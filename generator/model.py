@@ -139,6 +139,7 @@ class Node:
     symbol: str
     console_type: str
     pinned: bool = False  # position given in the blueprint
+    name_pinned: bool = False  # name_at given in the blueprint (``label:``)
     #: where the node's name sits, relative to the symbol's top-left corner (resolve.canvas)
     name_at: tuple[int, int] = (0, 0)
     compute: str | None = None  # the blueprint's compute name; None: the controller's own
@@ -151,6 +152,7 @@ class Node:
     disk_interface: str = "virtio"
     disk_size: int = 0  # requested system disk size; 0 = the base image's size
     options: str = ""
+    boot_priority: str = "c"
     port_name_format: str = "Ethernet{0}"
     first_port_name: str | None = None
     nics: tuple[Nic, ...] = ()
@@ -263,6 +265,18 @@ class Note:
 
 
 @dataclass(frozen=True)
+class Drawing:
+    """A drawing the blueprint pins (``canvas.drawings``): its SVG as GNS3 stores it."""
+
+    drawing_id: str
+    x: int
+    y: int
+    z: int
+    rotation: int
+    svg: str
+
+
+@dataclass(frozen=True)
 class Canvas:
     """What the canvas holds besides the nodes and links: the notes and the scene size that
     holds everything (nodes, names and port labels carry their own positions)."""
@@ -270,6 +284,7 @@ class Canvas:
     width: int = 2000
     height: int = 1000
     notes: tuple[Note, ...] = ()
+    drawings: tuple[Drawing, ...] = ()  # the blueprint's own, as written
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,9 @@ LINE_RE = r"^[^\n\r\x00]*$"  # one line, no NUL
 MAX_TEXT = 1 << 20  # longest string a blueprint may hold (a file's content inline)
 MAX_RAM_MB = 1 << 20  # 1 TiB
 MAX_NODES = 1000  # per lab
+MAX_SCENE = 1 << 20  # px from the scene's centre a pinned position may lie
+MAX_SVG = 1 << 16  # bytes of one drawing's SVG
+MAX_DRAWINGS = 1000  # per lab
 
 IfaceName = Annotated[str, Field(pattern=IFACE_RE, description="Interface name (1-15 of "
                                                                 "A-Za-z0-9_.-).")]
@@ -164,14 +167,44 @@ class Disk(Strict):
 
 
 class Position(Strict):
-    x: int
-    y: int
+    x: int = Field(ge=-MAX_SCENE, le=MAX_SCENE)
+    y: int = Field(ge=-MAX_SCENE, le=MAX_SCENE)
+
+
+class Drawing(Strict):
+    """A drawing pinned on the canvas as GNS3 stores it: an SVG (text, rectangle, ellipse,
+    line) with its top-left corner, stacking order and rotation."""
+
+    x: int = Field(ge=-MAX_SCENE, le=MAX_SCENE)
+    y: int = Field(ge=-MAX_SCENE, le=MAX_SCENE)
+    z: int = Field(1, ge=-1000, le=1000, description="Stacking order (higher is in front).")
+    rotation: int = Field(0, ge=-360, le=360, description="Degrees, clockwise.")
+    svg: str = Field(max_length=MAX_SVG, pattern=r"^<svg[\s>]",
+                     description="The drawing's SVG document, as GNS3 stores it.")
+
+
+class Scene(Strict):
+    width: int = Field(ge=500, le=2 * MAX_SCENE)
+    height: int = Field(ge=500, le=2 * MAX_SCENE)
+
+
+class CanvasSpec(Strict):
+    """What the canvas holds besides the nodes: by default the title and legend notes gns3lab
+    places and a scene that holds everything; an imported project pins its own."""
+
+    notes: bool = Field(True, description="Add the title and legend notes.")
+    scene: Scene | None = Field(None, description="Scene size (default: what holds everything).")
+    drawings: list[Drawing] = Field(default_factory=list, max_length=MAX_DRAWINGS,
+                                    description="Drawings (text, shapes) at fixed positions.")
 
 
 class NodeSettings(Strict):
     """Settings shared by nodes, groups and defaults (node > group > appliance > defaults)."""
 
     appliance: str | None = None
+    image: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.-]{0,47}$", description=(
+        "An image recipe (built-in, e.g. debian-12, or the blueprint's images/<name>.yaml): "
+        "gns3lab build builds the image if no folder holds it, and the node runs it."))
     version: str | None = Field(None, description="Appliance version (name or image version).")
     ram: int | None = Field(None, ge=32, le=MAX_RAM_MB, description="RAM in MB.")
     cpus: int | None = Field(None, ge=1, le=255)
@@ -186,6 +219,8 @@ class NodeSettings(Strict):
     port_name_format: str | None = Field(None, max_length=32)
     first_port_name: IfaceName | None = None
     options: str | None = Field(None, description="Extra QEMU options (GNS3 `options`).")
+    boot_priority: Literal["c", "d", "n", "cn", "cd", "dn", "dc", "nc", "nd"] | None = Field(
+        None, description="QEMU boot order (GNS3 `boot_priority`): c disk, d CD-ROM, n network.")
     disks: list[Disk] | None = Field(None, description="Extra blank data disks.")
     interfaces: dict[IfaceName, Interface] | None = None
     cloud_init: CloudInit | None = None
@@ -210,7 +245,10 @@ class Node(NodeSettings):
     group: str | list[str] | None = None
     mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$",
                             description="Base MAC (adapter 0); adapter N is base + N.")
-    position: Position | None = None
+    position: Position | None = Field(None, description="Pin the symbol's top-left corner on "
+                                      "the canvas (default: the automatic layout).")
+    label: Position | None = Field(None, description="Pin the node's name, relative to the "
+                                   "symbol's top-left corner (default: placed beside it).")
     ports: list[IfaceName] | None = Field(None, description=(
         "cloud: the GNS3 host's interfaces it exposes, as the host names them (ip link; "
         "Windows: the adapter's name); default: those its links name. Nothing is guessed."))
@@ -328,6 +366,8 @@ class Blueprint(Strict):
         None, description="spread: place nodes without `compute:` on the computes by RAM.")
     extra: dict[str, Any] = Field(default_factory=dict,
                                   description="Free data for playbooks and renderers.")
+    canvas: CanvasSpec = Field(default_factory=lambda: CanvasSpec(),
+                               description="Notes, scene size and pinned drawings.")
 
     @field_validator("nodes")
     @classmethod

@@ -23,6 +23,10 @@ if TYPE_CHECKING:
     from generator.server.push import PushResult
 
 BLUEPRINT = click.argument("blueprint", type=click.Path(path_type=Path))
+TRUST_RECIPES = click.option(
+    "--trust-recipe-commands", "trust_recipes", is_flag=True,
+    help="Let the blueprint's own image recipes run commands and add package sources other "
+         "than Debian's (the image build runs them as root: trust the blueprint's author).")
 
 
 BUG_EXIT = 70  # EX_SOFTWARE: an internal error, not the user's input
@@ -68,12 +72,18 @@ def main(debug: bool) -> None:
 @main.command()
 @BLUEPRINT
 @click.option("--images-dir", "images_dirs", multiple=True, type=click.Path(path_type=Path))
-def validate(blueprint: Path, images_dirs: tuple[Path, ...]) -> None:
-    """Check a blueprint and report every problem."""
+@TRUST_RECIPES
+def validate(blueprint: Path, images_dirs: tuple[Path, ...], trust_recipes: bool) -> None:
+    """Check a blueprint and report every problem, and the images a build will make."""
     from generator.build import load_lab
+    from generator.images.recipe_images import plan
 
+    images = plan(blueprint, images_dirs, trust=trust_recipes)
     lab = load_lab(blueprint, images_dirs)
     click.echo(f"{lab.name}: ok ({len(lab.nodes)} nodes, {len(lab.links)} links)")
+    for image in images:
+        click.echo(f"image {image.recipe.name}: cached {image.built.path}" if image.built else
+                   f"image {image.recipe.name}: build will make it (recipe key {image.key})")
 
 
 @main.command()
@@ -90,17 +100,20 @@ def validate(blueprint: Path, images_dirs: tuple[Path, ...]) -> None:
 @click.option("--redact", is_flag=True,
               help="No private key in the archive: the controller makes the lab key at first "
                    "boot and the nodes fetch its public half from it.")
+@TRUST_RECIPES
 def build(blueprint: Path, out_dir: Path, images_dirs: tuple[Path, ...],
           include_images: bool | None,
-          no_images: bool, redact: bool) -> None:
-    """Build BLUEPRINT into OUTPUT/<lab>.gns3project."""
+          no_images: bool, redact: bool, trust_recipes: bool) -> None:
+    """Build BLUEPRINT into OUTPUT/<lab>.gns3project (first building every image it names by
+    recipe, ``image: <recipe>``, that no image folder holds yet)."""
     from generator.build import BuildOptions, build_lab
     from generator.hostcheck import resource_warnings
 
     if include_images and no_images:
         raise click.UsageError("--include-images and --no-images exclude each other")
     options = BuildOptions(out_dir=out_dir, images_dirs=images_dirs,
-                           include_images=include_images, no_images=no_images, redact=redact)
+                           include_images=include_images, no_images=no_images, redact=redact,
+                           trust_recipes=trust_recipes)
     result = build_lab(blueprint, options, _progress())
     totals = result.lab.totals()
     click.echo(f"built {result.archive} ({result.archive.stat().st_size} bytes): "
@@ -308,7 +321,9 @@ def _plain(value: Any) -> Any:
 
 def _register() -> None:
     """Command groups that live in their own modules."""
+    from generator.cli.capture_cmd import capture
     from generator.cli.images import appliance, images
+    from generator.cli.import_cmd import import_cmd
     from generator.cli.lifecycle import diff, graph
     from generator.cli.verify import verify
 
@@ -317,6 +332,8 @@ def _register() -> None:
     main.add_command(graph)
     main.add_command(diff)
     main.add_command(verify)
+    main.add_command(import_cmd)
+    main.add_command(capture)
 
 
 _register()

@@ -11,7 +11,7 @@ import json
 from html import escape
 from typing import Any
 
-from generator.model import Lab, Link, Node, Note
+from generator.model import Drawing, Lab, Link, Node, Note
 from generator.resolve.canvas_labels import NAME_STYLE, PORT_STYLE
 
 REVISION = 9
@@ -45,7 +45,8 @@ def render_project(lab: Lab) -> dict[str, Any]:
         "supplier": None,
         "topology": {
             "computes": [],
-            "drawings": [render_note(note) for note in lab.canvas.notes],
+            "drawings": [render_note(note) for note in lab.canvas.notes]
+            + [render_drawing(d) for d in lab.canvas.drawings],
             "links": [render_link(link, nodes) for link in lab.links],
             "nodes": [render_node(node) for node in lab.nodes],
         },
@@ -107,7 +108,7 @@ def render_qemu(node: Node) -> dict[str, Any]:
         "adapter_type": node.adapter_type,
         "adapters": node.adapters,
         "bios_image": "",
-        "boot_priority": "c",
+        "boot_priority": node.boot_priority,
         "cdrom_image": node.seed_name if node.cloud_init else "",
         "console_type": node.console_type,
         "cpu_throttling": 0,
@@ -165,3 +166,9 @@ def render_note(note: Note) -> dict[str, Any]:
            f'font-size="{note.pt:.1f}"{weight} fill="#000000">{text}</text></svg>')
     return {"drawing_id": note.drawing_id, "locked": False, "rotation": 0, "svg": svg,
             "x": note.x, "y": note.y, "z": 2}
+
+
+def render_drawing(drawing: Drawing) -> dict[str, Any]:
+    """A drawing the blueprint pins, as written (its SVG verbatim, as GNS3 stores it)."""
+    return {"drawing_id": drawing.drawing_id, "locked": False, "rotation": drawing.rotation,
+            "svg": drawing.svg, "x": drawing.x, "y": drawing.y, "z": drawing.z}

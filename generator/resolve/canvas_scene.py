@@ -10,6 +10,7 @@ import math
 from dataclasses import replace
 
 from generator import model as m
+from generator.blueprint.schema import CanvasSpec
 from generator.naming import derive_id
 from generator.resolve.canvas import place_nodes, tier_of
 from generator.resolve.canvas_labels import NAME_STYLE, PORT_STYLE, place_labels, place_names
@@ -26,24 +27,40 @@ SCENE_MARGIN = 100  # px around everything the layout places
 SCENE_MIN = (2000, 1000)  # GNS3's own default scene
 
 
-def place_canvas(lab: m.Lab) -> m.Lab:
+def place_canvas(lab: m.Lab, spec: CanvasSpec | None = None) -> m.Lab:
     """The lab with every canvas decision made: positions (with the links), names, port labels,
-    notes and scene size. Running it on its own output gives the same lab."""
+    notes and scene size. What the blueprint pins (``position:``, ``label:``, ``canvas:``) is
+    kept as written. Running it on its own output gives the same lab."""
+    spec = spec or CanvasSpec()
     placed = place_nodes(lab.nodes, lab.links)
     names = place_names(placed, lab.links)
+    names.update({n.name: n.name_at for n in placed if n.name_pinned})
     labels = place_labels(placed, lab.links, names)
     nodes = tuple(replace(n, name_at=names[n.name]) for n in placed)
     links = tuple(replace(lk, a=replace(lk.a, label_at=labels[(lk.link_id, 0)]),
                           b=replace(lk.b, label_at=labels[(lk.link_id, 1)]))
                   for lk in lab.links)
-    notes = tuple(place_notes(lab, nodes))
-    width, height = scene_size(nodes, links, notes)
-    return replace(lab, nodes=nodes, links=links, canvas=m.Canvas(width, height, notes))
+    notes = tuple(place_notes(lab, nodes)) if spec.notes else ()
+    drawings = pinned_drawings(lab, spec)
+    if spec.scene is not None:
+        width, height = spec.scene.width, spec.scene.height
+    else:
+        width, height = scene_size(nodes, links, notes, drawings)
+    return replace(lab, nodes=nodes, links=links,
+                   canvas=m.Canvas(width, height, notes, drawings))
+
+
+def pinned_drawings(lab: m.Lab, spec: CanvasSpec) -> tuple[m.Drawing, ...]:
+    """The blueprint's drawings as written, each with an id derived from its place in the list
+    (the title and legend notes derive theirs from their kind, so none collide)."""
+    return tuple(m.Drawing(derive_id(lab.name, "drawing", f"pinned-{i}"), d.x, d.y, d.z,
+                           d.rotation, d.svg) for i, d in enumerate(spec.drawings))
 
 
 # -- scene --------------------------------------------------------------------------------
 def scene_size(nodes: tuple[m.Node, ...], links: tuple[m.Link, ...],
-               notes: tuple[m.Note, ...]) -> tuple[int, int]:
+               notes: tuple[m.Note, ...], drawings: tuple[m.Drawing, ...] = ()
+               ) -> tuple[int, int]:
     """(width, height) of a scene, centred on 0 as GNS3 centres it, that holds every symbol,
     name, port label and note with SCENE_MARGIN to spare (else the GUI cannot scroll to them)."""
     boxes: list[tuple[float, float, float, float]] = []
@@ -62,6 +79,8 @@ def scene_size(nodes: tuple[m.Node, ...], links: tuple[m.Link, ...],
                 port_px).values()]
     for note in notes:
         boxes.append((note.x, note.y, note.x + note.width, note.y + note.height))
+    for drawing in drawings:  # its size is inside its SVG: hold its corner at least
+        boxes.append((drawing.x, drawing.y, drawing.x, drawing.y))
     half_w = max((max(abs(b[0]), abs(b[2])) for b in boxes), default=0) + SCENE_MARGIN
     half_h = max((max(abs(b[1]), abs(b[3])) for b in boxes), default=0) + SCENE_MARGIN
     return (max(SCENE_MIN[0], 200 * math.ceil(half_w / 100)),

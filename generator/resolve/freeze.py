@@ -45,7 +45,9 @@ class FreezeSteps(AddressSteps, GuestSetupSteps):
         pos = d.spec.position
         common = dict(name=d.name, node_id=derive_id(self.bp.name, "node", d.name), type=kind,
                       role=role, groups=d.groups, tier=s.get("tier", -1),
-                      x=pos.x if pos else 0, y=pos.y if pos else 0, pinned=pos is not None)
+                      x=pos.x if pos else 0, y=pos.y if pos else 0, pinned=pos is not None,
+                      name_at=(lab.x, lab.y) if (lab := d.spec.label) else (0, 0),
+                      name_pinned=d.spec.label is not None)
         if kind != "qemu":
             return m.Node(**common, symbol=s.get("symbol") or SYMBOLS[kind], console_type="none",
                           ports=tuple(sorted(d.builtin_ports.values(), key=lambda p: p.port)))
@@ -73,6 +75,7 @@ class FreezeSteps(AddressSteps, GuestSetupSteps):
             adapter_type=pick("adapter_type", qemu.get("adapter_type"), "virtio-net-pci"),
             disk_interface=pick("disk_interface", qemu.get("hda_disk_interface"), "virtio"),
             disk_size=disk_size, options=pick("options", qemu.get("options"), ""),
+            boot_priority=pick("boot_priority", qemu.get("boot_priority"), "c"),
             port_name_format=pick("port_name_format", app.port_name_format, "Ethernet{0}"),
             first_port_name=pick("first_port_name", app.first_port_name, None), nics=nics,
             data_disks=self.data_disks(d), interfaces=self.guest_interfaces(d, plan, nics, nets),

@@ -57,7 +57,7 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
             extra=dict(self.bp.extra),
             computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
                            for name, c in sorted(self.bp.computes.items())))
-        lab = place_canvas(lab)  # once, with the links: show prints what the archive holds
+        lab = place_canvas(lab, self.bp.canvas)  # once, with the links: show prints it
         self.check_lab(lab)
         self.gate()
         return lab

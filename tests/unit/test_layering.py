@@ -36,6 +36,9 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "read": frozenset({"write", "server", "build", "cli"}),
     "server": frozenset({"write", "build", "cli"}),
     "build": frozenset({"cli"}),
+    # import runs the pipeline backwards: reads a project (read/), checks what it writes
+    # with build's own loader; only the CLI and a running server are out of its reach
+    "importing": frozenset({"server", "cli"}),
     "cli": frozenset(),
 }
 #: Parts that may import an add-on module (generator.addons.<module>); the rest go through the

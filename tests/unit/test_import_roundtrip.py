@@ -1,0 +1,104 @@
+"""``gns3lab import`` round trip: blueprint -> project.gns3 -> import -> blueprint -> the same
+project.gns3 (nodes and their properties, links at the same adapter and port with their
+filters, positions, labels, drawings and the scene; ids may differ). Over every bundled
+blueprint and the fuzzed blueprints test_fuzz generates (those that are good labs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from generator.build import load_lab
+from generator.errors import GeneratorError
+from generator.importing import import_project
+from generator.render.project import dump_project, render_project
+from tests.unit import test_fuzz
+from tests.unit.test_fuzz import SEED_DATA, VALUES, fuzz, mutate, paths
+
+sandbox = test_fuzz.sandbox  # the fuzz tests' fixture: copies of the seeds, an empty HOME
+
+#: Labs whose project file says all a blueprint needs. A lab with the fabric add-on (Cumulus
+#: switches) also needs its servers' bonds, which only the seeds hold (see test_fabric_...).
+ROUND_TRIP = ["demo", "openstack-ceph-mini", "tests/builtins"]
+FABRIC = ["openstack-ceph", "tests/fabric"]
+
+
+@st.composite
+def mutants(draw: st.DrawFn) -> tuple[str, Any]:
+    """test_fuzz's mutants, of the labs that round-trip."""
+    name = draw(st.sampled_from(ROUND_TRIP))
+    data = yaml.safe_load(yaml.safe_dump(SEED_DATA[name]))
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.sampled_from(paths(data)))
+        op = draw(st.sampled_from(["drop", "rename", "replace", "replace", "list", "nest"]))
+        data = mutate(data, where, op, draw(VALUES))
+    return name, data
+
+
+def comparable(project: dict[str, Any]) -> dict[str, Any]:
+    """The project with ids replaced by node names (ids derive from the lab's name)."""
+    topo = project["topology"]
+    names = {n["node_id"]: n["name"] for n in topo["nodes"]}
+    nodes = [{k: v for k, v in n.items() if k != "node_id"} for n in topo["nodes"]]
+    links = [{"filters": lk["filters"], "nodes": [
+        {**{k: v for k, v in end.items() if k != "node_id"}, "node": names[end["node_id"]]}
+        for end in lk["nodes"]]} for lk in topo["links"]]
+    drawings = [{k: v for k, v in d.items() if k != "drawing_id"} for d in topo["drawings"]]
+    rest = {k: v for k, v in project.items() if k not in ("topology", "project_id")}
+    return {"nodes": nodes, "links": links, "drawings": drawings, **rest}
+
+
+def round_trip(folder: Path, blueprint: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the first project, the project rebuilt from its import), both comparable."""
+    first = render_project(load_lab(blueprint))
+    gns3 = folder / "project.gns3"
+    gns3.write_bytes(dump_project(first))
+    out = folder / "imported"
+    import_project(gns3, out)
+    again = render_project(load_lab(out))
+    return comparable(first), comparable(again)
+
+
+@pytest.mark.parametrize("name", ROUND_TRIP)
+def test_bundled_blueprints_round_trip(sandbox: Path, tmp_path: Path, name: str) -> None:
+    path = sandbox / name / "roundtrip.yaml"
+    path.write_text(yaml.safe_dump(SEED_DATA[name], sort_keys=False))
+    first, again = round_trip(tmp_path, path)
+    assert again == first
+    assert first["drawings"] and first["nodes"]  # the title and legend became drawings
+
+
+@pytest.mark.parametrize("name", FABRIC)
+def test_fabric_labs_need_their_bonds(sandbox: Path, tmp_path: Path, name: str) -> None:
+    """A project file holds no guest interfaces, so a Cumulus fabric's servers come without
+    the bonds the fabric add-on requires: one clear error per link, nothing written."""
+    path = sandbox / name / "roundtrip.yaml"
+    path.write_text(yaml.safe_dump(SEED_DATA[name], sort_keys=False))
+    with pytest.raises(GeneratorError) as err:
+        round_trip(tmp_path, path)
+    assert all("is not in a bond" in line for line in err.value.lines()), err.value.lines()
+    assert not (tmp_path / "imported").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["project.gns3"]
+
+
+@pytest.mark.timeout(300)
+@fuzz(40)
+@given(mutants())
+def test_fuzzed_blueprints_round_trip(sandbox: Path, tmp_path_factory: pytest.TempPathFactory,
+                                      mutant: tuple[str, Any]) -> None:
+    """Every mutant that is a good lab round-trips as the bundled ones do."""
+    name, data = mutant
+    path = sandbox / name / "fuzz-roundtrip.yaml"
+    try:
+        path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False),
+                        encoding="utf-8", errors="surrogatepass")
+        load_lab(path)
+    except (GeneratorError, yaml.YAMLError, ValueError, OverflowError):
+        return  # not a lab: test_fuzz checks those end in one clear error
+    first, again = round_trip(tmp_path_factory.mktemp("rt"), path)
+    assert again == first
