@@ -9,12 +9,13 @@ from typing import Any
 from generator.addons.osa_config import HEADER, osa_nodes, provider_bridge
 from generator.addons.osa_releases import CURRENT
 from generator.addons.osa_settings import OSA_NETWORKS, Settings
-from generator.model import Lab
+from generator.model import Lab, Node
 from generator.render.yamltext import ansible_document
 
 OSA_REPO = "https://opendev.org/openstack/openstack-ansible"
 OSA_DIR = "/opt/openstack-ansible"
 DEPLOY_BOOK = "playbooks/osa-deploy.yml"
+HOSTS_BOOK = "playbooks/osa-hosts.yml"
 #: Where the controller's bootstrap appends its console lines (render/bootstrap's STATUS).
 STATUS_FILE = "/var/lib/gns3lab/status"
 #: The packages OpenStack-Ansible's deploy guide installs on a target host: 21.2.12's for
@@ -37,12 +38,24 @@ def _playbook(plays: list[dict[str, Any]]) -> bytes:
     return ansible_document(HEADER, plays)
 
 
+def ready_nodes(lab: Lab, s: Settings) -> list[Node]:
+    """The servers stage servers-ready checks: every OpenStack host, and every other VM its
+    stage names (by node, role or group), such as a server in no OSA group (log1 in 2026.1)."""
+    stages = lab.controller.stages if lab.controller else ()
+    named = {h for st in stages if HOSTS_BOOK in st.generated for h in st.hosts}
+    found = {n.name: n for n in osa_nodes(lab, s)}
+    controller = lab.controller.node if lab.controller else None
+    found.update({n.name: n for n in lab.vms
+                  if named & {n.name, n.role, *n.groups} and n.name != controller})
+    return [found[k] for k in sorted(found)]
+
+
 def fabric_targets(lab: Lab, s: Settings) -> list[str]:
-    """Addresses every OpenStack host must reach: the container gateway, then every host's
+    """Addresses every server must reach: the container gateway, then every server's
     address on each OSA network."""
     out = [str(s.networks["container"].gateway)] if s.networks["container"].gateway else []
     for role in OSA_NETWORKS:
-        for node in osa_nodes(lab, s):
+        for node in ready_nodes(lab, s):
             addr = node.address_on(s.networks[role].name)
             if addr is not None:
                 out.append(str(addr.ip))
@@ -62,7 +75,7 @@ def render_hosts_playbook(lab: Lab, s: Settings) -> bytes:
          "until": "osa_ping.rc == 0", "retries": 30, "delay": 10, "changed_when": False},
     ]
     play = {"name": "Servers are ready: bonds, VLANs and bridges carry traffic over the fabric",
-            "hosts": ":".join(n.name for n in osa_nodes(lab, s)), "gather_facts": False,
+            "hosts": ":".join(n.name for n in ready_nodes(lab, s)), "gather_facts": False,
             "vars": {"osa_fabric_targets": fabric_targets(lab, s)}, "tasks": tasks}
     return _playbook([play])
 
