@@ -22,8 +22,8 @@ from tests.unit.test_fuzz import SEED_DATA, VALUES, fuzz, mutate, paths
 
 sandbox = test_fuzz.sandbox  # the fuzz tests' fixture: copies of the seeds, an empty HOME
 
-#: Labs whose project file says all a blueprint needs. A lab with the fabric add-on (Cumulus
-#: switches) also needs its servers' bonds, which only the seeds hold (see test_fabric_...).
+#: Labs whose project file says all a blueprint needs; FABRIC: labs with the fabric add-on,
+#: which may also need their servers' bonds (only the seeds hold them).
 ROUND_TRIP = ["demo", "openstack-ceph-mini", "tests/builtins"]
 FABRIC = ["openstack-ceph", "tests/fabric"]
 
@@ -74,16 +74,20 @@ def test_bundled_blueprints_round_trip(sandbox: Path, tmp_path: Path, name: str)
 
 
 @pytest.mark.parametrize("name", FABRIC)
-def test_fabric_labs_need_their_bonds(sandbox: Path, tmp_path: Path, name: str) -> None:
-    """A project file holds no guest interfaces, so a Cumulus fabric's servers come without
-    the bonds the fabric add-on requires: one clear error per link, nothing written."""
+def test_fabric_labs_round_trip_or_need_their_bonds(sandbox: Path, tmp_path: Path,
+                                                    name: str) -> None:
+    """A project file holds no guest interfaces: where the fabric add-on requires the servers'
+    bonds (Cumulus switches), the import stops with one clear error per link and writes
+    nothing; otherwise the lab round-trips."""
     path = sandbox / name / "roundtrip.yaml"
     path.write_text(yaml.safe_dump(SEED_DATA[name], sort_keys=False))
-    with pytest.raises(GeneratorError) as err:
-        round_trip(tmp_path, path)
-    assert all("is not in a bond" in line for line in err.value.lines()), err.value.lines()
-    assert not (tmp_path / "imported").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["project.gns3"]
+    try:
+        first, again = round_trip(tmp_path, path)
+    except GeneratorError as err:
+        assert all("is not in a bond" in line for line in err.lines()), err.lines()
+        assert [p.name for p in tmp_path.iterdir()] == ["project.gns3"]
+        return
+    assert again == first
 
 
 @pytest.mark.timeout(300)
