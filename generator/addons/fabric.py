@@ -1,16 +1,35 @@
-"""The Cumulus fabric add-on: CLAG pairs, bonds and VLAN trunks derived from the lab model.
+"""The fabric add-on: the switches' configuration derived from the lab model, by two backends.
 
-The configuration is first planned as data (:mod:`~generator.addons.fabric_plan`, whose
-docstring gives the rules), then rendered as Ansible (:mod:`~generator.addons.fabric_render`):
-NCLU commands for Cumulus Linux 3.x/4.x, NVUE for 5.x. Its one setting is
-``extra.provider_vlans`` (:mod:`~generator.addons.fabric_settings`). This module is the add-on's
-face for the registry, and re-exports the names callers use.
+- Cumulus (CLAG pairs, bonds, VLAN trunks): planned as data (:mod:`~generator.addons.
+  fabric_plan`, whose docstring gives the rules), rendered as Ansible (:mod:`~generator.addons.
+  fabric_render`): NCLU commands for Cumulus Linux 3.x/4.x, NVUE for 5.x.
+- FRR (BGP unnumbered underlay, EVPN-VXLAN overlay, EVPN multihoming for dual-homed bonds) on
+  the VMs of the roles ``extra.frr_roles`` names: planned in :mod:`~generator.addons.fabric_frr`,
+  rendered as frr.conf and a script per switch (:mod:`~generator.addons.fabric_frr_render`) and
+  the playbooks that install and check them (:mod:`~generator.addons.fabric_frr_playbooks`).
+
+Its settings are ``extra.provider_vlans``, ``frr_roles`` and ``frr_loopbacks``
+(:mod:`~generator.addons.fabric_settings`). This module is the add-on's face for the registry,
+and re-exports the names callers use.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from generator.addons.base import Issue
-from generator.addons.fabric_plan import fabric_data, find_pairs, mgmt_port, port_number
+from generator.addons.fabric_frr import frr_fabric_data, frr_switches
+from generator.addons.fabric_frr_playbooks import frr_playbooks
+from generator.addons.fabric_frr_render import HEADER as FRR_HEADER
+from generator.addons.fabric_frr_render import host_vars as frr_host_vars
+from generator.addons.fabric_plan import (
+    cumulus_switches,
+    fabric_data,
+    fabric_settings,
+    find_pairs,
+    mgmt_port,
+    port_number,
+)
 from generator.addons.fabric_render import (
     host_vars,
     nclu_commands,
@@ -27,16 +46,19 @@ from generator.addons.fabric_settings import (
 from generator.errors import FabricError
 from generator.model import Lab
 from generator.render.logins import is_cumulus
+from generator.render.yamltext import ansible_document
 
 __all__ = ["FabricError", "FabricSettings", "applies", "check", "compress_vlans", "fabric_data",
-           "find_pairs", "host_vars", "is_cumulus", "load_fabric_settings",
+           "find_pairs", "frr_data", "host_vars", "is_cumulus", "load_fabric_settings",
            "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans", "port_number",
            "port_ranges", "render"]
 
 
 def applies(lab: Lab) -> bool:
-    """The add-on applies to any lab with Cumulus switches."""
-    return any(is_cumulus(n) for n in lab.vms)
+    """The add-on applies to any lab with Cumulus switches or FRR switches."""
+    settings, _ = load_fabric_settings(lab)
+    frr = settings is not None and bool(frr_switches(lab, settings))
+    return frr or any(is_cumulus(n) for n in lab.vms)
 
 
 def check(lab: Lab) -> list[Issue]:
@@ -45,12 +67,31 @@ def check(lab: Lab) -> list[Issue]:
     if settings is None or not applies(lab):
         return issues
     try:
-        fabric_data(lab)
+        render(lab)
     except FabricError as exc:
         return [(exc.path, exc.message, exc.hint)]
     return []
 
 
+def frr_data(lab: Lab) -> dict[str, Any]:
+    """The FRR fabric as data (no switch in ``frr_roles``: no switches)."""
+    settings = fabric_settings(lab)
+    return frr_fabric_data(lab, settings, settings.provider_vlans)
+
+
+def render_frr(lab: Lab) -> dict[str, bytes]:
+    """host_vars/<switch>.yml for every FRR switch, and the playbooks that install and check."""
+    data = frr_data(lab)
+    out = {f"host_vars/{name}.yml": ansible_document(FRR_HEADER, frr_host_vars(name, sw))
+           for name, sw in data["switches"].items()}
+    return out | frr_playbooks(lab, data)
+
+
 def render(lab: Lab) -> dict[str, bytes]:
-    """host_vars/<switch>.yml for every Cumulus switch, and the playbooks that apply them."""
-    return render_fabric(fabric_data(lab))
+    """host_vars/<switch>.yml for every switch, and the playbooks that apply them: the Cumulus
+    backend's and the FRR backend's."""
+    settings = fabric_settings(lab)
+    out = render_fabric(fabric_data(lab)) if cumulus_switches(lab, settings) else {}
+    if frr_switches(lab, settings):
+        out |= render_frr(lab)
+    return dict(sorted(out.items()))

@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from generator.addons.fabric_settings import provider_vlans
+from generator.addons.fabric_settings import FabricSettings, load_fabric_settings
 from generator.errors import FabricError
 from generator.model import Endpoint, GuestInterface, Lab, Node
 from generator.render.logins import is_cumulus
@@ -113,8 +113,20 @@ def bond_vids(node: Node, bond: str, provider: tuple[int, ...]) -> tuple[int, ..
     return tuple(sorted(vids))
 
 
-def _switches(lab: Lab) -> dict[str, Node]:
-    return {n.name: n for n in sorted(lab.vms, key=lambda n: n.name) if is_cumulus(n)}
+def fabric_settings(lab: Lab) -> FabricSettings:
+    """The fabric settings, or FabricError on the first problem (``check`` reports them all)."""
+    settings, issues = load_fabric_settings(lab)
+    if settings is None:
+        path, message, hint = issues[0]
+        raise FabricError(message, hint, path)
+    return settings
+
+
+def cumulus_switches(lab: Lab, settings: FabricSettings) -> dict[str, Node]:
+    """The Cumulus switches this backend configures: not those in ``frr_roles`` (the FRR
+    backend's, whatever their image)."""
+    return {n.name: n for n in sorted(lab.vms, key=lambda n: n.name)
+            if is_cumulus(n) and n.role not in settings.frr_roles}
 
 
 def _far_end(lab: Lab, switch: str, remote: Endpoint, pair_of: dict[str, tuple[str, str]],
@@ -223,10 +235,11 @@ def _access_switch(lab: Lab, node: Node) -> dict[str, Any]:
 
 def fabric_data(lab: Lab) -> dict[str, Any]:
     """The whole fabric as data: VLANs, CLAG pairs and one entry per Cumulus switch."""
-    switches = _switches(lab)
+    settings = fabric_settings(lab)
+    switches = cumulus_switches(lab, settings)
     pairs = find_pairs(lab, switches)
     pair_of = {name: pair for pair in pairs for name in pair}
-    provider = provider_vlans(lab)
+    provider = settings.provider_vlans
     plans = {pair: _plan_pair(lab, pair, switches, pair_of) for pair in pairs}
     for _, bonds in plans.values():
         for bond in bonds:

@@ -58,3 +58,16 @@ def check_playbooks(files: dict[str, bytes], folder: Path) -> None:
         tools.run(["ansible-playbook", "-i", "localhost,", "--syntax-check", book], cwd=folder)
     tools.run(["ansible-lint", "--offline", "--nocolor", *sorted(files)], cwd=folder,
               timeout=300)
+
+
+def test_frr_playbooks_pass_syntax_check_and_lint(tmp_path: Path) -> None:
+    """The FRR backend's install and check playbooks for the mini FRR lab."""
+    from tests.unit.test_fabric_frr import MINI, load_with_tiny_images
+
+    files = fabric.render(load_with_tiny_images(MINI, tmp_path / "images"))
+    assert yaml.safe_load(files["playbooks/fabric-frr.yml"])[0]["hosts"] == \
+        "leaf01:leaf02:spine01"
+    assert [p["hosts"] for p in yaml.safe_load(files["playbooks/fabric-frr-check.yml"])] == [
+        "leaf01:leaf02:spine01", "leaf01:leaf02", "compute1:infra1:mgmt01",
+        "compute1:infra1:mgmt01"]
+    check_playbooks(files, tmp_path / "tree")

@@ -1,0 +1,217 @@
+"""The FRR fabric's playbooks (pure): one that installs each switch's files (stage ``fabric``)
+and one that proves the fabric works, one console line per fact (the check stage):
+
+- ``bgp``: every BGP session of every routing switch is Established (``show bgp summary json``);
+- ``evpn``: every leaf holds EVPN routes of type 1 and 4 (multihoming: Ethernet segments and
+  their designated forwarders) and 2 and 3 (MACs, flooding lists);
+- ``lacp``: every server bond on the leaves has an LACP partner on each member, the system MAC
+  of its Ethernet segment, and all members in one aggregator;
+- ``reach``: every server reaches every other one (and the controller) on every lab network the
+  fabric carries, each ping bound to the interface holding that network's address.
+
+Each line starts ``gns3lab-fabric:`` and goes to the controller's console; the check may run
+again later (after a leaf is stopped) with ``-e fabric_round=<name>``, which every line names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from generator.addons.fabric_frr_render import CHECK_PLAYBOOK, HEADER, PLAYBOOK
+from generator.model import Lab
+from generator.render.yamltext import ansible_document
+
+SCRIPT = "/usr/local/sbin/gns3lab-fabric"
+UNIT = "/etc/systemd/system/gns3lab-fabric.service"
+RETRIES = 60  # x DELAY s: BGP, EVPN and LACP settle within a minute or two under TCG
+DELAY = 5
+
+_INSTALL = f"""set -e
+cat >{SCRIPT} <<'GNS3LAB_EOF'
+{{{{ fabric_script }}}}GNS3LAB_EOF
+chmod 0755 {SCRIPT}
+cat >{UNIT} <<'GNS3LAB_EOF'
+[Unit]
+Description=gns3lab fabric: bonds, bridge and VXLAN devices for FRR
+Before=frr.service
+After=systemd-udevd.service network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart={SCRIPT}
+
+[Install]
+WantedBy=multi-user.target
+GNS3LAB_EOF
+systemctl daemon-reload
+systemctl enable --quiet gns3lab-fabric.service
+systemctl restart gns3lab-fabric.service
+{{% if fabric_frr_conf %}}
+cat >/etc/frr/frr.conf <<'GNS3LAB_EOF'
+{{{{ fabric_frr_conf }}}}GNS3LAB_EOF
+chown frr:frr /etc/frr/frr.conf
+systemctl enable --quiet frr.service
+systemctl restart frr.service
+{{% endif %}}
+"""
+
+#: Every check line starts so: the round (``boot`` unless ``-e fabric_round=...``), then the fact.
+LINE = "gns3lab-fabric: {{ fabric_round | default('boot') }} "
+_CONSOLE = "printf '%s\\n' {{ line | quote }} >>/dev/console"
+
+
+def _report(line: str) -> dict[str, Any]:
+    """A task that writes one line to the controller's console."""
+    return {"name": "Report on the controller's console", "ansible.builtin.raw": _CONSOLE,
+            "vars": {"line": line}, "delegate_to": "{{ lab_controller }}", "become": False,
+            "changed_when": False}
+
+
+def install_playbook(switches: list[str]) -> bytes:
+    """One play over the FRR switches: the script, its unit and frr.conf, in one round trip."""
+    play = {"name": "FRR fabric: each switch's Linux side and frr.conf, rebuilt at every boot",
+            "hosts": ":".join(switches), "gather_facts": False, "become": True,
+            "tasks": [
+                {"name": "Write the fabric script, its unit and frr.conf; start both",
+                 "ansible.builtin.raw": _INSTALL, "changed_when": True},
+                _report("gns3lab-fabric: installed {{ inventory_hostname }} "
+                        "({{ fabric.kind }}, AS {{ fabric.asn | default('-') }})")]}
+    return ansible_document(HEADER, [play])
+
+
+def _bgp_play(routers: list[str]) -> dict[str, Any]:
+    peers = "(bgp.stdout | from_json).ipv4Unicast.peers | default({})"
+    states = f"{peers} | dict2items | map(attribute='value.state') | list"
+    return {
+        "name": "Check - every BGP session of every switch is established",
+        "hosts": ":".join(routers), "gather_facts": False, "become": True,
+        "tasks": [
+            {"name": "Wait until every session is Established",
+             "ansible.builtin.raw": "vtysh -c 'show bgp summary json'", "register": "bgp",
+             "until": "bgp.rc == 0 and bgp.stdout.strip().startswith('{') and "
+                      f"({states} | length) > 0 and "
+                      f"({states} | unique) == ['Established']",
+             "retries": RETRIES, "delay": DELAY, "changed_when": False},
+            _report(LINE + "bgp {{ inventory_hostname }} "
+                    f"{{{{ {states} | length }}}}/{{{{ fabric.uplinks | length }}}} sessions "
+                    f"Established ({{{{ {peers} | dict2items | map(attribute='key') "
+                    "| join(',') }})")]}
+
+
+def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:
+    types = ["1", "2", "3", "4"] if multihomed else ["2", "3"]
+    count = "evpn.stdout | regex_findall('\"\\\\[' ~ item ~ '\\\\]:') | length"
+    return {
+        "name": "Check - every leaf holds EVPN routes of every type",
+        "hosts": ":".join(leaves), "gather_facts": False, "become": True,
+        "vars": {"evpn_types": types},
+        "tasks": [
+            {"name": "Wait until routes of every type are there",
+             "ansible.builtin.raw": "vtysh -c 'show bgp l2vpn evpn route json'",
+             "register": "evpn",
+             "until": "evpn.rc == 0 and evpn_types | reject('in', evpn.stdout "
+                      "| regex_findall('\"\\\\[(\\\\d)\\\\]:') | unique) | list | length == 0",
+             "retries": RETRIES, "delay": DELAY, "changed_when": False},
+            _report(LINE + "evpn {{ inventory_hostname }} "
+                    "{% for item in evpn_types %}type-{{ item }} "
+                    f"{{{{ {count} }}}}{{{{ ', ' if not loop.last }}}}{{% endfor %}}")]}
+
+
+def _lacp_play(bonds: dict[str, dict[str, str]]) -> dict[str, Any]:
+    partners = ("lacp.stdout | regex_findall('details partner lacp pdu:\\\\s+system priority: "
+                "\\\\d+\\\\s+system mac address: (\\\\S+)')")
+    aggregators = "lacp.stdout | regex_findall('Aggregator ID: (\\\\d+)')"
+    return {
+        "name": "Check - every server bond has an LACP partner on each member",
+        "hosts": ":".join(sorted(bonds)), "gather_facts": False, "become": True,
+        "vars": {"fabric_bonds": bonds},
+        "tasks": [
+            {"name": "Wait until each member has its Ethernet segment's partner, in one "
+             "aggregator",
+             "ansible.builtin.raw": "cat /proc/net/bonding/{{ item.key }}",
+             "register": "lacp",
+             "loop": "{{ fabric_bonds[inventory_hostname] | dict2items }}",
+             "until": f"lacp.rc == 0 and ({partners} | unique) == [item.value] and "
+                      f"({partners} | length) == (lab_interfaces[item.key].members | length) "
+                      f"and ({aggregators} | unique | length) == 1",
+             "retries": RETRIES, "delay": DELAY, "changed_when": False},
+            {"name": "Report on the controller's console",
+             "ansible.builtin.raw": _CONSOLE,
+             "loop": "{{ fabric_bonds[inventory_hostname] | dict2items }}",
+             "vars": {"line": LINE + "lacp {{ inventory_hostname }} "
+                      "{{ item.key }} partner {{ item.value }} on "
+                      "{{ lab_interfaces[item.key].members | join(',') }}"},
+             "delegate_to": "{{ lab_controller }}", "become": False, "changed_when": False}]}
+
+
+_PING = """failed=0
+pids=""
+{% for target in fabric_pings[inventory_hostname] %}
+(for i in $(seq 30); do ping -c 1 -W 1 -I {{ target[0] }} {{ target[1] }} >/dev/null && exit 0; \
+sleep 0.3; done
+ echo "no answer: ping -I {{ target[0] }} {{ target[1] }}"; exit 1) &
+pids="$pids $!"
+{% endfor %}
+for pid in $pids; do wait "$pid" || failed=1; done
+exit "$failed"
+"""
+
+
+def _reach_play(pings: dict[str, list[list[str]]]) -> dict[str, Any]:
+    return {
+        "name": "Check - every server reaches every other one on every fabric network",
+        "hosts": ":".join(sorted(pings)), "gather_facts": False, "become": True,
+        "vars": {"fabric_pings": pings},
+        "tasks": [
+            {"name": "Ping every target bound to its interface, in parallel",
+             "ansible.builtin.raw": _PING, "changed_when": False},
+            _report(LINE + "reach {{ inventory_hostname }} "
+                    "{% for t in fabric_pings[inventory_hostname] %}{{ t[0] }}>{{ t[1] }}"
+                    "{{ ' ' if not loop.last }}{% endfor %}")]}
+
+
+def ping_targets(lab: Lab, hosts: list[str], vlans: list[int]) -> dict[str, list[list[str]]]:
+    """host -> [interface, address] for every other host's address on each fabric network
+    (one with a VLAN the fabric carries) the host has an address on."""
+    fabric_nets = {n.name for n in lab.networks if n.vlan in vlans}
+    where: dict[str, dict[str, tuple[str, str]]] = {}
+    for name in hosts:
+        for iface in lab.node(name).interfaces:
+            if iface.network in fabric_nets and iface.addresses and not iface.dhcp:
+                where.setdefault(iface.network, {})[name] = (iface.name,
+                                                             str(iface.addresses[0].ip))
+    out: dict[str, list[list[str]]] = {}
+    for net in sorted(where):
+        for name, (source, _) in sorted(where[net].items()):
+            out.setdefault(name, []).extend([source, address] for other, (_, address)
+                                            in sorted(where[net].items()) if other != name)
+    return dict(sorted(out.items()))
+
+
+def check_playbook(lab: Lab, data: dict[str, Any]) -> bytes:
+    """The plays that prove the fabric: BGP, EVPN routes, LACP partners, reachability."""
+    switches = data["switches"]
+    routers = sorted(n for n, s in switches.items() if s["kind"] != "access")
+    leaves = sorted(n for n, s in switches.items() if s["kind"] == "leaf")
+    bonds: dict[str, dict[str, str]] = {}
+    for leaf in leaves:
+        for spec in switches[leaf]["bonds"].values():
+            server, bond = spec["remote"].split(":")
+            if spec["es_sys_mac"]:
+                bonds.setdefault(server, {})[bond] = spec["es_sys_mac"]
+    plays = [_bgp_play(routers)]
+    if leaves:
+        plays.append(_evpn_play(leaves, multihomed=bool(bonds)))
+    if bonds:
+        plays.append(_lacp_play(dict(sorted(bonds.items()))))
+    pings = ping_targets(lab, sorted(bonds), data["vlans"])
+    if pings:
+        plays.append(_reach_play(pings))
+    return ansible_document(HEADER, plays)
+
+
+def frr_playbooks(lab: Lab, data: dict[str, Any]) -> dict[str, bytes]:
+    """The install playbook and the check playbook, by path."""
+    return {PLAYBOOK: install_playbook(sorted(data["switches"])),
+            CHECK_PLAYBOOK: check_playbook(lab, data)}

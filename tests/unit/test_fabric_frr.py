@@ -1,0 +1,129 @@
+"""The fabric add-on's FRR backend, checked against the lab model of the mini FRR lab: which
+switch is a spine, leaf or access switch, their identities, the Ethernet segments of the
+dual-homed bonds, what frr.conf and the fabric script say, and the blueprint errors."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from generator.addons import fabric
+from generator.addons.fabric_frr_playbooks import ping_targets
+from generator.addons.fabric_frr_render import frr_conf
+from generator.build import load_lab
+from generator.errors import FabricError
+from generator.model import Lab
+from tests.helpers import REPO, make_tiny_appliance
+
+MINI = REPO / "blueprints" / "openstack-ceph-mini-frr"
+APPLIANCE = "gns3lab Debian 12"
+SYS_MAC = "44:38:39:ff:00:01"
+
+
+def load_with_tiny_images(blueprint: Path, folder: Path) -> Lab:
+    """The blueprint resolved against a tiny blank image named like the real appliance."""
+    make_tiny_appliance(folder, APPLIANCE, "gns3lab-debian-12-test.qcow2")
+    return load_lab(blueprint, (folder,))
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    return load_with_tiny_images(MINI, tmp_path_factory.mktemp("images"))
+
+
+@pytest.fixture(scope="module")
+def data(lab: Lab) -> dict[str, Any]:
+    return fabric.frr_data(lab)
+
+
+def test_kinds_identities_and_underlay_links(data: dict[str, Any]) -> None:
+    switches = data["switches"]
+    assert {n: (s["kind"], s["asn"], s["loopback"]) for n, s in switches.items()} == {
+        "spine01": ("spine", 65003, "10.255.0.3"), "leaf01": ("leaf", 65005, "10.255.0.5"),
+        "leaf02": ("leaf", 65006, "10.255.0.6")}
+    assert switches["spine01"]["uplinks"] == {"eth1": "leaf01:eth4", "eth2": "leaf02:eth4"}
+    assert switches["leaf01"]["uplinks"] == {"eth4": "spine01:eth1"}
+    assert data["vlans"] == [10, 20]
+
+
+def test_every_dual_homed_bond_is_one_ethernet_segment_on_both_leaves(
+        data: dict[str, Any]) -> None:
+    leaf01, leaf02 = (data["switches"][n]["bonds"] for n in ("leaf01", "leaf02"))
+    assert list(leaf01) == list(leaf02) == ["infra1-bond0", "compute1-bond0", "mgmt01-bond0"]
+    for name in leaf01:
+        a, b = leaf01[name], leaf02[name]
+        assert (a["es_id"], a["es_sys_mac"], a["vids"]) == (b["es_id"], b["es_sys_mac"],
+                                                           b["vids"])
+        assert a["es_sys_mac"] == SYS_MAC
+    assert [b["es_id"] for b in leaf01.values()] == [1, 2, 3]  # the port on leaf01: stable
+    assert leaf01["mgmt01-bond0"]["vids"] == [10]
+    assert (leaf01["infra1-bond0"]["members"], leaf02["infra1-bond0"]["members"]) == (
+        ["eth1"], ["eth1"])
+
+
+def test_frr_conf_of_a_leaf_has_segments_uplink_bfd_and_evpn(data: dict[str, Any]) -> None:
+    conf = frr_conf("leaf01", data["switches"]["leaf01"]).splitlines()
+    assert conf[0] == "frr defaults datacenter"
+    for block in (["interface infra1-bond0", " evpn mh es-id 1", f" evpn mh es-sys-mac {SYS_MAC}"],
+                  ["interface eth4", " evpn mh uplink"],
+                  [" neighbor fabric remote-as external", " neighbor fabric bfd"],
+                  [" address-family l2vpn evpn", "  neighbor fabric activate",
+                   "  advertise-all-vni"]):
+        start = conf.index(block[0])
+        assert conf[start:start + len(block)] == block
+    assert " neighbor eth4 interface peer-group fabric" in conf
+    assert "  network 10.255.0.5/32" in conf
+
+
+def test_a_spine_relays_evpn_and_owns_no_vni(data: dict[str, Any]) -> None:
+    conf = frr_conf("spine01", data["switches"]["spine01"])
+    assert "advertise-all-vni" not in conf and "evpn mh" not in conf
+    assert " neighbor eth1 interface peer-group fabric\n neighbor eth2 interface" in conf
+
+
+def test_script_bonds_carry_the_segment_mac_as_lacp_system_and_vnis(lab: Lab) -> None:
+    leaf = yaml.safe_load(fabric.render(lab)["host_vars/leaf02.yml"])
+    script = leaf["fabric_script"].splitlines()
+    assert "add_bond infra1-bond0 44:38:39:ff:00:01 10 20 -- eth1" in script
+    assert "add_bond mgmt01-bond0 44:38:39:ff:00:01 10 -- eth3" in script
+    assert script[-1] == "for vni in $(vids 10 20); do add_vni \"$vni\" 10.255.0.6; done"
+    assert "ip link set dev eth4 mtu 9216 up" in script
+
+
+def test_check_pings_every_other_host_and_mgmt01_on_every_fabric_network(lab: Lab) -> None:
+    assert ping_targets(lab, ["compute1", "infra1", "mgmt01"], [10, 20]) == {
+        "compute1": [["br-mgmt", "172.29.236.11"], ["br-mgmt", "172.29.236.1"],
+                     ["br-storage", "172.29.244.11"]],
+        "infra1": [["br-mgmt", "172.29.236.21"], ["br-mgmt", "172.29.236.1"],
+                   ["br-storage", "172.29.244.21"]],
+        "mgmt01": [["br-mgmt", "172.29.236.21"], ["br-mgmt", "172.29.236.11"]]}
+
+
+def test_frr_roles_take_switches_from_the_cumulus_backend(lab: Lab) -> None:
+    files = fabric.render(lab)
+    assert sorted(files) == ["host_vars/leaf01.yml", "host_vars/leaf02.yml",
+                             "host_vars/spine01.yml", "playbooks/fabric-frr-check.yml",
+                             "playbooks/fabric-frr.yml"]
+    none = replace(lab, extra={})
+    assert not fabric.applies(none) and fabric.applies(lab)
+
+
+def test_a_switch_without_an_oob_address_is_refused(lab: Lab) -> None:
+    """mgmt01's eth0 is a port of its OOB bridge, with no address: no identity to derive."""
+    extra = {**lab.extra, "frr_roles": ["spine", "leaf", "controller"]}
+    with pytest.raises(FabricError, match="FRR switch 'mgmt01' has no address on its "
+                       "management port eth0"):
+        fabric.frr_data(replace(lab, extra=extra))
+    issues = fabric.check(replace(lab, extra=extra))
+    assert [message for _, message, _ in issues] == [
+        "FRR switch 'mgmt01' has no address on its management port eth0"]
+
+
+def test_bad_settings_are_issues(lab: Lab) -> None:
+    issues = fabric.check(replace(lab, extra={**lab.extra, "frr_loopbacks": "10.255.0.0/33"}))
+    assert [(path, "IPv4 network" in message) for path, message, _ in issues] == [
+        (("extra", "frr_loopbacks"), True)]
