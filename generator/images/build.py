@@ -39,6 +39,7 @@ at build time and made per node on first boot (cloud-init ``ssh`` module: ed2551
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import shlex
@@ -56,6 +57,8 @@ from generator.images.cache import make_cache
 from generator.images.disk import MBR_CODE
 from generator.images.recipe import (
     MIB,
+    MODULES_HOOK,
+    RECIPE_HOOK,
     Recipe,
     appliance_filename,
     data_file,
@@ -101,9 +104,10 @@ class BuiltImage:
 # --------------------------------------------------------------------------- public entry point
 
 
-def build_image(name: str, images_dir: Path, *, force: bool = False,
+def build_image(name: str | Recipe, images_dir: Path, *, force: bool = False,
                 progress: Progress | None = None) -> BuiltImage:
-    """Build image ``name`` into ``images_dir`` (or return the cached one).
+    """Build image ``name`` (a built-in recipe's name, or a resolved :class:`Recipe`) into
+    ``images_dir`` (or return the cached one).
 
     A cache hit needs the index entry for the recipe key and its qcow2, unchanged since it was
     recorded (size and mtime); the appliance file is rewritten if it does not describe that
@@ -111,7 +115,7 @@ def build_image(name: str, images_dir: Path, *, force: bool = False,
     builds that died in ``images_dir``. ``progress`` is called with short stage names:
     "mmdebstrap", "disk", "bootloader", "convert".
     """
-    recipe = get_recipe(name)
+    recipe = get_recipe(name) if isinstance(name, str) else name
     images_dir = Path(images_dir)
     make_cache(images_dir)  # private (0700) when gns3lab makes it, as for pulls
     key = recipe_key(recipe)
@@ -125,22 +129,34 @@ def build_image(name: str, images_dir: Path, *, force: bool = False,
         return _build(recipe, key, images_dir, appliance, progress or (lambda _stage: None))
 
 
-def _cached(recipe: Recipe, key: str, images_dir: Path, appliance: Path) -> BuiltImage | None:
-    """The indexed build of ``key`` if its file is still as recorded, else None."""
-    entry = _read_index(images_dir).get(key)
-    if not entry:
+def find_build(recipe: Recipe, images_dir: Path) -> BuiltImage | None:
+    """The indexed build of ``recipe`` in ``images_dir`` if its file is still as recorded,
+    else None. Reads only (no lock, nothing rewritten)."""
+    key = recipe_key(recipe)
+    entry = _read_index(Path(images_dir)).get(key)
+    if not isinstance(entry, dict):
         return None
-    image = images_dir / entry["filename"]
+    image = Path(images_dir) / str(entry.get("filename", ""))
     try:
         st = image.stat()
-    except OSError:
+        if (st.st_size, st.st_mtime_ns) != (entry["size"], entry["mtime_ns"]) or \
+                image.name != image_filename(recipe, str(entry["sha256"])):
+            return None
+        return BuiltImage(path=image, appliance_path=image.with_name(appliance_filename(recipe)),
+                          md5=entry["md5"], sha256=entry["sha256"], size=st.st_size,
+                          virtual_size=qcow2_virtual_size(image), key=key, cached=True)
+    except (OSError, KeyError, TypeError, ImageError):
         return None
-    if (st.st_size, st.st_mtime_ns) != (entry["size"], entry["mtime_ns"]):
+
+
+def _cached(recipe: Recipe, key: str, images_dir: Path, appliance: Path) -> BuiltImage | None:
+    """The indexed build of ``key`` if its file is still as recorded, else None; its
+    appliance file rewritten when it does not describe it."""
+    built = find_build(recipe, images_dir)
+    if built is None:
         return None
-    built = BuiltImage(path=image, appliance_path=appliance, md5=entry["md5"],
-                       sha256=entry["sha256"], size=st.st_size,
-                       virtual_size=qcow2_virtual_size(image), key=key, cached=True)
-    if _appliance_entry(appliance, image.name) != _image_entry(recipe, built):
+    if _appliance_entry(appliance, built.path.name) != _image_entry(recipe, built) or \
+            _appliance_qemu(appliance) != appliance_json(recipe, built)["qemu"]:
         write_appliance(appliance, appliance_json(recipe, built))
     return built
 
@@ -263,6 +279,13 @@ def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
         return f"--{kind}-hook=sh {shlex.quote(str(data_file(name)))} \"$1\""
 
     cloud_cfg = shlex.quote(str(data_file(recipe.cloud_cfg)))
+    stage = rootfs.with_name("recipe")
+    stage_recipe(recipe, stage)
+    quoted = shlex.quote(str(stage))
+    # The recipe's own steps run between the module pruning (customize_hooks[0]) and the
+    # clean-up (customize.sh): kept modules go back before depmod, and the clean-up also sweeps
+    # what the recipe's commands leave behind. A recipe without them gets exactly the argv
+    # (and so the bytes) of layout 2.
     # Not the host's: mmdebstrap copies /etc/resolv.conf and /etc/hostname in (the
     # customize hook removes the hostname), and they would differ from host to host.
     argv = [
@@ -276,7 +299,12 @@ def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
         "--dpkgopt=path-exclude=/usr/share/lintian/*",
         *[hook("essential", name) for name in recipe.essential_hooks],
         f"--customize-hook=copy-in {cloud_cfg} /etc/cloud/cloud.cfg.d/",
-        *[hook("customize", name) for name in recipe.customize_hooks],
+        *([f"{hook('customize', MODULES_HOOK)} {quoted} save"] if recipe.modules else []),
+        *[hook("customize", name) for name in recipe.customize_hooks[:1]],
+        *([f"{hook('customize', MODULES_HOOK)} {quoted} restore"] if recipe.modules else []),
+        *([f"{hook('customize', RECIPE_HOOK)} {quoted}"] if recipe.customized else []),
+        *[f"--customize-hook=chroot \"$1\" sh -c {shlex.quote(c)}" for c in recipe.commands],
+        *[hook("customize", name) for name in recipe.customize_hooks[1:]],
         "--customize-hook=rm -f \"$1/etc/resolv.conf\"",
         recipe.suite, str(rootfs), *recipe.sources,
     ]
@@ -284,6 +312,26 @@ def run_mmdebstrap(recipe: Recipe, rootfs: Path) -> None:
     # Perl (debconf) and Python (py3compile) hash seeds fixed: no random iteration order.
     env.update(PERL_HASH_SEED="0", PERL_PERTURB_KEYS="0", PYTHONHASHSEED="0")
     tools.run(tools.contained(argv), timeout=1800, env=env)
+
+
+def stage_recipe(recipe: Recipe, stage: Path) -> None:
+    """Write what the recipe step (``apply-recipe.sh``, ``keep-modules.sh``) reads: each file
+    to place (its digest checked again: the recipe was read earlier, and the key names those
+    bytes), its services, sysctl keys, modules and network renderer, one per line."""
+    (stage / "files").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for n, placed in enumerate(recipe.files):
+        data = Path(placed.source).read_bytes()
+        if hashlib.sha256(data).hexdigest() != placed.sha256:
+            raise ImageError(f"{placed.source} changed since the recipe {recipe.name} was read",
+                             hint="run the build again")
+        (stage / "files" / str(n)).write_bytes(data)
+        rows.append(f"{n} {placed.mode} {placed.owner} {placed.dest}\n")
+    (stage / "files.list").write_text("".join(rows))
+    (stage / "services").write_text("".join(f"{u}\n" for u in recipe.services))
+    (stage / "sysctl.conf").write_text("".join(f"{k} = {v}\n" for k, v in recipe.sysctl))
+    (stage / "modules").write_text("".join(f"{m}\n" for m in recipe.modules))
+    (stage / "network").write_text(recipe.network + "\n")
 
 
 # --------------------------------------------------------------------------- appliance
@@ -312,14 +360,15 @@ def appliance_json(recipe: Recipe, built: BuiltImage) -> dict:
                  "Configured by cloud-init from a NoCloud seed ISO (volume id cidata) on the "
                  "cdrom.\n",
         "symbol": "linux_guest.svg",
-        "port_name_format": "eth{0}",
+        "port_name_format": recipe.port_name_format,
         "qemu": {
-            "adapter_type": "virtio-net-pci",
-            "adapters": 1,
-            "ram": 512,
+            "adapter_type": recipe.adapter_type,
+            "adapters": recipe.adapters,
+            "ram": recipe.ram,
+            **({"cpus": recipe.vcpus} if recipe.vcpus != 1 else {}),
             "hda_disk_interface": "virtio",
             "arch": "x86_64",
-            "console_type": "telnet",
+            "console_type": recipe.console_type,
             "boot_priority": "c",
             "kvm": "allow",
         },
@@ -352,6 +401,15 @@ def export_appliance(image: Path, out: Path | None = None) -> Path:
     target = Path(out) if out is not None else built.path.with_suffix(".gns3a")
     write_appliance(target, appliance_json(recipe_of(built.path.name), built))
     return target
+
+
+def _appliance_qemu(appliance: Path) -> dict | None:
+    """The ``qemu`` settings of an appliance file, if the file is readable."""
+    try:
+        data = json.loads(appliance.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("qemu") if isinstance(data, dict) else None
 
 
 def _appliance_entry(appliance: Path, filename: str) -> dict | None:

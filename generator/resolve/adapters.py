@@ -7,7 +7,7 @@ import string
 
 from generator.blueprint.appliances import UNSUPPORTED
 from generator.errors import BlueprintError, Refused
-from generator.naming import closest_fix, derive_mac, mac_add, port_name
+from generator.naming import derive_mac, mac_add, port_name
 from generator.resolve.state import Draft, ResolverBase
 
 MAX_ADAPTERS = 275  # GNS3's limit for QEMU adapters
@@ -42,17 +42,25 @@ class AdapterSteps(ResolverBase):
         for d in self.drafts.values():
             if d.spec.type != "qemu":
                 continue
-            ref = d.settings.get("appliance")
-            if not ref:
-                self.problem(d.path, f"node '{d.name}' names no appliance",
-                             "add 'appliance: <name>' to the node, its group or defaults; "
-                             f"known: {', '.join(self.catalogue.names())}")
+            chosen = self.reference(d)
+            if chosen is None:
+                if not d.settings.get("image"):
+                    self.problem(d.path, f"node '{d.name}' names no appliance",
+                                 "add 'image: <recipe>' (e.g. image: debian-12) or "
+                                 "'appliance: <name>' to the node, its group or defaults; "
+                                 f"known appliances: {', '.join(self.catalogue.names())}")
                 continue
+            kind, ref = chosen
             try:
-                d.appliance = self.catalogue.find(ref, self.src.folder)
+                if kind == "image":
+                    d.appliance = self.image_appliance(d, ref)
+                    if d.appliance is None:
+                        continue
+                else:
+                    d.appliance = self.catalogue.find(ref, self.src.folder)
             except LookupError:
                 self.problem(d.path + ("appliance",), f"unknown appliance '{ref}'",
-                             closest_fix(ref, self.catalogue.names()))
+                             self.appliance_fix(ref, self.catalogue.names()))
                 continue
             except Refused as exc:  # a path that leaves the folder, a FIFO, a device...
                 self.problem(d.path + ("appliance",), exc.message, exc.fix)

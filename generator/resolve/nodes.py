@@ -4,15 +4,80 @@ settings layered as node > group > appliance > defaults -> one :class:`Draft` pe
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from generator.blueprint import schema as bp
+from generator.blueprint.appliances import Appliance
+from generator.errors import BlueprintError
 from generator.naming import closest_fix
 from generator.resolve.state import Draft, ResolverBase
 
 
+@dataclass(frozen=True)
+class ImageLookup:
+    """How the resolve turns ``image: <recipe>`` into an appliance; the image stage
+    (generator/images/recipe_images.py) provides it, so resolve imports nothing of images.
+
+    ``find(name)`` returns the appliance of the recipe's build (or of a stand-in, when none is
+    built yet); it raises LookupError (its message: the known recipes, comma-separated) or a
+    BlueprintError for a wrong recipe file. ``by_appliance`` maps the appliance name of each
+    built-in recipe's image (lowercase) to the recipe, for the fix of an unknown appliance."""
+
+    find: Callable[[str], Appliance]
+    by_appliance: dict[str, str] = field(default_factory=dict)
+
+
 class NodeSteps(ResolverBase):
     """Node drafting; mixed into :class:`generator.resolve.lab.Resolver`."""
+
+    #: Set by :func:`generator.resolve.lab.resolve_lab`; None: ``image:`` cannot be resolved.
+    image_lookup: ImageLookup | None = None
+
+    def reference(self, d: Draft) -> tuple[str, str] | None:
+        """What names the node's image: ``("image", recipe)`` or ``("appliance", ref)``. Both
+        may be written: the one written nearer the node wins (node > group > defaults); both
+        at one level is a problem."""
+        image, ref = d.settings.get("image"), d.settings.get("appliance")
+        if image and ref:
+            written = d.settings["_written"]
+            if written["image"] == written["appliance"]:
+                self.problem(d.path + ("image",), "both 'image:' and 'appliance:' name the "
+                             "node's image", "keep one: image: <recipe> builds it")
+                return None
+            return ("image", image) if written["image"] > written["appliance"] else \
+                ("appliance", ref)
+        if image:
+            return ("image", image)
+        return ("appliance", ref) if ref else None
+
+    def image_appliance(self, d: Draft, name: str) -> Appliance | None:
+        """The appliance of the image recipe ``name`` (None, with a problem, if it has none)."""
+        path = d.path + ("image",)
+        if self.image_lookup is None:
+            self.problem(path, "'image:' cannot be used here (no image recipes loaded)",
+                         "name an appliance instead")
+            return None
+        try:
+            return self.image_lookup.find(name)
+        except LookupError as exc:
+            self.problem(path, f"unknown image recipe '{name}'",
+                         f"{closest_fix(name, str(exc).split(', '))}; or add the blueprint's "
+                         f"own recipe as images/{name}.yaml")
+        except BlueprintError as exc:
+            self.problems += [p for p in exc.problems if p.render() not in
+                              {q.render() for q in self.problems}]
+        return None
+
+    def appliance_fix(self, ref: str, known: list[str]) -> str:
+        """The fix for an unknown appliance: the recipe that builds it, if one does."""
+        recipe = self.image_lookup.by_appliance.get(ref.lower()) if self.image_lookup else None
+        if recipe:
+            return (f"gns3lab builds that image from its recipe: write 'image: {recipe}' "
+                    f"instead (gns3lab build then builds it), or run 'gns3lab images build "
+                    f"{recipe}' first")
+        return closest_fix(ref, known)
 
     def check_names(self) -> None:
         for name in self.bp.groups:
