@@ -15,7 +15,7 @@ from generator.errors import BlueprintError, Problem
 
 REVISIONS = range(5, 11)  # GNS3 2.0-2.2 write 5-9, 3.x writes 10
 MAX_NAME = 255
-MAX_ID = 64
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,63}$")  # a UUID; never a path
 MAX_SVG = 1 << 16
 MAX_COORD = 1 << 20
 MAX_ITEMS = 10_000  # nodes, links or drawings of one project
@@ -94,7 +94,7 @@ class _Checker:
             default: Any = None, required: bool = False) -> Any:
         value = obj.get(key, default)
         if key not in obj and required:
-            self.problem(f"{where}.{key}", "missing", "a project saved by GNS3 has it")
+            self.problem(_at(where, key), "missing", "a project saved by GNS3 has it")
             return default
         if value is None and not required:
             return default
@@ -103,7 +103,7 @@ class _Checker:
         else:
             ok = isinstance(value, kind)
         if not ok:
-            self.problem(f"{where}.{key}", f"is {_kind(value)}, not {_name(kind)}",
+            self.problem(_at(where, key), f"is {_kind(value)}, not {_name(kind)}",
                          "a project saved by GNS3 has one")
             return default
         return value
@@ -112,7 +112,7 @@ class _Checker:
                default: int = 0) -> int:
         value = self.get(obj, key, where, (int, float), default)
         if not isinstance(value, int | float) or value != value or not low <= value <= high:
-            self.problem(f"{where}.{key}", f"{value!r} is out of range ({low}..{high})",
+            self.problem(_at(where, key), f"{value!r} is out of range ({low}..{high})",
                          "a project saved by GNS3 has a value in range")
             return default
         return int(round(value))
@@ -120,7 +120,7 @@ class _Checker:
     def items(self, obj: dict[str, Any], key: str, where: str) -> list[dict[str, Any]]:
         values = self.get(obj, key, where, list, [])
         if len(values) > MAX_ITEMS:
-            self.problem(f"{where}.{key}", f"{len(values)} entries, more than {MAX_ITEMS}",
+            self.problem(_at(where, key), f"{len(values)} entries, more than {MAX_ITEMS}",
                          "split the project")
             return []
         out = []
@@ -128,9 +128,14 @@ class _Checker:
             if isinstance(item, dict):
                 out.append(item)
             else:
-                self.problem(f"{where}.{key}[{i}]", f"is {_kind(item)}, not an object",
+                self.problem(f"{_at(where, key)}[{i}]", f"is {_kind(item)}, not an object",
                              "a project saved by GNS3 has objects here")
         return out
+
+
+def _at(where: str, key: str) -> str:
+    """The JSON path of ``key`` in the object at ``where`` (the top level: ``''``)."""
+    return f"{where}.{key}" if where else key
 
 
 def _kind(value: Any) -> str:
@@ -183,13 +188,13 @@ def parse_project(data: Any, file: str) -> GProject:
 def _node(c: _Checker, item: dict[str, Any], where: str) -> GNode | None:
     before = len(c.problems)
     node_id = c.get(item, "node_id", where, str, "", required=True)
-    if node_id and (len(node_id) > MAX_ID or BAD_NAME.search(node_id)):
+    if node_id and not ID_RE.match(node_id):
         c.problem(f"{where}.node_id", "is not a node id", "a project saved by GNS3 has a UUID")
     name = c.get(item, "name", where, str, "", required=True)
     if name and (len(name) > MAX_NAME or BAD_NAME.search(name)):
         c.problem(f"{where}.name", f"node name {name[:40]!r} holds control or shell characters "
                   "or is too long", "rename the node in GNS3 (letters, digits, '-')")
-    elif "name" in item and not name:
+    elif item.get("name") == "":
         c.problem(f"{where}.name", "is empty", "name the node in GNS3")
     node_type = c.get(item, "node_type", where, str, "", required=True)
     label = c.get(item, "label", where, dict, None)
