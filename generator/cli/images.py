@@ -24,23 +24,46 @@ def images() -> None:
 
 
 @images.command("build")
-@click.argument("name")
+@click.argument("target")
 @click.option("--images-dir", type=click.Path(path_type=Path), default=None,
               help="Where to write it (default: $GNS3LAB_IMAGES or ~/GNS3/images/QEMU).")
 @click.option("--force", is_flag=True, help="Rebuild even if the cached image exists.")
-def images_build(name: str, images_dir: Path | None, force: bool) -> None:
-    """Build a base image (e.g. debian-12) from Debian packages, cached by recipe."""
-    from generator.images.baseimages import ENV_IMAGES
+@click.option("--trust-recipe-commands", "trust_recipes", is_flag=True,
+              help="Let a blueprint's own recipes run commands and add package sources other "
+                   "than Debian's (the build runs them as root).")
+def images_build(target: str, images_dir: Path | None, force: bool, trust_recipes: bool
+                 ) -> None:
+    """Build a base image from Debian packages, cached by recipe: TARGET is a recipe name
+    (e.g. debian-12) or a BLUEPRINT (every image it names with image: <recipe>)."""
     from generator.images.build import build_image
-    from generator.paths import gns3_images_dir
+    from generator.images.recipe import get_recipe
+    from generator.images.recipe_images import build_dir, plan
 
-    target = images_dir or Path(os.environ.get(ENV_IMAGES, "").split(os.pathsep)[0]
-                                or gns3_images_dir())
-    built = build_image(name, target, force=force, progress=_progress())
-    state = "cached" if built.cached else "built"
-    click.echo(f"{state} {built.path} ({built.size} bytes, md5 {built.md5}, "
-               f"sha256 {built.sha256})")
-    click.echo(f"appliance: {built.appliance_path}")
+    if os.path.sep in target or os.path.exists(target):  # a blueprint: what it needs
+        recipes = [i.recipe for i in plan(Path(target), trust=trust_recipes)]
+        if not recipes:
+            click.echo(f"{target} names no image recipe (image: <recipe>); nothing to build")
+            return
+    else:
+        recipes = [get_recipe(target)]
+    for recipe in recipes:
+        built = build_image(recipe, images_dir or build_dir(), force=force,
+                            progress=_progress())
+        state = "cached" if built.cached else "built"
+        click.echo(f"{state} {built.path} ({built.size} bytes, md5 {built.md5}, "
+                   f"sha256 {built.sha256})")
+        click.echo(f"appliance: {built.appliance_path}")
+
+
+def _recipe_of(filename: str) -> str | None:
+    """The recipe of an image a blueprint names by recipe and no folder holds yet (the
+    resolve's stand-in ``gns3lab-<recipe>-unbuilt.qcow2``), else None."""
+    from generator.images.recipe_images import UNBUILT
+
+    suffix = f"-{UNBUILT}.qcow2"
+    if filename.startswith("gns3lab-") and filename.endswith(suffix):
+        return filename.removeprefix("gns3lab-").removesuffix(suffix)
+    return None
 
 
 def _states(source: Path, images_dirs: tuple[Path, ...]) -> list:
@@ -57,6 +80,7 @@ def _states(source: Path, images_dirs: tuple[Path, ...]) -> list:
 def images_list(source: Path, images_dirs: tuple[Path, ...], as_json: bool) -> None:
     """The images a BLUEPRINT or ARCHIVE needs: name, version, size, md5, sha256, where."""
     rows = [{"name": s.need.filename, "appliance": s.need.appliance,
+             "build": _recipe_of(s.need.filename),
              "version": s.need.version, "size": s.need.size, "md5": s.need.md5,
              "sha256": s.need.sha256 or None,
              "present": s.ok, "path": str(s.path) if s.path else None,
@@ -73,7 +97,8 @@ def images_list(source: Path, images_dirs: tuple[Path, ...], as_json: bool) -> N
     for r in rows:  # an archive's words: plain text (no markup, no escapes), never rich markup
         cells = [r["name"], r["version"], str(r["size"]), r["md5"], (r["sha256"] or "-")[:16],
                  "yes" if r["present"] else ("WRONG" if r["path"] else "no"),
-                 r["path"] or r["url"] or r["page"] or "-"]
+                 r["path"] or r["url"] or r["page"] or
+                 (f"gns3lab images build {source} makes it" if r["build"] else "-")]
         table.add_row(*(Text(printable(str(c))) for c in cells))
     Console(width=200).print(table)
 
@@ -106,7 +131,12 @@ def images_pull(source: Path, images_dirs: tuple[Path, ...], jobs: int, timeout:
     from generator.images.download import Bounds
 
     cache = cache_dir()
-    needs = [s.need for s in _states(source, images_dirs) if not s.ok]
+    states = [s for s in _states(source, images_dirs) if not s.ok]
+    for s in states:
+        if _recipe_of(s.need.filename):
+            click.echo(f"image {_recipe_of(s.need.filename)} is built, not pulled: "
+                       f"gns3lab images build {source}")
+    needs = [s.need for s in states if not _recipe_of(s.need.filename)]
     bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
                    TransferSpeedColumn())
     tasks: dict[str, TaskID] = {}

@@ -63,8 +63,8 @@ class NodeSteps(ResolverBase):
             return self.image_lookup.find(name)
         except LookupError as exc:
             self.problem(path, f"unknown image recipe '{name}'",
-                         f"{closest_fix(name, str(exc).split(', '))}; or add the blueprint's "
-                         f"own recipe as images/{name}.yaml")
+                         f"{closest_fix(name, str(exc).split(', '))} (a blueprint's own "
+                         "recipes are its images/<name>.yaml)")
         except BlueprintError as exc:
             self.problems += [p for p in exc.problems if p.render() not in
                               {q.render() for q in self.problems}]
