@@ -37,6 +37,7 @@ def test_a_built_lab_runs_only_the_check_on_a_later_boot(sandbox) -> None:  # ty
     assert read(f"{STATE}/bootstrap.done") == ["ok"]
     console = read("dev/console")
     assert console.count("gns3lab: lab ready") == 2
+    assert console.count("gns3lab: lab built before: only the check stage runs") == 1
 
 
 def test_every_stage_and_ready_follow_a_sync_of_every_node(sandbox) -> None:  # type: ignore[no-untyped-def]
@@ -58,6 +59,7 @@ def test_a_restored_checkpoint_goes_on_with_the_next_stage(sandbox, tmp_path) ->
         "gns3lab: stage servers done before", *CHECKS, "gns3lab: stage check ok",
         "gns3lab: lab ready"]
     assert _playbooks(read) == []
+    assert "gns3lab: lab built before: only the check stage runs" not in read("dev/console")
 
 
 def test_force_runs_every_stage_again(sandbox) -> None:  # type: ignore[no-untyped-def]
