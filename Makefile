@@ -47,7 +47,6 @@ servers: venv
 	sh tests/support/provision_gui.sh
 
 demo: setup
-	$(GNS3LAB) images build debian-12
 	$(GNS3LAB) build blueprints/demo -o dist
 	$(GNS3LAB) inspect dist/demo.gns3project
 	@echo
