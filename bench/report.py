@@ -65,4 +65,9 @@ def print_table(results: dict) -> None:
 def markdown(results: dict) -> str:
     lines = ["| figure | value | target | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows(results)]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if results.get("recipes"):
+        from bench.recipes import markdown as recipes_markdown
+
+        text += recipes_markdown(results["recipes"])
+    return text

@@ -41,6 +41,8 @@ from bench.injection import (  # noqa: E402
     measure_naive,
 )
 from bench.procs import JobFailed, JobTimeout, merged  # noqa: E402
+from bench.recipes import measure_recipes  # noqa: E402
+from generator.errors import GeneratorError  # noqa: E402
 from generator.images.baseimages import digests_of  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
@@ -65,7 +67,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--boot-labs", default="demo,mini", help="labs the boot part boots")
     p.add_argument("--boot-records", type=Path, nargs="*", default=[],
                    help="timeline JSONs of earlier e2e boots of the same code, counted as runs")
-    p.add_argument("--only", default="build,naive,growth,bundle,boot",
+    p.add_argument("--recipes", default="",
+                   help="recipes the recipes part builds (comma-separated; default: every "
+                        "built-in)")
+    p.add_argument("--only", default="build,naive,growth,bundle,boot,recipes",
                    help="comma-separated parts to run")
     p.add_argument("--scratch", type=Path, default=Path("/var/tmp/gns3lab-bench"),
                    help="scratch folder (about 26 GB at the peak with 8 GiB bundling)")
@@ -192,6 +197,20 @@ def part_boot(args: argparse.Namespace, log: Path, res: dict) -> None:
                 "(see latest.log)")
 
 
+def part_recipes(args: argparse.Namespace, res: dict) -> None:
+    """Each built-in recipe from an empty folder, then its cache hit (bench/recipes.py)."""
+    try:
+        res["recipes"] = measure_recipes(args.scratch, say,
+                                         [n for n in args.recipes.split(",") if n] or None)
+    except GeneratorError as exc:  # a recipe that does not build: said, the others still ran
+        res.setdefault("errors", {})["recipes"] = " ".join(exc.lines())
+        return
+    for name, r in res["recipes"].items():
+        res["seconds"][f"recipe_build_{name}"] = r["build_seconds"]
+        res["seconds"][f"recipe_hit_{name}"] = r["hit_seconds"]
+        res["bytes"][f"recipe_image_{name}"] = r["image_bytes"]
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     parts = set(args.only.split(","))
@@ -253,6 +272,8 @@ def main(argv: list[str]) -> int:
             attempt("naive", lambda: part_naive(args, images, log, res, archive))
         if "boot" in parts and (args.boot_runs > 0 or args.boot_records):
             attempt("boot", lambda: part_boot(args, log, res))
+        if "recipes" in parts:
+            attempt("recipes", lambda: part_recipes(args, res))
     finally:
         if log.exists():  # per-node progress of every build, for reading where time goes
             kept = args.output.with_suffix(".log")
