@@ -14,6 +14,7 @@ from generator import __version__, interrupt, tools
 from generator.archive_format import Manifest
 from generator.errors import GeneratorError
 from generator.images.baseimages import attach_images, find_images, search_dirs
+from generator.images.recipe_images import ensure_images, lookups
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
 from generator.render.graph import render_svg
@@ -39,6 +40,7 @@ class BuildOptions:
     include_images: bool | None = None  # None: bundle the images with no public URL
     no_images: bool = False
     redact: bool = False  # no private key anywhere: the controller makes it at first boot
+    trust_recipes: bool = False  # a blueprint's recipes may run commands, add foreign sources
 
 
 @dataclass(frozen=True)
@@ -51,8 +53,9 @@ class BuildResult:
 
 def load_lab(blueprint: Path, images_dirs: tuple[Path, ...] = ()) -> Lab:
     """Load, check and resolve a blueprint (no files written), with the appliances of the
-    image folders too."""
-    return resolve_blueprint(blueprint, search_dirs(images_dirs))[0]
+    image folders too; ``image: <recipe>`` takes the recipe's build in those folders."""
+    dirs = search_dirs(images_dirs)
+    return resolve_blueprint(blueprint, dirs, lookups(dirs))[0]
 
 
 def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambda _: None
@@ -61,6 +64,9 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     half-written is left: an error or a signal removes the staging folder and the temp file."""
     progress = _checked(progress)
     seed_epoch()  # a bad $SOURCE_DATE_EPOCH is refused before anything is written
+    # The images named by recipe first: the lab names them by their content's digest.
+    ensure_images(blueprint, options.images_dirs, trust=options.trust_recipes,
+                  progress=progress)
     progress("resolving blueprint")
     lab = load_lab(blueprint, options.images_dirs)
     if options.redact:

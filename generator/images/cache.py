@@ -159,9 +159,11 @@ def _resolved(source: Path, dirs: tuple[Path, ...]) -> tuple[Lab, Catalogue]:
     the appliance is looked up again, in this catalogue: it also holds the files named by
     path (``appliance: vendor/x.gns3a``), which only the resolve loads (confined to the
     blueprint folder, as build does); no fresh catalogue of the folders knows them."""
+    from generator.images.recipe_images import lookups
     from generator.resolve.lab import resolve_blueprint
 
-    return resolve_blueprint(source, search_dirs(dirs))
+    folders = search_dirs(dirs)
+    return resolve_blueprint(source, folders, lookups(folders))
 
 
 def _appliance_of(image: BaseImage, catalogue: Catalogue) -> Appliance:

@@ -9,7 +9,7 @@ raises them together at the end of each step that later ones depend on.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from generator import model as m
@@ -26,7 +26,7 @@ from generator.resolve.computes import ComputeSteps
 from generator.resolve.controller import ControllerSteps
 from generator.resolve.freeze import FreezeSteps
 from generator.resolve.links import LinkSteps
-from generator.resolve.nodes import NodeSteps
+from generator.resolve.nodes import ImageLookup, NodeSteps
 
 
 class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, ControllerSteps):
@@ -76,20 +76,26 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
         return key
 
 
-def resolve_lab(blueprint: bp.Blueprint, source: Source, catalogue: Catalogue) -> m.Lab:
-    """Resolve a loaded blueprint into the frozen lab model (raises BlueprintError)."""
-    return Resolver(blueprint, source, catalogue).run()
+def resolve_lab(blueprint: bp.Blueprint, source: Source, catalogue: Catalogue,
+                images: ImageLookup | None = None) -> m.Lab:
+    """Resolve a loaded blueprint into the frozen lab model (raises BlueprintError);
+    ``images`` resolves ``image: <recipe>``."""
+    resolver = Resolver(blueprint, source, catalogue)
+    resolver.image_lookup = images
+    return resolver.run()
 
 
-def resolve_blueprint(blueprint: Path, appliance_dirs: Sequence[Path] = ()
+def resolve_blueprint(blueprint: Path, appliance_dirs: Sequence[Path] = (),
+                      images: Callable[[Path], ImageLookup] | None = None
                       ) -> tuple[m.Lab, Catalogue]:
     """Load, check and resolve the blueprint file or folder ``blueprint`` (no files written),
     with the appliances of its own ``appliances/`` folder, the repository's and then
     ``appliance_dirs``; also the catalogue the appliances came from (it holds the files the
-    blueprint names by path, which only the resolve loads)."""
+    blueprint names by path, which only the resolve loads). ``images(file)`` gives the lookup
+    of ``image: <recipe>`` for the blueprint file ``file``."""
     loaded, source = load_blueprint(blueprint)
     folders = [source.folder / "appliances", REPO_APPLIANCES, *appliance_dirs]
     catalogue = load_catalogue(folders, strict=2)
-    lab = resolve_lab(loaded, source, catalogue)
+    lab = resolve_lab(loaded, source, catalogue, images(source.file) if images else None)
     check_brought_files(loaded, source)
     return lab, catalogue
