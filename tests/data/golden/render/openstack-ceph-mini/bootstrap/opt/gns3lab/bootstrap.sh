@@ -18,7 +18,16 @@
 # For the timeline, the console also gets "gns3lab: at <uptime s> bootstrap start|host <node>
 # up|stage <name> start" (the controller's /proc/uptime; not written to /var/lib/gns3lab/status).
 # Everything else goes to /var/log/gns3lab-bootstrap.log.
-# It runs once (/var/lib/gns3lab/bootstrap.done holds the outcome); run it again with: /opt/gns3lab/bootstrap.sh --force
+# A stage that reported ok leaves a mark in /var/lib/gns3lab/stages and is not run again: a lab
+# restored from a checkpoint (a GNS3 snapshot `gns3lab capture --checkpoints` took after that
+# stage) goes on with the next stage, and once /var/lib/gns3lab/bootstrap.done says ok (the lab was built, e.g. a
+# captured lab) every later boot runs only the check stage and prints "gns3lab: lab ready"
+# again. A skipped stage prints "gns3lab: stage <name> done before" (no ok|failed). Before a
+# stage's ok and before "lab ready", every node that answered is told to `sync` (over its
+# master connection, in parallel) and so is the controller: what the lab built is on the disks
+# when the line shows, so a capture that pauses the guests at that line keeps it.
+# After a failed run (/var/lib/gns3lab/bootstrap.done says failed) it does nothing; run it again from scratch
+# with: /opt/gns3lab/bootstrap.sh --force
 # GNS3LAB_ROOT (unset in the guest) prefixes every file path, for tests.
 set -u
 umask 022
@@ -30,6 +39,7 @@ LOG=$ROOT/var/log/gns3lab-bootstrap.log
 STATE=$ROOT/var/lib/gns3lab
 STATUS=$ROOT/var/lib/gns3lab/status
 MARKER=$ROOT/var/lib/gns3lab/bootstrap.done
+DONE=$ROOT/var/lib/gns3lab/stages
 UP=$ROOT/var/lib/gns3lab/up
 CONTROL=$ROOT/root/.ansible/cp
 CONSOLE=$ROOT/dev/console
@@ -154,11 +164,35 @@ run_playbook() {
     (cd "$ANSIBLE_DIR" && ansible-playbook -i inventory.yml -e "gns3lab_stage=$1" "$2")
 }
 
-# run_stage NAME FUNCTION: run one stage and announce its outcome.
+# sync_lab: flush the file systems of the controller and of every node that answered SSH.
+sync_lab() {
+    local entry name user addr pids=() pid
+    for entry in "${PROBED[@]}"; do
+        read -r name user addr <<<"$entry"
+        [ -e "$UP/$name" ] || continue
+        timeout 30 ssh "${SSH_OPTS[@]}" "$user@$addr" sync </dev/null >/dev/null 2>&1 &
+        pids+=("$!")
+    done
+    sync
+    for pid in "${pids[@]}"; do
+        wait "$pid" || true
+    done
+}
+
+# run_stage NAME FUNCTION [soft]: run one stage and announce its outcome; a stage with a
+# mark in $DONE ran before (checkpoint, captured lab) and is skipped. A soft stage (the
+# check) leaves no mark: it runs on every boot.
 run_stage() {
+    if [ -e "$DONE/$1" ]; then
+        log "stage $1: done before, skipped"
+        announce "gns3lab: stage $1 done before"
+        return 0
+    fi
     log "stage $1: start"
     mark "stage $1 start"
     if "$2"; then
+        sync_lab
+        [ "${3:-}" = soft ] || : >"$DONE/$1"
         announce "gns3lab: stage $1 ok"
         return 0
     fi
@@ -211,15 +245,22 @@ if ! flock -n 9; then
     log "another bootstrap is running"
     exit 0
 fi
-if [ -e "$MARKER" ] && [ "${1:-}" != --force ]; then
+if [ "${1:-}" = --force ]; then
+    rm -rf "$DONE" "$MARKER"
+elif [ -e "$MARKER" ] && [ "$(cat "$MARKER")" != ok ]; then
     log "bootstrap already ran ($(cat "$MARKER")); run $0 --force to run it again"
     exit 0
+elif [ -e "$MARKER" ]; then
+    log "bootstrap already ran (ok): only the check stage runs"
+    printf '%s\n' "gns3lab: lab built before: only the check stage runs" >>"$CONSOLE" \
+        2>/dev/null || true
 fi
 log "bootstrap of lab openstack-ceph-mini: 4 stages"
 mark "bootstrap start"
 rm -rf "$UP"
-mkdir -p "$UP" "$CONTROL"
+mkdir -p "$UP" "$CONTROL" "$DONE"
 PROBES=()
+PROBED=('leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21')
 probe 'leaf01 lab 192.168.50.5' &
 PROBES+=("$!")
 probe 'leaf02 lab 192.168.50.6' &
@@ -242,6 +283,8 @@ command -v ansible-playbook >/dev/null 2>&1 ||
 run_stage oob stage_1 || finish failed
 run_stage fabric stage_2 || finish failed
 run_stage servers-ready stage_3 || finish failed
-run_stage check stage_4 || finish failed
+run_stage check stage_4 soft || finish failed
+printf 'ok\n' >"$MARKER"
+sync_lab
 announce "gns3lab: lab ready"
 finish ok
