@@ -145,3 +145,44 @@ def test_recipe_file_outside_the_folder_is_refused(tmp_path: Path) -> None:
     os.symlink(tmp_path / "elsewhere", folder / "images")
     with pytest.raises(BlueprintError, match="symlink that leads out of the blueprint folder"):
         load_book(folder)
+
+
+OWN = REPO / "tests" / "data" / "blueprints" / "own-recipe"
+
+
+def cli(args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    monkeypatch.setenv("GNS3LAB_IMAGES", str(tmp_path / "cache"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    return CliRunner().invoke(main, args)
+
+
+def test_validate_says_which_images_a_build_makes(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    result = cli(["validate", str(OWN)], tmp_path, monkeypatch)
+    assert result.exit_code == 0, result.output
+    key = imagerecipe.recipe_key(load_book(OWN).get("web"))
+    assert result.output.splitlines()[-1] == f"image web: build will make it (recipe key {key})"
+    shown = cli(["images", "list", str(OWN), "--json"], tmp_path, monkeypatch)
+    assert json.loads(shown.output)[0]["build"] == "web"
+
+
+def test_commands_refused_before_anything_is_built(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    folder = tmp_path / "bp"
+    shutil.copytree(OWN, folder)
+    with (folder / "images" / "web.yaml").open("a") as f:
+        f.write("commands: [touch /root/owned]\n")
+    for args in (["build", str(folder), "-o", str(tmp_path / "out")],
+                 ["images", "build", str(folder)], ["validate", str(folder)]):
+        result = cli(args, tmp_path, monkeypatch)
+        assert result.exit_code == 2, result.output
+        assert f"{folder}/images/web.yaml:13: commands: 'commands' would run as root" \
+            in result.output
+        assert "--trust-recipe-commands" in result.output
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
