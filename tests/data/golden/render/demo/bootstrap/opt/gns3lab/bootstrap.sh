@@ -191,8 +191,8 @@ run_stage() {
     log "stage $1: start"
     mark "stage $1 start"
     if "$2"; then
-        sync_lab
         [ "${3:-}" = soft ] || : >"$DONE/$1"
+        sync_lab
         announce "gns3lab: stage $1 ok"
         return 0
     fi
