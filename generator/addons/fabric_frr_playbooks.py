@@ -61,11 +61,11 @@ LINE = "gns3lab-fabric: {{ fabric_round | default('boot') }} "
 _CONSOLE = "printf '%s\\n' {{ line | quote }} >>/dev/console"
 
 
-def _report(line: str) -> dict[str, Any]:
-    """A task that writes one line to the controller's console."""
+def _report(line: str, **more: str) -> dict[str, Any]:
+    """A task that writes one line to the controller's console (``more``: vars it uses)."""
     return {"name": "Report on the controller's console", "ansible.builtin.raw": _CONSOLE,
-            "vars": {"line": line}, "delegate_to": "{{ lab_controller }}", "become": False,
-            "changed_when": False}
+            "vars": {"line": line, **more}, "delegate_to": "{{ lab_controller }}",
+            "become": False, "changed_when": False}
 
 
 def install_playbook(switches: list[str]) -> bytes:
@@ -80,23 +80,35 @@ def install_playbook(switches: list[str]) -> bytes:
     return ansible_document(HEADER, [play])
 
 
+#: The switches a round expects to be down (``-e '{"fabric_down": ["leaf01"]}'``): they are
+#: skipped, and so are their sessions and bond members.
+DOWN = "(fabric_down | default([]))"
+LIVE = f"inventory_hostname not in {DOWN}"
+
+
+def _live(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The tasks, run only on the hosts that are not down in this round."""
+    return [{**task, "when": LIVE} for task in tasks]
+
+
 def _bgp_play(routers: list[str]) -> dict[str, Any]:
     peers = "(bgp.stdout | from_json).ipv4Unicast.peers | default({})"
-    states = f"{peers} | dict2items | map(attribute='value.state') | list"
+    up = f"{peers} | dict2items | selectattr('value.state', 'eq', 'Established') | list"
     return {
         "name": "Check - every BGP session of every switch is established",
         "hosts": ":".join(routers), "gather_facts": False, "become": True,
-        "tasks": [
-            {"name": "Wait until every session is Established",
+        "vars": {"fabric_live_uplinks": "{{ fabric.uplinks | dict2items "
+                 "| map(attribute='value') | map('split', ':') | map('first') "
+                 f"| reject('in', {DOWN}) | list | length }}}}"},
+        "tasks": _live([
+            {"name": "Wait until every session to a live switch is Established",
              "ansible.builtin.raw": "vtysh -c 'show bgp summary json'", "register": "bgp",
              "until": "bgp.rc == 0 and bgp.stdout.strip().startswith('{') and "
-                      f"({states} | length) > 0 and "
-                      f"({states} | unique) == ['Established']",
+                      f"({up} | length) == fabric_live_uplinks | int",
              "retries": RETRIES, "delay": DELAY, "changed_when": False},
             _report(LINE + "bgp {{ inventory_hostname }} "
-                    f"{{{{ {states} | length }}}}/{{{{ fabric.uplinks | length }}}} sessions "
-                    f"Established ({{{{ {peers} | dict2items | map(attribute='key') "
-                    "| join(',') }})")]}
+                    f"{{{{ {up} | length }}}}/{{{{ fabric_live_uplinks }}}} sessions Established "
+                    f"({{{{ {up} | map(attribute='key') | join(',') }}}})")])}
 
 
 def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:
@@ -106,7 +118,7 @@ def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:
         "name": "Check - every leaf holds EVPN routes of every type",
         "hosts": ":".join(leaves), "gather_facts": False, "become": True,
         "vars": {"evpn_types": types},
-        "tasks": [
+        "tasks": _live([
             {"name": "Wait until routes of every type are there",
              "ansible.builtin.raw": "vtysh -c 'show bgp l2vpn evpn route json'",
              "register": "evpn",
@@ -115,34 +127,40 @@ def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:
              "retries": RETRIES, "delay": DELAY, "changed_when": False},
             _report(LINE + "evpn {{ inventory_hostname }} "
                     "{% for item in evpn_types %}type-{{ item }} "
-                    f"{{{{ {count} }}}}{{{{ ', ' if not loop.last }}}}{{% endfor %}}")]}
+                    f"{{{{ {count} }}}}{{{{ ', ' if not loop.last }}}}{{% endfor %}}")])}
 
 
-def _lacp_play(bonds: dict[str, dict[str, str]]) -> dict[str, Any]:
-    partners = ("lacp.stdout | regex_findall('details partner lacp pdu:\\\\s+system priority: "
-                "\\\\d+\\\\s+system mac address: (\\\\S+)')")
-    aggregators = "lacp.stdout | regex_findall('Aggregator ID: (\\\\d+)')"
+#: Per member of a bond, "<member> <partner system MAC>", and "ports <n>" of its active
+#: aggregator, from /proc/net/bonding/<bond>.
+_LACP_STATE = ("awk '/^Slave Interface:/ {s = $3} /details partner lacp pdu:/ {p = 1} "
+               "p && /system mac address:/ {print s, $4; p = 0} "
+               "/^Active Aggregator Info:/ {a = 1} a && /Number of ports:/ {print \"ports\", $4; "
+               "a = 0}' /proc/net/bonding/{{ item.key }}")
+
+
+def _lacp_play(bonds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    live = (f"item.value.members | dict2items | rejectattr('value', 'in', {DOWN}) "
+            "| map(attribute='key') | list")
+    expected = (f"{live} | map('regex_replace', '$', ' ' ~ item.value.mac) | list + "
+                f"['ports ' ~ ({live} | length)]")
     return {
         "name": "Check - every server bond has an LACP partner on each member",
         "hosts": ":".join(sorted(bonds)), "gather_facts": False, "become": True,
         "vars": {"fabric_bonds": bonds},
-        "tasks": [
-            {"name": "Wait until each member has its Ethernet segment's partner, in one "
+        "tasks": _live([
+            {"name": "Wait until each member has its Ethernet segment's partner, all in one "
              "aggregator",
-             "ansible.builtin.raw": "cat /proc/net/bonding/{{ item.key }}",
-             "register": "lacp",
+             "ansible.builtin.raw": _LACP_STATE, "register": "lacp",
              "loop": "{{ fabric_bonds[inventory_hostname] | dict2items }}",
-             "until": f"lacp.rc == 0 and ({partners} | unique) == [item.value] and "
-                      f"({partners} | length) == (lab_interfaces[item.key].members | length) "
-                      f"and ({aggregators} | unique | length) == 1",
+             "until": f"lacp.rc == 0 and ({expected}) | difference(lacp.stdout_lines) "
+                      "| length == 0",
              "retries": RETRIES, "delay": DELAY, "changed_when": False},
             {"name": "Report on the controller's console",
              "ansible.builtin.raw": _CONSOLE,
              "loop": "{{ fabric_bonds[inventory_hostname] | dict2items }}",
-             "vars": {"line": LINE + "lacp {{ inventory_hostname }} "
-                      "{{ item.key }} partner {{ item.value }} on "
-                      "{{ lab_interfaces[item.key].members | join(',') }}"},
-             "delegate_to": "{{ lab_controller }}", "become": False, "changed_when": False}]}
+             "vars": {"line": LINE + "lacp {{ inventory_hostname }} {{ item.key }} partner "
+                      f"{{{{ item.value.mac }}}} on {{{{ {live} | join(',') }}}}, one aggregator"},
+             "delegate_to": "{{ lab_controller }}", "become": False, "changed_when": False}])}
 
 
 _PING = """failed=0
@@ -163,12 +181,74 @@ def _reach_play(pings: dict[str, list[list[str]]]) -> dict[str, Any]:
         "name": "Check - every server reaches every other one on every fabric network",
         "hosts": ":".join(sorted(pings)), "gather_facts": False, "become": True,
         "vars": {"fabric_pings": pings},
-        "tasks": [
+        "tasks": _live([
             {"name": "Ping every target bound to its interface, in parallel",
              "ansible.builtin.raw": _PING, "changed_when": False},
             _report(LINE + "reach {{ inventory_hostname }} "
                     "{% for t in fabric_pings[inventory_hostname] %}{{ t[0] }}>{{ t[1] }}"
-                    "{{ ' ' if not loop.last }}{% endfor %}")]}
+                    "{{ ' ' if not loop.last }}{% endfor %}")])}
+
+
+WATCH_DIR = "/run/gns3lab-watch"
+MAX_OUTAGE = 10  # seconds a server may lose a target while a leaf fails
+_WATCH_START = f"""set -e
+mkdir -p {WATCH_DIR}
+find {WATCH_DIR} -mindepth 1 -delete
+date +%s.%N >{WATCH_DIR}/start
+{{% for t in fabric_pings[inventory_hostname] %}}
+out={WATCH_DIR}/{{{{ t[0] }}}}@{{{{ t[1] }}}}
+setsid nohup ping -D -n -i 0.2 -W 1 -w {{{{ fabric_watch }}}} -I {{{{ t[0] }}}} {{{{ t[1] }}}} \
+>"$out" 2>&1 </dev/null &
+{{% endfor %}}
+"""
+#: One "<interface> <target> <seconds>" line per watched target: the longest time without an
+#: answer, between the watch's start, the answers (``ping -D`` stamps them ``[<epoch>]``) and
+#: the watch's end.
+_WATCH_GAPS = f"""start=$(cat {WATCH_DIR}/start)
+for f in {WATCH_DIR}/*@*; do
+  name=$(basename "$f")
+  printf '%s %s ' "${{name%@*}}" "${{name#*@}}"
+  awk -v t0="$start" -v w={{{{ fabric_watch }}}} '
+    BEGIN {{last = t0}}
+    /bytes from/ {{t = substr($1, 2, length($1) - 2); g = t - last; if (g > m) m = g; last = t}}
+    END {{g = t0 + w - last; if (g > m) m = g; printf "%.1f\\n", m}}' "$f"
+done
+"""
+
+
+def _watch_plays(pings: dict[str, list[list[str]]]) -> list[dict[str, Any]]:
+    """With ``-e fabric_watch=<s>``: every server pings every target every 0.2 s for that long
+    (the test stops a leaf once the console says so), then the longest gap per target must
+    stay under :data:`MAX_OUTAGE` seconds."""
+    hosts = ":".join(sorted(pings))
+    when = f"fabric_watch is defined and {LIVE}"
+    first = "fabric_watch is defined and inventory_hostname == ansible_play_hosts[0]"
+    gaps = "watch.stdout_lines | map('split') | selectattr('2', 'defined') | list"
+    outage_expr = "(gaps | map(attribute='2') | map('float') | max)"
+    outage = f"{{{{ {outage_expr} }}}}"
+    return [
+        {"name": "Watch - every server pings every target while a leaf fails",
+         "hosts": hosts, "gather_facts": False, "become": True, "vars": {"fabric_pings": pings},
+         "tasks": [{"name": "Start the pings", "ansible.builtin.raw": _WATCH_START,
+                    "when": when, "changed_when": False},
+                   {**_report(LINE + "watch started on {{ ansible_play_hosts | join(',') }}"),
+                    "when": first}]},
+        {"name": "Watch - the longest outage per target", "hosts": hosts,
+         "gather_facts": False, "become": True,
+         "tasks": [{"name": "Wait for the end of the watch",
+                    "ansible.builtin.pause": {"seconds": "{{ fabric_watch | int + 2 }}"},
+                    "when": first},
+                   {"name": "Read the gaps", "ansible.builtin.raw": _WATCH_GAPS,
+                    "register": "watch", "when": when, "changed_when": False},
+                   {**_report(LINE + "outage {{ inventory_hostname }} max {{ outage }} s "
+                              "({% for g in gaps %}{{ g[0] }}>{{ g[1] }} {{ g[2] }}"
+                              "{{ ', ' if not loop.last }}{% endfor %})",
+                              gaps=f"{{{{ {gaps} }}}}", outage=outage), "when": when},
+                   {"name": f"No target was lost for {MAX_OUTAGE} s or more",
+                    "ansible.builtin.assert": {"that": f"{outage_expr} < {MAX_OUTAGE}",
+                                               "quiet": True},
+                    "vars": {"gaps": f"{{{{ {gaps} }}}}"}, "when": when}]},
+    ]
 
 
 def ping_targets(lab: Lab, hosts: list[str], vlans: list[int]) -> dict[str, list[list[str]]]:
@@ -189,23 +269,38 @@ def ping_targets(lab: Lab, hosts: list[str], vlans: list[int]) -> dict[str, list
     return dict(sorted(out.items()))
 
 
+def segment_bonds(lab: Lab, switches: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """server -> {bond: its segment's system MAC and {member: the leaf it reaches}}, for every
+    bond that is an Ethernet segment."""
+    out: dict[str, dict[str, Any]] = {}
+    for leaf, switch in sorted(switches.items()):
+        for spec in switch.get("bonds", {}).values():
+            if not spec["es_sys_mac"]:
+                continue
+            server, bond = spec["remote"].split(":")
+            entry = out.setdefault(server, {}).setdefault(bond, {"mac": spec["es_sys_mac"],
+                                                                 "members": {}})
+            for local, remote in lab.links_of(leaf):
+                if local.port_name in spec["members"] and remote.node == server:
+                    entry["members"][remote.port_name] = leaf
+    return {server: {bond: {"mac": b["mac"], "members": dict(sorted(b["members"].items()))}
+                     for bond, b in sorted(by_bond.items())}
+            for server, by_bond in sorted(out.items())}
+
+
 def check_playbook(lab: Lab, data: dict[str, Any]) -> bytes:
     """The plays that prove the fabric: BGP, EVPN routes, LACP partners, reachability."""
     switches = data["switches"]
     routers = sorted(n for n, s in switches.items() if s["kind"] != "access")
     leaves = sorted(n for n, s in switches.items() if s["kind"] == "leaf")
-    bonds: dict[str, dict[str, str]] = {}
-    for leaf in leaves:
-        for spec in switches[leaf]["bonds"].values():
-            server, bond = spec["remote"].split(":")
-            if spec["es_sys_mac"]:
-                bonds.setdefault(server, {})[bond] = spec["es_sys_mac"]
-    plays = [_bgp_play(routers)]
+    bonds = segment_bonds(lab, switches)
+    pings = ping_targets(lab, sorted(bonds), data["vlans"])
+    plays = _watch_plays(pings) if pings else []
+    plays.append(_bgp_play(routers))
     if leaves:
         plays.append(_evpn_play(leaves, multihomed=bool(bonds)))
     if bonds:
         plays.append(_lacp_play(dict(sorted(bonds.items()))))
-    pings = ping_targets(lab, sorted(bonds), data["vlans"])
     if pings:
         plays.append(_reach_play(pings))
     return ansible_document(HEADER, plays)
