@@ -1,8 +1,9 @@
 """``gns3lab import`` of project files real GNS3 servers wrote:
-``tests/data/import/api-2.2.61.gns3`` and ``api-3.0.6.gns3`` (revision 9 and 10), made through each server's REST API by
-tests/integration/test_import_gns3.py's ``make_api_project`` (QEMU nodes R1, R2 and a cloud,
-three links, one with a delay filter, a text and a rectangle drawing). The blueprint written is
-a golden (``api-<version>.lab.yaml``, ``--update-golden`` rewrites it); it validates."""
+``tests/data/import/api-2.2.61.gns3`` and ``api-3.0.6.gns3`` (revision 9 and 10), made through
+each server's REST API by tests/integration/test_import_gns3.py's ``make_api_project`` (QEMU
+nodes R1, R2 and a cloud, three links, one with a delay filter, a text and a rectangle
+drawing). The blueprint written is a golden (``api-<version>.lab.yaml``, ``--update-golden``
+rewrites it); it validates."""
 
 from __future__ import annotations
 
