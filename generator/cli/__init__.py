@@ -182,6 +182,7 @@ def inspect(archive: Path, as_json: bool) -> None:
         click.echo("images included: " + ", ".join(map(p, info["images_included"])))
     for line in info["image_advice"]:
         click.echo(p(line))
+    _echo_capture(info["capture"])
     click.echo(f"secrets ({len(info['secrets'])}):" if info["secrets"] else "secrets: none")
     for secret in info["secrets"]:
         click.echo(f"  {p(secret)}")
@@ -317,6 +318,24 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def _echo_capture(capture: dict[str, Any] | None) -> None:
+    """inspect's lines about a captured archive (gns3lab capture) and its snapshots."""
+    if capture is None:
+        return
+    p = printable
+    if "captured_at" in capture:
+        click.echo(f"captured {p(capture['captured_at'])} in GNS3 {p(capture['gns3_version'])} "
+                   f"from {p(capture['source_archive'])} (sha256 {p(capture['source_sha256'])})")
+        for stage in capture["stages"]:
+            click.echo(f"  stage {p(stage['name'])}: {'ok' if stage['ok'] else 'failed'} in "
+                       f"{stage['seconds']:.0f} s")
+    click.echo(f"snapshots ({len(capture['snapshots'])}):")
+    for snap in capture["snapshots"]:
+        after = f" after stage {p(snap['stage'])}" if snap["stage"] else ""
+        click.echo(f"  {p(snap['name'] or snap['member'])}{after}: {p(snap['member'])}, "
+                   f"{snap['bytes']} bytes, {snap['members']} members")
 
 
 def _register() -> None:

@@ -18,6 +18,7 @@ from generator.read.shape import (
     project_nodes,
     project_problem,
 )
+from generator.read.snapshots import is_snapshot
 from generator.read.verify import check_members
 from generator.render.image_advice import image_advice
 from generator.resolve.canvas_quality import measure_canvas
@@ -75,7 +76,29 @@ def inspect_archive(archive: Path) -> dict[str, Any]:
         "secrets": secrets,
         "qemu_options": {n["name"]: n["options"] for n in nodes if n["options"]},
         "layout": _layout(raw),
+        "capture": _capture(manifest, sizes),
     }
+
+
+def _capture(manifest: Manifest | None, sizes: dict[str, int]) -> dict[str, Any] | None:
+    """A captured archive's record (gns3lab capture) and its snapshots, each with its size,
+    its own members and the stage it follows; None for a built archive without snapshots."""
+    record = manifest.capture if manifest else None
+    members = sorted(n for n in sizes if is_snapshot(n))
+    if record is None and not members:
+        return None
+    known = record.snapshots if record else {}
+    snapshots = [{"member": m, "name": known[m].name if m in known else "",
+                  "stage": known[m].stage if m in known else "", "bytes": sizes[m],
+                  "members": len(known[m].files) if m in known else None} for m in members]
+    snapshots.sort(key=lambda s: (known[s["member"]].created_at if s["member"] in known else 0,
+                                  s["member"]))
+    if record is None:
+        return {"snapshots": snapshots}
+    return {"captured_at": record.captured_at, "source_archive": record.source_archive,
+            "source_sha256": record.source_sha256, "gns3_version": record.gns3_version,
+            "ready_seconds": record.ready_seconds,
+            "stages": [s.model_dump() for s in record.stages], "snapshots": snapshots}
 
 
 def _folder_sizes(sizes: dict[str, int]) -> dict[str, int]:

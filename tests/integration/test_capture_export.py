@@ -33,7 +33,8 @@ def _capture(server: Gns3Server, tmp_path: Path) -> tuple[Path, Path, str]:
     client = SnapshotClient(server.url, **credentials(server))
     client.take_snapshot(push.project_id, "first")
     record = CaptureRecord(captured_at="2026-12-06T00:00:00Z", source_archive=built.archive.name,
-                           source_sha256="0" * 64, gns3_version=server.version)
+                           source_sha256="0" * 64,
+                           gns3_version=str(server.client.version()["version"]))
     captured, _ = archive_project(client, push.project_id, built.archive, tmp_path / "out",
                                   record)
     remove(server, name)
@@ -57,7 +58,8 @@ def test_captured_archive_is_named_and_passes_verify(captured) -> None:  # type:
     with zipfile.ZipFile(archive) as zf:
         manifest = parse_manifest(json.loads(zf.read(MANIFEST)))
         names = zf.namelist()
-    assert manifest.capture is not None and manifest.capture.gns3_version == server.version
+    assert manifest.capture is not None
+    assert manifest.capture.gns3_version.startswith(server.version + ".")
     (member, snap), = manifest.capture.snapshots.items()
     assert snap.name == "first" and PORTABLE.match(member.split("/", 1)[1]), member
     assert "project.gns3" in snap.files
@@ -108,3 +110,19 @@ def test_backing_file_is_made_bare_in_place() -> None:
     patched = patch_backing(bytes(head))
     assert patched[16:20] == len(b"base.qcow2").to_bytes(4, "big")
     assert patched[100:110] == b"base.qcow2" and len(patched) == len(head)
+
+
+def test_inspect_lists_the_capture_and_its_snapshots(captured) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from generator.cli import main
+    from generator.read.inspect import inspect_archive
+
+    archive, _, server = captured
+    info = inspect_archive(archive)["capture"]
+    assert info["gns3_version"] == str(server.client.version()["version"])
+    (snap,) = info["snapshots"]
+    assert snap["name"] == "first" and snap["members"] >= 2 and snap["bytes"] > 0
+    out = CliRunner().invoke(main, ["inspect", str(archive)])
+    assert out.exit_code == 0, out.output
+    assert "snapshots (1):" in out.output and f"{snap['member']}" in out.output
