@@ -91,7 +91,7 @@ def _bridge(untagged: bool) -> list[str]:
         f"ip link del {BRIDGE} 2>/dev/null || true",
         f"ip link add {BRIDGE} type bridge vlan_filtering 1 vlan_default_pvid 0 "
         "mcast_snooping 0 stp_state 0",
-        f"ip link set dev {BRIDGE} addrgenmode none up",
+        f"ip link set dev {BRIDGE} up",
         "vids() { for r in \"$@\"; do seq \"${r%-*}\" \"${r#*-}\"; done; }",
         "# add_bond NAME SYS_MAC|- VLANS... -- MEMBERS...: an 802.3ad bond trunking VLANS",
         "add_bond() {",
@@ -114,7 +114,7 @@ def _bridge(untagged: bool) -> list[str]:
         "    ip link del \"vni$1\" 2>/dev/null || true",
         f"    ip link add \"vni$1\" type vxlan id \"$1\" local \"$2\" dstport {VXLAN_PORT} "
         "nolearning",
-        f"    ip link set dev \"vni$1\" master {BRIDGE} addrgenmode none",
+        f"    ip link set dev \"vni$1\" master {BRIDGE}",
         "    bridge vlan add dev \"vni$1\" vid \"$1\" pvid untagged",
         "    bridge link set dev \"vni$1\" learning off",
         "    ip link set dev \"vni$1\" up",

@@ -20,13 +20,15 @@ from generator.model import Lab
 from tests.helpers import REPO, make_tiny_appliance
 
 MINI = REPO / "blueprints" / "openstack-ceph-mini-frr"
-APPLIANCE = "gns3lab Debian 12"
+APPLIANCES = {"gns3lab Debian 12": "gns3lab-debian-12-test.qcow2",
+              "gns3lab FRR": "gns3lab-frr-test.qcow2"}
 SYS_MAC = "44:38:39:ff:00:01"
 
 
 def load_with_tiny_images(blueprint: Path, folder: Path) -> Lab:
-    """The blueprint resolved against a tiny blank image named like the real appliance."""
-    make_tiny_appliance(folder, APPLIANCE, "gns3lab-debian-12-test.qcow2")
+    """The blueprint resolved against tiny blank images named like the real appliances."""
+    for name, filename in APPLIANCES.items():
+        make_tiny_appliance(folder, name, filename)
     return load_lab(blueprint, (folder,))
 
 
