@@ -18,7 +18,16 @@
 # For the timeline, the console also gets "gns3lab: at <uptime s> bootstrap start|host <node>
 # up|stage <name> start" (the controller's /proc/uptime; not written to /var/lib/gns3lab/status).
 # Everything else goes to /var/log/gns3lab-bootstrap.log.
-# It runs once (/var/lib/gns3lab/bootstrap.done holds the outcome); run it again with: /opt/gns3lab/bootstrap.sh --force
+# A stage that reported ok leaves a mark in /var/lib/gns3lab/stages and is not run again: a lab
+# restored from a checkpoint (a GNS3 snapshot `gns3lab capture --checkpoints` took after that
+# stage) goes on with the next stage, and once /var/lib/gns3lab/bootstrap.done says ok (the lab was built, e.g. a
+# captured lab) every later boot runs only the check stage and prints "gns3lab: lab ready"
+# again. A skipped stage prints "gns3lab: stage <name> done before" (no ok|failed). Before a
+# stage's ok and before "lab ready", every node that answered is told to `sync` (over its
+# master connection, in parallel) and so is the controller: what the lab built is on the disks
+# when the line shows, so a capture that pauses the guests at that line keeps it.
+# After a failed run (/var/lib/gns3lab/bootstrap.done says failed) it does nothing; run it again from scratch
+# with: /opt/gns3lab/bootstrap.sh --force
 # GNS3LAB_ROOT (unset in the guest) prefixes every file path, for tests.
 set -u
 umask 022
@@ -30,6 +39,7 @@ LOG=$ROOT/var/log/gns3lab-bootstrap.log
 STATE=$ROOT/var/lib/gns3lab
 STATUS=$ROOT/var/lib/gns3lab/status
 MARKER=$ROOT/var/lib/gns3lab/bootstrap.done
+DONE=$ROOT/var/lib/gns3lab/stages
 UP=$ROOT/var/lib/gns3lab/up
 CONTROL=$ROOT/root/.ansible/cp
 CONSOLE=$ROOT/dev/console
@@ -154,11 +164,35 @@ run_playbook() {
     (cd "$ANSIBLE_DIR" && ansible-playbook -i inventory.yml -e "gns3lab_stage=$1" "$2")
 }
 
-# run_stage NAME FUNCTION: run one stage and announce its outcome.
+# sync_lab: flush the file systems of the controller and of every node that answered SSH.
+sync_lab() {
+    local entry name user addr pids=() pid
+    for entry in "${PROBED[@]}"; do
+        read -r name user addr <<<"$entry"
+        [ -e "$UP/$name" ] || continue
+        timeout 30 ssh "${SSH_OPTS[@]}" "$user@$addr" sync </dev/null >/dev/null 2>&1 &
+        pids+=("$!")
+    done
+    sync
+    for pid in "${pids[@]}"; do
+        wait "$pid" || true
+    done
+}
+
+# run_stage NAME FUNCTION [soft]: run one stage and announce its outcome; a stage with a
+# mark in $DONE ran before (checkpoint, captured lab) and is skipped. A soft stage (the
+# check) leaves no mark: it runs on every boot.
 run_stage() {
+    if [ -e "$DONE/$1" ]; then
+        log "stage $1: done before, skipped"
+        announce "gns3lab: stage $1 done before"
+        return 0
+    fi
     log "stage $1: start"
     mark "stage $1 start"
     if "$2"; then
+        [ "${3:-}" = soft ] || : >"$DONE/$1"
+        sync_lab
         announce "gns3lab: stage $1 ok"
         return 0
     fi
@@ -177,38 +211,31 @@ finish() {
     exit
 }
 
-# stage 1: oob-switch (hosts: swmgmt)
+# stage 1: fabric (hosts: spine01 spine02 leaf01 leaf02)
 stage_1() {
-    wait_hosts 1800 'swmgmt cumulus 192.168.50.2' || return 1
-    run_playbook oob-switch playbooks/fabric-oob.yml || return 1
+    wait_hosts 1800 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' || return 1
+    run_playbook fabric playbooks/fabric-frr.yml || return 1
     return 0
 }
 
-# stage 2: fabric (hosts: spine01 spine02 leaf01 leaf02)
+# stage 2: servers-ready (hosts: infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
 stage_2() {
-    wait_hosts 1800 'spine01 cumulus 192.168.50.3' 'spine02 cumulus 192.168.50.4' 'leaf01 cumulus 192.168.50.5' 'leaf02 cumulus 192.168.50.6' || return 1
-    run_playbook fabric playbooks/fabric.yml || return 1
-    return 0
-}
-
-# stage 3: servers-ready (hosts: infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
-stage_3() {
     wait_hosts 1800 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || return 1
     run_playbook servers-ready playbooks/osa-hosts.yml || return 1
     return 0
 }
 
-# stage 4: openstack-ansible (hosts: infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
-stage_4() {
-    wait_hosts 1800 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || return 1
-    run_playbook openstack-ansible playbooks/osa-deploy.yml || return 1
+# stage 3: osa-deploy (hosts: infra1 infra2 infra3 compute1 compute2 osd1 osd2 osd3)
+stage_3() {
+    wait_hosts 1800 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || return 1
+    run_playbook osa-deploy playbooks/osa-deploy.yml || return 1
     return 0
 }
 
-# stage 5: check (hosts: mgmt01 swmgmt spine01 spine02 leaf01 leaf02 infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
-stage_5() {
-    wait_hosts 1800 'swmgmt cumulus 192.168.50.2' 'spine01 cumulus 192.168.50.3' 'spine02 cumulus 192.168.50.4' 'leaf01 cumulus 192.168.50.5' 'leaf02 cumulus 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || log "not every host answers SSH; checking anyway"
-    check_hosts 'mgmt01 - 192.168.50.1' 'swmgmt cumulus 192.168.50.2' 'spine01 cumulus 192.168.50.3' 'spine02 cumulus 192.168.50.4' 'leaf01 cumulus 192.168.50.5' 'leaf02 cumulus 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33'
+# stage 4: check (hosts: mgmt01 swmgmt spine01 spine02 leaf01 leaf02 infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
+stage_4() {
+    wait_hosts 1800 'swmgmt lab 192.168.50.2' 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || log "not every host answers SSH; checking anyway"
+    check_hosts 'mgmt01 - 192.168.50.1' 'swmgmt lab 192.168.50.2' 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33'
 }
 
 mkdir -p "$STATE" "$(dirname "$LOG")"
@@ -218,24 +245,31 @@ if ! flock -n 9; then
     log "another bootstrap is running"
     exit 0
 fi
-if [ -e "$MARKER" ] && [ "${1:-}" != --force ]; then
+if [ "${1:-}" = --force ]; then
+    rm -rf "$DONE" "$MARKER"
+elif [ -e "$MARKER" ] && [ "$(cat "$MARKER")" != ok ]; then
     log "bootstrap already ran ($(cat "$MARKER")); run $0 --force to run it again"
     exit 0
+elif [ -e "$MARKER" ]; then
+    log "bootstrap already ran (ok): only the check stage runs"
+    printf '%s\n' "gns3lab: lab built before: only the check stage runs" >>"$CONSOLE" \
+        2>/dev/null || true
 fi
-log "bootstrap of lab openstack-ceph: 5 stages"
+log "bootstrap of lab openstack-ceph: 4 stages"
 mark "bootstrap start"
 rm -rf "$UP"
-mkdir -p "$UP" "$CONTROL"
+mkdir -p "$UP" "$CONTROL" "$DONE"
 PROBES=()
-probe 'swmgmt cumulus 192.168.50.2' &
+PROBED=('swmgmt lab 192.168.50.2' 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33')
+probe 'swmgmt lab 192.168.50.2' &
 PROBES+=("$!")
-probe 'spine01 cumulus 192.168.50.3' &
+probe 'spine01 lab 192.168.50.3' &
 PROBES+=("$!")
-probe 'spine02 cumulus 192.168.50.4' &
+probe 'spine02 lab 192.168.50.4' &
 PROBES+=("$!")
-probe 'leaf01 cumulus 192.168.50.5' &
+probe 'leaf01 lab 192.168.50.5' &
 PROBES+=("$!")
-probe 'leaf02 cumulus 192.168.50.6' &
+probe 'leaf02 lab 192.168.50.6' &
 PROBES+=("$!")
 probe 'infra1 lab 192.168.50.11' &
 PROBES+=("$!")
@@ -266,10 +300,11 @@ if ! command -v ansible-playbook >/dev/null 2>&1 && [ -d "$ROOT/run/cloud-init" 
 fi
 command -v ansible-playbook >/dev/null 2>&1 ||
     log "ansible-playbook is not installed on mgmt01: every playbook will fail"
-run_stage oob-switch stage_1 || finish failed
-run_stage fabric stage_2 || finish failed
-run_stage servers-ready stage_3 || finish failed
-run_stage openstack-ansible stage_4 || finish failed
-run_stage check stage_5 || finish failed
+run_stage fabric stage_1 || finish failed
+run_stage servers-ready stage_2 || finish failed
+run_stage osa-deploy stage_3 || finish failed
+run_stage check stage_4 soft || finish failed
+printf 'ok\n' >"$MARKER"
+sync_lab
 announce "gns3lab: lab ready"
 finish ok
