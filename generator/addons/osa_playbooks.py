@@ -8,7 +8,7 @@ from typing import Any
 
 from generator.addons.osa_config import HEADER, osa_nodes, provider_bridge
 from generator.addons.osa_releases import CURRENT
-from generator.addons.osa_settings import OSA_NETWORKS, Settings
+from generator.addons.osa_settings import OSA_NETWORKS, Settings, load_settings
 from generator.model import Lab, Node
 from generator.render.yamltext import ansible_document
 
@@ -194,3 +194,33 @@ def render_deploy_playbook(lab: Lab, s: Settings) -> bytes:
          "become": True, "tasks": _target_tasks(s, provider_bridge(osa_nodes(lab, s)))},
         {"name": "Deploy OpenStack", **local, "tasks": [run]},
     ])
+
+
+def deploy_readme(lab: Lab) -> list[str]:
+    """The archive README's section on the deployment (Markdown lines): the stage that runs it
+    last, its skip line without the internet, what to run then, and the RAM the full deploy
+    needs (every VM running; OpenStack-Ansible documents no multi-host minimum, only its
+    all-in-one guide's 8 GB minimum and 16 GB recommended, doc/source/user/aio/quickstart.rst)."""
+    s = load_settings(lab)
+    ram = sum(n.ram for n in lab.vms)
+    infra = sorted({n.ram for n in osa_nodes(lab, s)}, reverse=True)[:1]
+    playbooks = ", ".join(f"`openstack-ansible {book}`" for book in SETUP[generation(s)])
+    return [
+        "## OpenStack-Ansible", "",
+        f"The last stage, `{deploy_stage(lab)}`, deploys OpenStack-Ansible {s.release} "
+        f"({s.series}) from the controller: it needs the internet there (through the NAT "
+        "node) for git, packages and container images, and takes hours. Without it the "
+        "controller prints", "",
+        f"    {skip_line(lab)}", "",
+        "and the lab is ready for a manual deploy. Once the controller reaches the internet, "
+        "run on it, as root:", "",
+        f"    cd /opt/gns3lab/ansible && ansible-playbook -i inventory.yml {DEPLOY_BOOK}", "",
+        f"It checks out OpenStack-Ansible in {OSA_DIR}, installs the generated "
+        f"configuration in /etc/openstack_deploy and runs {playbooks}.", "",
+        f"RAM: the full deploy runs every VM with its configured RAM, {ram} MB "
+        f"(about {round(ram / 1024)} GB)"
+        + (f"; the largest OpenStack hosts have {infra[0]} MB" if infra else "")
+        + ". OpenStack-Ansible documents no per-host minimum for a multi-host deployment; its "
+        "all-in-one guide asks 8 GB at least (16 GB recommended) for everything on one host.",
+        "",
+    ]

@@ -116,3 +116,16 @@ def test_servers_ready_checks_log1_too(lab: Lab) -> None:
 def test_generated_yaml_files_parse(lab: Lab) -> None:
     for path, data in render_addons(lab).items():
         assert yaml.safe_load(data) is not None, path
+
+
+def test_readme_section_says_what_to_run_and_the_ram(lab: Lab) -> None:
+    """The deployment's README section (for the archive README): the skip line, the command
+    for a manual deploy, and the RAM of the full lab."""
+    from generator.addons.osa_playbooks import deploy_readme
+
+    text = "\n".join(deploy_readme(lab))
+    assert "    gns3lab: stage osa-deploy skipped: no route to the internet" in text
+    assert "cd /opt/gns3lab/ansible && ansible-playbook -i inventory.yml " \
+        "playbooks/osa-deploy.yml" in text
+    assert f"{lab.totals()['ram_mb']} MB" in text and "51584 MB" in text
+    assert "8 GB at least (16 GB recommended)" in text
