@@ -54,6 +54,9 @@ class ImageRecord(BaseModel):
     url: str | None = None
     public_url: bool = False
     included: bool = False
+    #: the name the image is published under, when the archive names it by content
+    #: (``<stem>.<sha256[:12]>.<ext>``); left out of the manifest when the name is its own
+    original: str | None = None
 
 
 class ComputeRecord(BaseModel):
@@ -136,6 +139,9 @@ def render_manifest(manifest: Manifest) -> bytes:
     doc = manifest.model_dump(mode="json")
     if doc["files"] is None:
         del doc["files"]
+    for image in doc["images"].values():
+        if image["original"] is None:
+            del image["original"]  # most images keep their name: no key, same bytes as before
     if doc["capture"] is None:  # built archives keep their bytes
         del doc["capture"]
     return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode()

@@ -13,7 +13,13 @@ from pathlib import Path
 from generator import __version__, interrupt, tools
 from generator.archive_format import Manifest
 from generator.errors import GeneratorError
-from generator.images.baseimages import attach_images, find_images, search_dirs
+from generator.images.baseimages import (
+    attach_images,
+    by_filename,
+    find_images,
+    name_by_content,
+    search_dirs,
+)
 from generator.images.recipe_images import ensure_images, lookups
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
@@ -76,8 +82,9 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     images = None
     if not options.no_images:
         progress("checking base images")
-        images = find_images(lab, search_dirs(options.images_dirs), progress)
-        lab = attach_images(lab, images)
+        found = find_images(lab, search_dirs(options.images_dirs), progress)
+        found = name_by_content(found, lambda image: bundles(image, options))
+        lab, images = attach_images(lab, found), by_filename(found)
     # Rendered before the output folder is touched: a value no check caught (an appliance's)
     # fails here with nothing written, not after the lab key was made.
     project, svg = dump_project(render_project(lab)), render_svg(lab)
@@ -221,7 +228,8 @@ def manifest_info(lab: Lab, options: BuildOptions, public_key: str = "",
                                  "sha256": n.image.sha256 or None,
                                  "url": n.image.download_url,
                                  "public_url": bool(n.image.download_url),
-                                 "included": bundles(n.image, options)}
+                                 "included": bundles(n.image, options),
+                                 "original": n.image.original_filename}
               for n in lab.vms if n.image}
     return Manifest.model_validate({
         "generator": f"gns3lab {__version__}", "lab": lab.name, "gns3": lab.gns3,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -74,6 +75,26 @@ class BaseImage:
     first_boot: FirstBoot = "none"
     login: str | None = None  # the login that gets the lab key when first_boot is "injected"
     system: str | None = None  # the network OS an add-on configures (e.g. "cumulus-linux")
+    # Where it comes from, resolved once from the appliance (images/cache reads these)
+    download_page: str | None = None  # where a person downloads it (page, else direct URL)
+    direct_url: str | None = None  # a direct download, what ``images pull`` fetches
+    compression: str | None = None  # how ``direct_url`` is packed (xz, gzip, bzip2...)
+    appliance_file: str = ""  # the .gns3a that describes it, for messages
+    #: the name it is published under, when ``filename`` is the content-qualified name an
+    #: archive bundles it by (``<stem>.<sha256[:12]>.<ext>``, images/baseimages.py)
+    original_filename: str | None = None
+
+    @property
+    def recipe(self) -> str | None:
+        """The gns3lab recipe that builds this image (its name is
+        ``gns3lab-<recipe>-<sha256[:12]>.qcow2``), or None for a third-party image."""
+        match = _BUILT_NAME.fullmatch(self.original_filename or self.filename)
+        return match.group(1) if match else None
+
+
+#: How gns3lab names an image it built: ``gns3lab-<recipe>-<sha256[:12]>.qcow2``
+#: (images/recipe.py image_filename). The recipe is all before the last ``-``.
+_BUILT_NAME = re.compile(r"gns3lab-([a-z0-9][a-z0-9.-]*)-[0-9a-z]+\.qcow2")
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,41 @@ def attach_images(lab: Lab, images: dict[str, BaseImage]) -> Lab:
     nodes = tuple(replace(n, image=images[n.image.filename]) if n.image else n
                   for n in lab.nodes)
     return replace(lab, nodes=nodes)
+
+
+def content_name(image: BaseImage) -> str:
+    """The name an archive bundles a checked image by: ``<stem>.<sha256[:12]>.<ext>``, or the
+    image's own name when it already carries that digest (gns3lab names what it builds
+    ``gns3lab-<recipe>-<sha256[:12]>.qcow2``)."""
+    tag = image.sha256[:12]
+    if len(tag) != 12:
+        raise ImageError(f"base image {image.filename} has no sha256 yet: it must be found "
+                         "and checked before it is named by content")
+    if tag in image.filename:
+        return image.filename
+    stem, dot, ext = image.filename.rpartition(".")
+    return f"{stem}.{tag}.{ext}" if dot and stem else f"{image.filename}.{tag}"
+
+
+def name_by_content(images: dict[str, BaseImage], bundled: Callable[[BaseImage], bool]
+                    ) -> dict[str, BaseImage]:
+    """``images`` (checked, by the name their appliance gives) with every one that goes into
+    the archive renamed to its :func:`content_name`, its published name kept in
+    ``original_filename``; the keys stay the published names, as :func:`attach_images` wants.
+
+    GNS3 (2.2 and 3.0, ``import_project._import_images``) skips a bundled image when its
+    images folder already holds a file of that name, and the nodes then run on that file: a
+    name that changes with the content cannot meet a different file. An image that is not
+    bundled keeps its name: the user puts it on the server by the name it is published under,
+    and ``push`` checks its md5 there before anything is imported."""
+    out = {}
+    for key, image in images.items():
+        name = content_name(image) if bundled(image) else image.filename
+        out[key] = image if name == image.filename else \
+            replace(image, filename=name, original_filename=image.filename)
+    return out
+
+
+def by_filename(images: dict[str, BaseImage]) -> dict[str, BaseImage]:
+    """``images`` keyed by the name the nodes use (after :func:`name_by_content`)."""
+    return {image.filename: image for image in images.values()}

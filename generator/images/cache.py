@@ -141,42 +141,33 @@ def needs_of(source: Path, images_dirs: Iterable[Path] = ()) -> list[ImageNeed]:
     dirs = tuple(images_dirs)
     if is_archive(source):
         return _archive_needs(source, dirs)
-    lab, catalogue = _resolved(source, dirs)
+    lab = _resolved(source, dirs)
     out: dict[str, ImageNeed] = {}
     for node in lab.vms:
         image = node.image
         if image is not None and image.filename not in out:
-            out[image.filename] = _need(_appliance_of(image, catalogue),
-                                        image.appliance_version, image.filename)
+            out[image.filename] = _need_of_image(image)
     return [out[f] for f in sorted(out)]
 
 
-def _resolved(source: Path, dirs: tuple[Path, ...]) -> tuple[Lab, Catalogue]:
+def _resolved(source: Path, dirs: tuple[Path, ...]) -> Lab:
     """The lab ``build`` resolves from the blueprint ``source`` (as
-    :func:`generator.build.load_lab`), and the catalogue it picked its appliances from.
-
-    The model keeps an image's name, size and md5 but not its direct URL or compression, so
-    the appliance is looked up again, in this catalogue: it also holds the files named by
-    path (``appliance: vendor/x.gns3a``), which only the resolve loads (confined to the
-    blueprint folder, as build does); no fresh catalogue of the folders knows them."""
+    :func:`generator.build.load_lab`): its images carry what their appliances say (URLs,
+    compression, the appliance file), so no catalogue is loaded a second time."""
     from generator.images.recipe_images import lookups
     from generator.resolve.lab import resolve_blueprint
 
     folders = search_dirs(dirs)
-    return resolve_blueprint(source, folders, lookups(folders))
+    return resolve_blueprint(source, folders, lookups(folders))[0]
 
 
-def _appliance_of(image: BaseImage, catalogue: Catalogue) -> Appliance:
-    """The appliance the resolve took ``image`` from: the one of that name whose entry for the
-    file has the image's md5 and size; files named by path first (a namesake in a folder may
-    describe another image under the same name)."""
-    by_path = [a for a in catalogue.by_path.values() if isinstance(a, Appliance)]
-    for app in (*by_path, *catalogue.appliances):
-        info = app.images.get(image.filename)
-        if app.name == image.appliance and info is not None and \
-                (info.md5sum, info.filesize) == (image.md5sum, image.filesize):
-            return app
-    raise ImageError(f"appliance '{image.appliance}' lists no image file {image.filename}")
+def _need_of_image(image: BaseImage) -> ImageNeed:
+    """The need for a resolved node's base image, as its appliance described it."""
+    return ImageNeed(
+        filename=image.filename, appliance=image.appliance, version=image.appliance_version,
+        size=image.filesize, md5=image.md5sum, url=image.direct_url, page=image.download_page,
+        compression=image.compression,
+        origin=f"appliance '{image.appliance}' ({image.appliance_file})")
 
 
 def _archive_needs(archive: Path, dirs: tuple[Path, ...]) -> list[ImageNeed]:

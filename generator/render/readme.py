@@ -12,8 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from generator.archive_format import MANIFEST, ImageRecord, Manifest
-from generator.images.recipe import RECIPES
-from generator.model import Lab
+from generator.model import BaseImage, Lab
 from generator.paths import Layout
 from generator.render.image_advice import image_advice
 from generator.render.stages import managed_nodes, resolve_stages
@@ -55,7 +54,7 @@ def render_readme(lab: Lab, info: Manifest) -> str:
             f"(project revision 9, which GNS3 2.2 and 3.x open). The diagram is "
             f"`topology.svg`; the blueprint it was built from is in `{_BLUEPRINT}`, and "
             f"`{MANIFEST}` holds the sha256 of every file.", ""]
-    out += _nodes(lab) + _networks(lab) + _images(info) + _resources(lab, info)
+    out += _nodes(lab) + _networks(lab) + _images(lab, info) + _resources(lab, info)
     out += _import(lab, archive, info) + _login(lab) + _ready(lab)
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -93,26 +92,31 @@ def _networks(lab: Lab) -> list[str]:
     return out
 
 
-def _image_source(entry: ImageRecord) -> str:
+def _image_source(entry: ImageRecord, image: BaseImage | None) -> str:
     if entry.included:
         return f"in this archive (`{_IMAGES}`)"
     if entry.url:
         return entry.url
-    recipe = next((r for r in RECIPES.values() if r.appliance_name == entry.appliance),
-                  None)
-    if recipe is not None:
-        return f"build it: `gns3lab images build {recipe.name}`"
+    if image is not None and image.recipe is not None:
+        return f"build it: `gns3lab images build {image.recipe}`"
     return "not downloadable: ask whoever built the lab"
 
 
-def _images(info: Manifest) -> list[str]:
+def _file_cell(name: str, entry: ImageRecord) -> str:
+    """The image's file name in the archive, and the one it is published under when the
+    archive names it by content (GNS3 keeps a same-named file it already has)."""
+    return f"{name} (published as {entry.original})" if entry.original else name
+
+
+def _images(lab: Lab, info: Manifest) -> list[str]:
     images = info.images
     out = ["## Images needed", ""]
     if not images:
         return out + ["None: the lab has no VMs.", ""]
-    rows = [[name, f"{e.appliance} {e.version}".strip(),
+    known = {n.image.filename: n.image for n in lab.vms if n.image is not None}
+    rows = [[_file_cell(name, e), f"{e.appliance} {e.version}".strip(),
              "" if e.size is None else str(e.size), f"md5 {e.md5}"
-             + (f", sha256 {e.sha256}" if e.sha256 else ""), _image_source(e)]
+             + (f", sha256 {e.sha256}" if e.sha256 else ""), _image_source(e, known.get(name))]
             for name, e in sorted(images.items())]
     out += _table(["file", "appliance", "bytes", "checksums", "where to get it"], rows)
     bundled = [name for name, e in images.items() if e.included]

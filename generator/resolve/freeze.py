@@ -100,7 +100,10 @@ class FreezeSteps(AddressSteps, GuestSetupSteps):
                            filename=filename, md5sum=info.md5sum, filesize=info.filesize,
                            virtual_size=info.virtual_size or DEFAULT_VIRTUAL_SIZE,
                            download_url=info.direct_download_url or info.download_url,
-                           first_boot=app.first_boot, login=app.login, system=app.system)
+                           first_boot=app.first_boot, login=app.login, system=app.system,
+                           download_page=info.download_url or info.direct_download_url,
+                           direct_url=info.direct_download_url, compression=info.compression,
+                           appliance_file=str(app.path))
 
     def size(self, path: tuple, value: str | int) -> int | None:
         try:

@@ -8,6 +8,7 @@ overlays into garbage, so the push is refused, naming the image, both checksums 
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -96,12 +97,22 @@ def _dirs(upload_from: Sequence[Path] | None) -> list[Path]:
 
 def _upload(client: Gns3Client, cid: str, image: str, want: ImageRecord,
             upload_from: Sequence[Path], progress: Progress) -> dict[str, Any] | None:
-    """Upload the local copy of ``image`` whose md5 matches; the server's listing after it."""
-    local = next((d / image for d in _dirs(upload_from) if (d / image).is_file()
-                  and md5_of(d / image) == want.md5), None)
+    """Upload the local copy of ``image`` whose md5 matches; the server's listing after it.
+
+    An image the archive names by content (``want.original``) is found locally by either
+    name and uploaded under the archive's: a link of that name carries the bytes."""
+    names = [image, *([want.original] if want.original else [])]
+    local = next((d / name for d in _dirs(upload_from) for name in names
+                  if (d / name).is_file() and md5_of(d / name) == want.md5), None)
     if local is None:
         return None
     progress(PushEvent("images", f"uploading {image} ({local.stat().st_size >> 20} MiB) to "
                                  f"compute {cid}"))
-    client.upload_image(cid, local)
+    if local.name == image:
+        client.upload_image(cid, local)
+    else:
+        with tempfile.TemporaryDirectory(prefix="gns3lab-upload.") as tmp:
+            link = Path(tmp) / image
+            link.symlink_to(local.resolve())
+            client.upload_image(cid, link)
     return next((i for i in client.compute_images(cid) if i["filename"] == image), None)

@@ -23,6 +23,11 @@ from tests.unit.test_bundle import (
 pytestmark = pytest.mark.slow
 
 
+def stored(image: Path) -> str:
+    """The name a build bundles a third-party image by: ``<stem>.<sha256[:12]>.<ext>``."""
+    return f"{image.stem}.{sha256(image)[:12]}{image.suffix}"
+
+
 @pytest.mark.slow
 def test_bundling_a_2_gib_image_writes_it_once_in_little_memory(tmp_path: Path) -> None:
     size = 2048 * MIB
@@ -33,12 +38,12 @@ def test_bundling_a_2_gib_image_writes_it_once_in_little_memory(tmp_path: Path) 
     rss, io = run_measured(tmp_path, "build", bp, "-o", tmp_path / "dist", "--images-dir",
                            images, "--include-images")
     archive = tmp_path / "dist" / "big.gns3project"
+    member = f"images/QEMU/{stored(image)}"
     with zipfile.ZipFile(archive) as zf:
-        info = zf.getinfo("images/QEMU/big-bundle.img")
+        info = zf.getinfo(member)
         assert info.compress_type == zipfile.ZIP_STORED and info.file_size == size
         manifest = json.loads(zf.read("gns3lab/manifest.json"))
-    assert manifest["files"]["images/QEMU/big-bundle.img"] == {"sha256": sha256(image),
-                                                               "size": size}
+    assert manifest["files"][member] == {"sha256": sha256(image), "size": size}
     # Everything else the build writes (overlay header, seed, README, sidecars) is small.
     overhead = 32 * MIB
     assert io["wchar"] < size * 1.2 + overhead, f"the build wrote {io['wchar'] >> 20} MiB"
@@ -67,14 +72,18 @@ def test_what_is_bundled_by_default_and_on_request(tmp_path: Path, include: bool
         names = {n.removeprefix("images/QEMU/") for n in zf.namelist()
                  if n.startswith("images/")}
         manifest = json.loads(zf.read("gns3lab/manifest.json"))
+        recorded = manifest["images"]
         for name in names:
-            assert zf.read(f"images/QEMU/{name}") == (images / name).read_bytes()
-    assert names == {ours if n == "ours" else n for n in bundled}
-    recorded = manifest["images"]
-    assert recorded[ours]["public_url"] is False
-    assert recorded["public-guest.qcow2"]["public_url"] is True
+            source = images / recorded[name]["original"]
+            assert zf.read(f"images/QEMU/{name}") == source.read_bytes()
+    published = {ours if n == "ours" else n for n in bundled}
+    assert names == {stored(images / n) for n in published}  # bundled ones named by content
+    ours_as = stored(images / ours) if include is not False else ours
+    public_as = stored(images / "public-guest.qcow2") if include else "public-guest.qcow2"
+    assert recorded[ours_as]["public_url"] is False
+    assert recorded[public_as]["public_url"] is True
     assert {n for n, e in recorded.items() if e["included"]} == names
-    assert recorded[ours]["sha256"] == sha256(images / ours)
+    assert recorded[ours_as]["sha256"] == sha256(images / ours)
 
 
 @pytest.mark.slow
@@ -91,8 +100,10 @@ def test_cli_include_flags(tmp_path: Path) -> None:
                                       str(images), flag])
         assert result.exit_code == 0, result.output
         with zipfile.ZipFile(out / "bundle.gns3project") as zf:
-            assert ("images/QEMU/public-guest.qcow2" in zf.namelist()) is expect
-            assert (f"images/QEMU/{ours}" in zf.namelist()) is expect
+            public, mine = images / "public-guest.qcow2", images / ours
+            assert (f"images/QEMU/{stored(public)}" in zf.namelist()) is expect
+            assert (f"images/QEMU/{stored(mine)}" in zf.namelist()) is expect
+            assert "images/QEMU/public-guest.qcow2" not in zf.namelist()
     refused = runner.invoke(main, ["build", str(bp), "--no-images", "--include-images"])
     assert refused.exit_code == 2
     assert "--include-images and --no-images exclude each other" in refused.output
@@ -103,7 +114,7 @@ def test_include_images_round_trip(gns3_server, tmp_path: Path) -> None:  # type
     """Import a bundled archive: the image lands in the server's images folder, same sha256."""
     bp, images, ours = tiny_lab(tmp_path)
     built = build_lab(bp, BuildOptions(out_dir=tmp_path / "dist", images_dirs=(images,)))
-    landed = gns3_server.images_dir / ours
+    landed = gns3_server.images_dir / stored(images / ours)
     assert not landed.exists()
     link_image(images / "public-guest.qcow2", gns3_server.images_dir)  # downloaded by hand
     client = gns3_server.client
@@ -114,7 +125,7 @@ def test_include_images_round_trip(gns3_server, tmp_path: Path) -> None:  # type
         assert sha256(landed) == sha256(images / ours)
         client.open_project(pid)
         nodes = {n["name"]: n for n in client.nodes(pid)}
-        assert nodes["a"]["properties"]["hda_disk_image"] == ours
+        assert nodes["a"]["properties"]["hda_disk_image"] == landed.name
     finally:
         client.close_project(pid)
         client.delete_project(pid)

@@ -4,6 +4,7 @@ build writes into the image cache (digest sidecars) is private like what a pull 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 import zipfile
@@ -70,6 +71,8 @@ def test_an_image_with_its_md5_is_still_shipped_and_its_sidecars_are_private(
     assert result.exit_code == 0, result.output
     [archive] = dist.glob("*.gns3project")
     with zipfile.ZipFile(archive) as zf:
-        assert zf.read("images/QEMU/hand.qcow2") == (images / "hand.qcow2").read_bytes()
+        base = (images / "hand.qcow2").read_bytes()
+        stored = f"hand.{hashlib.sha256(base).hexdigest()[:12]}.qcow2"  # named by content
+        assert zf.read(f"images/QEMU/{stored}") == base
     for sidecar in (images / "hand.qcow2.md5sum", images / ".hand.qcow2.sha256sum"):
         assert stat.S_IMODE(sidecar.stat().st_mode) == 0o600, sidecar

@@ -58,9 +58,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("generator.resolve.controller", "generator.addons.render_addons"):
         "resolve renders the add-ons to learn which playbooks they add; issue 18 gives "
         "add-ons a resolve-time plan hook",
-    ("generator.render.readme", "generator.images.recipe"):
-        "the README asks the recipes whether gns3lab builds an image; issue 18 puts that on "
-        "the model's BaseImage",
     ("generator.write.archived_blueprint", "generator.read.secrets"):
         "the archived blueprint is scanned with read/'s secret scanner; issue 18 moves the "
         "scanner below both",
