@@ -108,9 +108,8 @@ class ImageMatcher:
                                  "filesize": found[0] if found else 0}
         if found:
             image["md5sum"] = found[1]
-        qemu = {key: props[key] for key in ("adapter_type", "adapters", "ram", "cpus",
-                                            "console_type", "hda_disk_interface")
-                if key in props and props[key] is not None}
+        keys = ("adapter_type", "adapters", "ram", "cpus", "console_type", "hda_disk_interface")
+        qemu: dict[str, Any] = {k: props[k] for k in keys if props.get(k) is not None}
         qemu.update({"arch": "x86_64", "kvm": "allow"})
         appliance = {"name": name, "category": "guest", "registry_version": 4,
                      "status": "experimental", "maintainer": "gns3lab import",

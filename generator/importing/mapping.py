@@ -262,7 +262,8 @@ class Mapper:
         cdrom = _text(props.get("cdrom_image"))
         seeded = False
         if cdrom:
-            seed = self.seeds.read(node.node_id, cdrom, name)
+            ports = tuple(self.ports.get(node.node_id, {}).values())
+            seed = self.seeds.read(node.node_id, cdrom, name, ports)
             if seed is not None:
                 seeded = True
                 out["seed"] = True
@@ -316,7 +317,7 @@ class Mapper:
         names: list[str] = []
         ports: dict[tuple[int, int], str] = {}
         for p in self.mapping(node):
-            iface = p.get("interface") if isinstance(p.get("interface"), str) else p["name"]
+            iface: str = p["interface"] if isinstance(p.get("interface"), str) else p["name"]
             if p.get("type", "ethernet") != "ethernet" or not re.match(bp.IFACE_RE, iface) \
                     or iface in names:
                 self.lose(name, f"cloud port '{p['name'][:40]}' ({p.get('type')}) is not "
