@@ -115,4 +115,9 @@ def _upload(client: Gns3Client, cid: str, image: str, want: ImageRecord,
             link = Path(tmp) / image
             link.symlink_to(local.resolve())
             client.upload_image(cid, link)
-    return next((i for i in client.compute_images(cid) if i["filename"] == image), None)
+    found = next((i for i in client.compute_images(cid) if i["filename"] == image), None)
+    if found is None and client.prefix == "/v3" and cid != LOCAL:
+        # 3.x keeps an upload in the controller's store (its local compute lists it) and
+        # sends it to a remote compute when a node is created there.
+        found = next((i for i in client.compute_images(LOCAL) if i["filename"] == image), None)
+    return found

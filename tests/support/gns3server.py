@@ -7,6 +7,8 @@ Fixtures:
 - ``gns3_computes_22``: two more 2.2.61 servers (on 127.0.0.2 and 127.0.0.3), the second
   registered as remote compute ``remote1`` of the first (a :class:`ComputePair`); kept apart
   from ``gns3_server_22`` because GNS3 spreads every import over all registered computes.
+- ``gns3_computes_30``: the same with two 3.0.6 servers (127.0.0.4, 127.0.0.5); the remote
+  compute is named ``remote1`` and has a UUID as id (3.0's database wants one).
 
 Each yields a :class:`Gns3Server` (``url``, ``version``, ``client``, ``images_dir``, ``root``,
 ``log_path``). A server runs isolated on loopback: its own directory tree, config, ``HOME``
@@ -29,6 +31,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +55,9 @@ READY_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
 SERVER_FIXTURES = ("gns3_server", "gns3_server_22", "gns3_server_30")
 REMOTE_COMPUTE = "remote1"
+#: The credentials a 3.x compute asks its controller for (HTTP Basic on /v3/compute/...;
+#: [Server] compute_username/compute_password, which 2.2 ignores).
+COMPUTE_USER, COMPUTE_PASSWORD = "gns3lab-compute", "gns3lab-compute-test"
 
 
 @dataclass
@@ -127,6 +133,8 @@ symbols_path = {root}/symbols
 configs_path = {root}/configs
 resources_path = {root}/resources
 report_errors = false
+compute_username = {COMPUTE_USER}
+compute_password = {COMPUTE_PASSWORD}
 install_builtin_appliances = false
 enable_builtin_templates = false
 ubridge_path = {UBRIDGE}
@@ -277,7 +285,7 @@ class ComputePair:
 
     controller: Gns3Server
     compute: Gns3Server
-    compute_id: str  #: the remote compute's id (and name) on the controller
+    compute_id: str  #: the remote compute's id on the controller (2.2: its name too)
 
     @property
     def servers(self) -> dict[str, Gns3Server]:
@@ -285,18 +293,39 @@ class ComputePair:
         return {"local": self.controller, self.compute_id: self.compute}
 
 
-def register_compute(controller: Gns3Server, compute: Gns3Server, compute_id: str) -> None:
-    """Register ``compute`` on ``controller`` and wait until the controller is connected to it."""
+def register_compute(controller: Gns3Server, compute: Gns3Server, name: str) -> str:
+    """Register ``compute`` on ``controller`` as ``name``, wait until the controller is
+    connected to it, and return its compute id: ``name`` on 2.2; on 3.x a UUID (its database
+    keeps compute ids as UUIDs and fails on any other), the compute's own credentials go with
+    it (its API refuses anyone else) and the controller connects at once (``?connect=true``)."""
     host, port = compute.url.rsplit("/", 1)[1].split(":")
-    controller.client.request("POST", "/computes", {
-        "compute_id": compute_id, "name": compute_id, "protocol": "http", "host": host,
-        "port": int(port), "user": "", "password": ""})
+    v3 = controller.version.startswith("3.")
+    compute_id = str(uuid.uuid5(uuid.NAMESPACE_URL, compute.url)) if v3 else name
+    user, password = (COMPUTE_USER, COMPUTE_PASSWORD) if v3 else ("", "")
+    controller.client.request("POST", "/computes?connect=true" if v3 else "/computes", {
+        "compute_id": compute_id, "name": name, "protocol": "http", "host": host,
+        "port": int(port), "user": user, "password": password})
     deadline = time.monotonic() + READY_TIMEOUT
-    while not controller.client.request("GET", f"/computes/{compute_id}").get("connected"):
+    while not _connected(controller, compute_id):
         if time.monotonic() > deadline:
-            pytest.fail(f"controller {controller.url} did not connect to compute {compute.url}",
+            pytest.fail(f"controller {controller.url} did not connect to compute {compute.url}"
+                        f"\n{_log_tail(controller.root)}\n{_log_tail(compute.root)}",
                         pytrace=False)
         time.sleep(0.2)
+    return compute_id
+
+
+def _connected(controller: Gns3Server, compute_id: str) -> bool:
+    """2.2 says whether it is connected to a compute; 3.0's computes API answers from its
+    database (``connected`` is never live there), so ask the compute something through the
+    controller: its image list."""
+    if not controller.version.startswith("3."):
+        return bool(controller.client.request("GET", f"/computes/{compute_id}").get("connected"))
+    try:
+        controller.client.compute_images(compute_id)
+    except ServerError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -323,13 +352,37 @@ def gns3_computes_22(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Compu
         next(controller_run, None)
 
 
+@pytest.fixture(scope="session")
+def gns3_computes_30(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ComputePair]:
+    """Two gns3-server 3.0.6 processes, controller (127.0.0.4) and remote compute (127.0.0.5)
+    registered on it as ``remote1`` with the compute's credentials: the same set-up as
+    :func:`gns3_computes_22` (two loopback addresses, for the UDP tunnels)."""
+    yield from _compute_pair("3.0", tmp_path_factory, "127.0.0.4", "127.0.0.5")
+
+
+def _compute_pair(version: str, tmp_path_factory: pytest.TempPathFactory, controller_host: str,
+                  compute_host: str) -> Iterator[ComputePair]:
+    controller_run = _run_server(version, tmp_path_factory, "-controller", host=controller_host)
+    compute_run = _run_server(version, tmp_path_factory, "-compute", host=compute_host)
+    controller = next(controller_run)
+    try:
+        compute = next(compute_run)
+        try:
+            compute_id = register_compute(controller, compute, REMOTE_COMPUTE)
+            yield ComputePair(controller, compute, compute_id)
+        finally:
+            next(compute_run, None)
+    finally:
+        next(controller_run, None)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo
                               ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Flag the servers a failing test used, so their logs are kept at teardown."""
     report = yield
     if report.failed:
-        for name in (*SERVER_FIXTURES, "gns3_computes_22"):
+        for name in (*SERVER_FIXTURES, "gns3_computes_22", "gns3_computes_30"):
             value = getattr(item, "funcargs", {}).get(name)
             servers = value.servers.values() if isinstance(value, ComputePair) else [value]
             for server in servers:
