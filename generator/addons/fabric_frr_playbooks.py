@@ -2,12 +2,12 @@
 and one that proves the fabric works, one console line per fact (the check stage):
 
 - ``bgp``: every BGP session of every routing switch is Established (``show bgp summary json``);
-- ``evpn``: every leaf holds EVPN routes of type 1 and 4 (multihoming: Ethernet segments and
-  their designated forwarders) and 2 and 3 (MACs, flooding lists);
 - ``lacp``: every server bond on the leaves has an LACP partner on each member, the system MAC
   of its Ethernet segment, and all members in one aggregator;
 - ``reach``: every server reaches every other one (and the controller) on every lab network the
-  fabric carries, each ping bound to the interface holding that network's address.
+  fabric carries, each ping bound to the interface holding that network's address;
+- ``evpn``: every leaf holds EVPN routes of type 1 and 4 (multihoming: Ethernet segments and
+  their designated forwarders) and 2 and 3 (MACs, flooding lists).
 
 Each line starts ``gns3lab-fabric:`` and goes to the controller's console; the check may run
 again later (after a leaf is stopped) with ``-e fabric_round=<name>``, which every line names.
@@ -289,7 +289,8 @@ def segment_bonds(lab: Lab, switches: dict[str, Any]) -> dict[str, dict[str, Any
 
 
 def check_playbook(lab: Lab, data: dict[str, Any]) -> bytes:
-    """The plays that prove the fabric: BGP, EVPN routes, LACP partners, reachability."""
+    """The plays that prove the fabric: BGP, LACP partners, reachability, then EVPN routes
+    (after the pings: a leaf has MAC routes, type 2, only for hosts that sent something)."""
     switches = data["switches"]
     routers = sorted(n for n, s in switches.items() if s["kind"] != "access")
     leaves = sorted(n for n, s in switches.items() if s["kind"] == "leaf")
@@ -297,12 +298,12 @@ def check_playbook(lab: Lab, data: dict[str, Any]) -> bytes:
     pings = ping_targets(lab, sorted(bonds), data["vlans"])
     plays = _watch_plays(pings) if pings else []
     plays.append(_bgp_play(routers))
-    if leaves:
-        plays.append(_evpn_play(leaves, multihomed=bool(bonds)))
     if bonds:
         plays.append(_lacp_play(dict(sorted(bonds.items()))))
     if pings:
         plays.append(_reach_play(pings))
+    if leaves:
+        plays.append(_evpn_play(leaves, multihomed=bool(bonds)))
     return ansible_document(HEADER, plays)
 
 

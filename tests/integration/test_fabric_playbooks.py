@@ -69,5 +69,5 @@ def test_frr_playbooks_pass_syntax_check_and_lint(tmp_path: Path) -> None:
         "leaf01:leaf02:spine01"
     hosts = "compute1:infra1:mgmt01"
     assert [p["hosts"] for p in yaml.safe_load(files["playbooks/fabric-frr-check.yml"])] == [
-        hosts, hosts, "leaf01:leaf02:spine01", "leaf01:leaf02", hosts, hosts]
+        hosts, hosts, "leaf01:leaf02:spine01", hosts, hosts, "leaf01:leaf02"]
     check_playbooks(files, tmp_path / "tree")
