@@ -16,7 +16,6 @@ from generator.archive_format import MANIFEST, CaptureRecord, parse_manifest
 from generator.read.snapshots import PORTABLE
 from generator.read.verify import verify_archive
 from generator.server.capture import archive_project
-from generator.server.capture_pack import patch_backing
 from generator.server.push import push_archive
 from generator.server.snapshots import SnapshotClient
 from tests.integration.test_push_images import BLUEPRINT, credentials, remove, tiny_lab
@@ -99,17 +98,6 @@ def test_tampering_inside_a_snapshot_is_caught(captured, tmp_path: Path) -> None
     report = verify_archive(tampered, [image.parent])
     inside = [p for p in report.problems if p.check == "snapshots"]
     assert [p.message.split(":")[0] for p in inside] == ["project.gns3"], report.problems
-
-
-def test_backing_file_is_made_bare_in_place() -> None:
-    name = b"/srv/gns3/images/QEMU/base.qcow2"
-    head = bytearray(512)
-    head[:4], head[4:8] = b"QFI\xfb", (3).to_bytes(4, "big")
-    head[8:16], head[16:20] = (100).to_bytes(8, "big"), len(name).to_bytes(4, "big")
-    head[100:100 + len(name)] = name
-    patched = patch_backing(bytes(head))
-    assert patched[16:20] == len(b"base.qcow2").to_bytes(4, "big")
-    assert patched[100:110] == b"base.qcow2" and len(patched) == len(head)
 
 
 def test_inspect_lists_the_capture_and_its_snapshots(captured) -> None:  # type: ignore[no-untyped-def]
