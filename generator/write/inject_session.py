@@ -12,6 +12,12 @@ a qemu assertion in its KVM code) or the appliance never starts: libguestfs then
 minutes for it. :func:`appliance` stops a KVM launch that has shown no appliance after
 :data:`KVM_STALL_SECONDS`, and after either failure launches once more with libguestfs'
 ``force_tcg`` setting, saying so in one progress line. Any other launch failure is an error.
+
+libguestfs' own error for a qemu that dies at once is generic ("guestfs_launch failed. This
+usually means the libguestfs appliance failed to start or crashed"): what qemu said reaches
+only the appliance console, an ``EVENT_APPLIANCE`` message. So the console of a KVM launch is
+kept (its tail) and read with the error: a KVM message there, or qemu ending before the
+appliance printed anything (every console line is qemu's own, none about a disk), means KVM.
 """
 
 from __future__ import annotations
@@ -55,18 +61,56 @@ _KVM_FAILURES = tuple(re.compile(p, re.IGNORECASE) for p in (
     r"error: kvm[^\n]*",
     r"KVM_[A-Z_]+ failed[^\n]*",
     r"kvm: [^\n]*(?:not supported|unsupported|failed)[^\n]*",
+    r"KVM: entry failed[^\n]*",
 ))
+#: A line qemu itself wrote (``qemu-system-x86_64: ...``), as opposed to the appliance's.
+_QEMU_LINE = re.compile(r"qemu(?:-system-[\w.-]+|-kvm)?: ")
+#: qemu errors that TCG would meet as well: the disks, not the accelerator.
+_NOT_KVM = re.compile(r"lock|could not open|no such file|permission denied|not a directory|"
+                      r"image format|No space", re.IGNORECASE)
+CONSOLE_TAIL = 16 << 10  # bytes of the launch's console kept for the diagnosis
 
 Fail = Callable[[str, str], InjectionError]
 
 
-def kvm_unusable(text: str) -> str | None:
-    """The part of a launch failure's text that says KVM cannot run guests here, else None."""
+def kvm_unusable(text: str, console: str = "") -> str | None:
+    """The part of a launch failure's text (libguestfs' error, then what the appliance console
+    showed) that says KVM cannot run guests here, else None. A console on which only qemu
+    spoke, about no disk, is qemu ending before the appliance started: KVM too."""
     for pattern in _KVM_FAILURES:
-        found = pattern.search(text)
+        found = pattern.search(f"{text}\n{console}")
         if found:
             return " ".join(found[0].split())[:120]
-    return None
+    return _exited_early(console)
+
+
+def _exited_early(console: str) -> str | None:
+    """Why a launch's qemu ended before the appliance printed a line, or None when the
+    appliance did print, nothing was seen, or qemu named a disk problem (TCG would fail too)."""
+    lines = [line.strip() for line in console.splitlines() if line.strip()]
+    if not lines or not all(_QEMU_LINE.match(line) for line in lines):
+        return None
+    if any(_NOT_KVM.search(line) for line in lines):
+        return None
+    last = _QEMU_LINE.sub("", lines[-1], count=1)
+    return " ".join(f"qemu exited before the appliance started: {last}".split())[:120]
+
+
+@contextmanager
+def _console(g: Any, guestfs: Any) -> Iterator[list[str]]:
+    """The appliance console's messages while the body launches ``g`` (the tail is kept)."""
+    seen: list[str] = []
+
+    def keep(_event: int, _handle: int, buf: bytes | str, _array: Any) -> None:
+        seen.append(buf.decode(errors="replace") if isinstance(buf, bytes) else buf)
+        while sum(map(len, seen)) > CONSOLE_TAIL and len(seen) > 1:
+            seen.pop(0)
+
+    handle = g.set_event_callback(keep, guestfs.EVENT_APPLIANCE)
+    try:
+        yield seen
+    finally:
+        g.delete_event_callback(handle)
 
 
 def _appliance_qemu(parent: int) -> int | None:
@@ -126,8 +170,10 @@ def _handle(guestfs: Any, disks: Sequence[tuple[Path, str]], readonly: bool, tcg
     return g
 
 
-def _not_started(exc: RuntimeError) -> InjectionError:
-    return InjectionError(f"libguestfs appliance did not start: {exc}",
+def _not_started(exc: RuntimeError, console: str = "") -> InjectionError:
+    said = [line.strip() for line in console.splitlines() if _QEMU_LINE.match(line.strip())]
+    return InjectionError(f"libguestfs appliance did not start: {exc}"
+                          + (f" (qemu: {said[-1]})" if said else ""),
                           hint="is a VM still using one of the disks? Else run "
                           "libguestfs-test-tool")
 
@@ -139,25 +185,27 @@ def _launch(guestfs: Any, disks: Sequence[tuple[Path, str]], readonly: bool,
     g = _handle(guestfs, disks, readonly, tcg=False)
     already_tcg = TCG_SETTING in g.get_backend_settings()  # the caller's environment says so
     stalled: list[str] = []
+    console: list[str] = []
     try:
         if already_tcg:
             g.launch()
         else:
-            with _stall_watch(KVM_STALL_SECONDS) as stalled:
+            with _stall_watch(KVM_STALL_SECONDS) as stalled, _console(g, guestfs) as console:
                 g.launch()
         return g
     except RuntimeError as exc:
         g.close()
-        reason = (stalled[0] if stalled else None) or kvm_unusable(str(exc))
+        reason = (stalled[0] if stalled else None) or kvm_unusable(str(exc), "".join(console))
         if reason is None or already_tcg:
-            raise _not_started(exc) from exc
+            raise _not_started(exc, "".join(console)) from exc
     progress(f"{FALLBACK_MESSAGE} ({reason}); libguestfs retried with TCG (slower)")
     g = _handle(guestfs, disks, readonly, tcg=True)
     try:
-        g.launch()
+        with _console(g, guestfs) as console:
+            g.launch()
     except RuntimeError as exc:
         g.close()
-        raise _not_started(exc) from exc
+        raise _not_started(exc, "".join(console)) from exc
     return g
 
 
