@@ -7,7 +7,6 @@ files are deleted); review the diff."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -20,17 +19,14 @@ from tests.support.golden import check_golden
 from tests.unit.test_fabric_frr import MINI, load_with_tiny_images
 
 FULL = REPO / "blueprints" / "openstack-ceph"
-FRR_ROLES = ["spine", "leaf"]  # the full lab's FRR switches (swmgmt is the OOB switch)
 
 
 def full_lab() -> Lab:
-    """The reference lab with its spines and leaves on the FRR backend. While its switches are
-    still being moved off Cumulus VX (issue 20), the blueprint may not name them in
-    ``extra.frr_roles`` yet: the rendering is the same once it does."""
+    """The reference lab: its spines and leaves are the FRR backend's (swmgmt, the OOB switch,
+    is a Linux-bridge VM of its own network-config)."""
     lab = load_lab(FULL)
-    if lab.extra.get("frr_roles"):
-        return lab
-    return replace(lab, extra={**lab.extra, "frr_roles": FRR_ROLES})
+    assert lab.extra["frr_roles"] == ["spine", "leaf"]
+    return lab
 
 
 def test_full_lab_frr_rendering_matches_golden(request: pytest.FixtureRequest) -> None:
