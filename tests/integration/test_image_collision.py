@@ -8,8 +8,10 @@ os.path.exists(dst)``), and a node's overlay backs onto whatever file of its
 published name, and after the import every node's disk still backs onto the bundled bytes
 (the md5 of the file its overlay's backing file names, read back from the server's folders).
 
-The second test is the hazard itself: the same archive with the published name (the build's
-content naming switched off) pairs the overlays with the server's other file.
+``verify`` accepts such an archive and ``push`` imports it past the same-named file (its image
+check passes: the archive brings the image). The last test is the hazard itself: the same
+archive with the published name (the build's content naming switched off) pairs the overlays
+with the server's other file.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import pytest
 from generator import build as build_module
 from generator import tools
 from generator.build import BuildOptions, BuildResult, build_lab
+from generator.read.verify import verify_archive
+from generator.server.push import push_archive
 from tests.helpers import make_tiny_appliance, md5
 from tests.support.gns3server import Gns3Server
 
@@ -107,6 +111,31 @@ def test_a_bundled_image_wins_over_a_same_named_file(gns3_server: Gns3Server,
         assert backs == {"r1": (stored, md5(image)), "r2": (stored, md5(image))}
         assert md5(impostor) != md5(image)  # the server's own file is left as it was
     finally:
+        for leftover in gns3_server.images_dir.glob(f"{image.stem}*"):
+            leftover.unlink()
+
+
+def test_push_and_verify_take_the_content_names(gns3_server: Gns3Server,
+                                                tmp_path: Path) -> None:
+    name = f"collide-push-{uuid.uuid4().hex[:6]}"
+    built, image = bundled_lab(tmp_path, name)
+    impostor = plant_impostor(gns3_server, image.name)
+    report = verify_archive(built.archive)
+    assert report.ok, report.problems
+    try:
+        result = push_archive(built.archive, gns3_server.url, name=name,
+                              username=gns3_server.client.username,
+                              password=gns3_server.client.password)
+        pid = result.project_id
+        for node in gns3_server.client.nodes(pid):
+            stored = node["properties"]["hda_disk_image"]
+            assert stored != image.name and md5(gns3_server.images_dir / stored) == md5(image)
+        assert md5(impostor) != md5(image)
+    finally:
+        found = gns3_server.client.find_project(name)
+        if found:
+            gns3_server.client.close_project(found["project_id"])
+            gns3_server.client.delete_project(found["project_id"])
         for leftover in gns3_server.images_dir.glob(f"{image.stem}*"):
             leftover.unlink()
 
