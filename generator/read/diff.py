@@ -65,6 +65,8 @@ class LabView:
     files: dict[str, str]  # "node:/guest/path" -> text (the controller's bootstrap tree)
     injects: dict[str, str] | None  # "node:/guest/path" of inject: entries (blueprints only)
     lab_key: str | None
+    #: a captured archive's snapshots (gns3lab capture): name -> stage it follows, members
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,15 @@ def make_view(source: str, project: dict[str, Any], seeds: dict[str, dict[str, b
         nodes=_nodes(project, manifest.placement), links=_links(project),
         interfaces=_interfaces(seeds), images=images, stages=stages,
         seeds=texts(seeds, "/"), files=files,
-        injects=texts(injects, ":") if injects is not None else None, lab_key=key)
+        injects=texts(injects, ":") if injects is not None else None, lab_key=key,
+        snapshots=_snapshots(manifest))
+
+
+def _snapshots(manifest: Manifest) -> dict[str, dict[str, Any]]:
+    """A captured archive's snapshots by name: the stage each follows, its members' digests."""
+    records = manifest.capture.snapshots.values() if manifest.capture else ()
+    return {r.name: {"stage": r.stage, "members": {n: f.sha256 for n, f in r.files.items()}}
+            for r in records}
 
 
 # --------------------------------------------------------------------------- the two readers
@@ -401,6 +411,8 @@ def diff_views(old: LabView, new: LabView) -> LabDiff:
         "seeds": compare_texts(old.seeds, new.seeds),
         "files": compare_texts(old.files, new.files),
     }
+    if old.snapshots or new.snapshots:  # captured archives only: built ones keep their output
+        sections["snapshots"] = compare_records(old.snapshots, new.snapshots)
     not_compared = []
     if old.injects is not None and new.injects is not None:
         sections["files"] = _merge(sections["files"], compare_texts(old.injects, new.injects))

@@ -23,8 +23,10 @@ from tests.support.gns3server import Gns3Server
 
 pytestmark = pytest.mark.slow
 
+SOURCES: dict[Path, Path] = {}  #: captured archive -> the built archive it came from
 
-def _capture(server: Gns3Server, tmp_path: Path) -> tuple[Path, Path, str]:
+
+def _capture(server: Gns3Server, tmp_path: Path) -> tuple[Path, Path, Path]:
     name = f"cap-{uuid.uuid4().hex[:6]}"
     built, image = tiny_lab(tmp_path, BLUEPRINT.format(name=name))
     push = push_archive(built.archive, server.url, name=name, upload_from=[image.parent],
@@ -37,14 +39,15 @@ def _capture(server: Gns3Server, tmp_path: Path) -> tuple[Path, Path, str]:
     captured, _ = archive_project(client, push.project_id, built.archive, tmp_path / "out",
                                   record)
     remove(server, name)
-    return captured, image, name
+    return captured, image, built.archive
 
 
 @pytest.fixture(scope="module", params=["2.2", "3.0"])
 def captured(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
              ) -> tuple[Path, Path, Gns3Server]:
     server = request.getfixturevalue(f"gns3_server_{request.param.replace('.', '')}")
-    archive, image, _ = _capture(server, tmp_path_factory.mktemp("capture"))
+    archive, image, built = _capture(server, tmp_path_factory.mktemp("capture"))
+    SOURCES[archive] = built
     return archive, image, server
 
 
@@ -114,3 +117,13 @@ def test_inspect_lists_the_capture_and_its_snapshots(captured) -> None:  # type:
     out = CliRunner().invoke(main, ["inspect", str(archive)])
     assert out.exit_code == 0, out.output
     assert "snapshots (1):" in out.output and f"{snap['member']}" in out.output
+
+
+def test_diff_shows_the_snapshots_a_capture_adds(captured) -> None:  # type: ignore[no-untyped-def]
+    from generator.read.diff import diff_labs
+
+    archive, _, _ = captured
+    result = diff_labs(SOURCES[archive], archive)
+    assert result.sections["snapshots"].added == ("first",)
+    assert not result.sections["nodes"] and not result.sections["links"]
+    assert diff_labs(archive, archive).equal
