@@ -181,6 +181,10 @@ class Node:
     interfaces: tuple[GuestInterface, ...] = ()
     cloud_init: CloudInitSpec | None = None
     injects: tuple[InjectSpec, ...] = ()
+    #: where the controller reaches the node (resolve/stages.py): its planned address on the
+    #: first DHCP network, else on another DHCP network, else its first static one; None: the
+    #: node is not managed
+    management: ipaddress.IPv4Interface | None = None
     # built-ins
     ports: tuple[SwitchPort, ...] = ()
 
@@ -195,6 +199,14 @@ class Node:
         if self.image is None or self.cloud_init is not None or self.image.first_boot != "injected":
             return None
         return self.image.login
+
+    @property
+    def default_user(self) -> str:
+        """The user that holds the lab key, as whom the controller logs in: the first
+        cloud-init user, else the injected login, else ``lab``."""
+        if self.cloud_init is None:
+            return self.injected_login or "lab"
+        return self.cloud_init.users[0].name if self.cloud_init.users else "lab"
 
     @property
     def seed_name(self) -> str:
@@ -242,32 +254,37 @@ class AnsibleFile:
 
 
 @dataclass(frozen=True)
-class StageSpec:
-    """A bootstrap stage as the blueprint gives it, checked: host patterns (``all``, groups,
-    roles, node names), playbooks (the blueprint's files, as paths under the controller's
-    Ansible folder: ``playbooks/...``), add-on playbooks (``playbooks/<name>.yml`` there too)
-    and its timeout."""
+class Stage:
+    """A bootstrap stage, resolved (resolve/stages.py): its host ``patterns`` as written
+    (``all``, groups, roles, node names), the managed nodes they match (``hosts``, in blueprint
+    order), every playbook it runs in order (``playbooks``: the blueprint's files as paths under
+    the controller's Ansible folder, ``playbooks/...``, then the add-ons' ones), which of them an
+    add-on writes (``generated``, ``playbooks/<name>.yml``) and its timeout."""
 
     name: str
-    hosts: tuple[str, ...]
+    patterns: tuple[str, ...]
     playbooks: tuple[str, ...]
     generated: tuple[str, ...]
     timeout: int
+    hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Controller:
     """The controller node and its bootstrap: ``playbooks`` (paths under the Ansible folder)
-    run as stage ``main`` when there are no ``stages``; ``files`` are every blueprint file the
-    bootstrap copies (the playbooks and what sits beside them), sorted by path."""
+    run as stage ``main`` when there are no ``stages`` (the blueprint's); ``bootstrap`` is every
+    stage the bootstrap runs, in order (the blueprint's or ``main``, then ``check``); ``files``
+    are every blueprint file the bootstrap copies (the playbooks and what sits beside them),
+    sorted by path."""
 
     node: str
     uplink: str | None
     dhcp: tuple[str, ...]
     playbooks: tuple[str, ...]
-    stages: tuple[StageSpec, ...]
+    stages: tuple[Stage, ...]
     timeout: int
     files: tuple[AnsibleFile, ...] = ()
+    bootstrap: tuple[Stage, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from generator import model as m
 from generator.blueprint.confine import confined, walk
 from generator.errors import Refused
 from generator.naming import closest_fix
-from generator.render.stages import CHECK_STAGE, resolve_hosts
+from generator.resolve.stages import CHECK_STAGE
 from generator.resolve.state import ResolverBase
 
 #: Folders beside ``lab.yaml`` the bootstrap copies with a playbook that sits there.
@@ -47,7 +47,8 @@ class ControllerSteps(ResolverBase):
                           for i, pb in enumerate(spec.playbooks))
         known_hosts: set[str] = {"all"} | set(self.bp.groups) | set(self.drafts) | {
             str(d.settings["role"]) for d in self.drafts.values() if d.settings.get("role")}
-        stages, seen = [], set()
+        stages: list[m.Stage] = []  # their playbooks as the blueprint names them, until below
+        seen: set[str] = set()
         for i, stage in enumerate(spec.stages):
             spath = path + ("stages", i)
             if stage.name == CHECK_STAGE or stage.name in seen:
@@ -69,9 +70,8 @@ class ControllerSteps(ResolverBase):
                     self.problem(spath + ("generated", j), f"generated playbook '{book}' is not "
                                  "playbooks/<name>.yml", "name an add-on's playbook, e.g. "
                                  "generated: [playbooks/fabric.yml]")
-            stages.append(m.StageSpec(name=stage.name, hosts=hosts, playbooks=books,
-                                      generated=generated,
-                                      timeout=stage.timeout or spec.timeout))
+            stages.append(m.Stage(name=stage.name, patterns=hosts, playbooks=books,
+                                  generated=generated, timeout=stage.timeout or spec.timeout))
         folder = self.src.folder
         own = [str(p.relative_to(folder)) for p in playbooks]
         written = own + [pb for s in stages for pb in s.playbooks]
@@ -80,7 +80,8 @@ class ControllerSteps(ResolverBase):
             node=spec.node, uplink=spec.uplink, dhcp=tuple(spec.dhcp),
             playbooks=tuple(playbook_dest(folder, p) or p for p in own),
             stages=tuple(replace(s, playbooks=tuple(playbook_dest(folder, p) or p
-                                                    for p in s.playbooks)) for s in stages),
+                                                    for p in s.playbooks) + s.generated)
+                         for s in stages),
             timeout=spec.timeout, files=files)
 
     def blueprint_file(self, path: tuple, written: str) -> Path:
@@ -135,7 +136,7 @@ class ControllerSteps(ResolverBase):
             self.problem(path + ("uplink",), f"uplink '{ctl.uplink}' is not an interface of "
                          f"'{node.name}'", "name one of its NICs or interfaces, e.g. eth1")
         for i, stage in enumerate(ctl.stages):
-            if not resolve_hosts(lab, list(stage.hosts)):
+            if not stage.hosts:
                 self.problem(path + ("stages", i, "hosts"), f"stage '{stage.name}' names no "
                              "node the controller can reach", "name groups, roles or nodes "
                              "that have an address")

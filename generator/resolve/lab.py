@@ -3,8 +3,8 @@
 Short forms are normalised in these steps and only there: node name ranges, generated links,
 defaults precedence, port allocation, ids, MACs, addresses and the canvas. Each step lives in
 its own module (nodes, adapters, links, addresses, guest_setup, freeze, computes, controller,
-canvas_scene) and collects every problem with its place in the blueprint; :meth:`Resolver.run`
-raises them together at the end of each step that later ones depend on.
+canvas_scene, stages) and collects every problem with its place in the blueprint;
+:meth:`Resolver.run` raises them together at the end of each step that later ones depend on.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from generator.resolve.controller import ControllerSteps
 from generator.resolve.freeze import FreezeSteps
 from generator.resolve.links import LinkSteps
 from generator.resolve.nodes import ImageLookup, NodeSteps
+from generator.resolve.stages import resolve_stages
 
 
 class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, ControllerSteps):
@@ -58,6 +59,7 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
             computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
                            for name, c in sorted(self.bp.computes.items())))
         lab = place_canvas(lab, self.bp.canvas)  # once, with the links: show prints it
+        lab = resolve_stages(lab)  # management addresses, stage hosts, the bootstrap's order
         self.check_lab(lab)
         self.gate()
         return lab

@@ -52,9 +52,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "it to a foundation module",
     ("generator.naming", "generator.blueprint.source"):
         "closest lives in blueprint/source.py; issue 18 moves it with format_path",
-    ("generator.resolve.controller", "generator.render.stages"):
-        "resolve_hosts/CHECK_STAGE are resolution living in render/stages.py; issue 18 moves "
-        "them into resolve",
     ("generator.resolve.controller", "generator.addons.render_addons"):
         "resolve renders the add-ons to learn which playbooks they add; issue 18 gives "
         "add-ons a resolve-time plan hook",
