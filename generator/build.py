@@ -20,7 +20,7 @@ from generator.images.baseimages import (
     name_by_content,
     search_dirs,
 )
-from generator.images.recipe_images import ensure_images, lookups
+from generator.images.recipe_images import check_built, ensure_images, lookups
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
 from generator.render.graph import render_svg
@@ -72,9 +72,11 @@ def build_lab(blueprint: Path, options: BuildOptions, progress: Progress = lambd
     seed_epoch()  # a bad $SOURCE_DATE_EPOCH is refused before anything is written
     # The images named by recipe first: the lab names them by their content's digest.
     ensure_images(blueprint, options.images_dirs, trust=options.trust_recipes,
-                  progress=progress)
+                  build=not options.no_images, progress=progress)
     progress("resolving blueprint")
     lab = load_lab(blueprint, options.images_dirs)
+    if options.no_images:
+        check_built(lab)
     if options.redact:
         check_redactable(lab)
     programs, modules = host_needs(lab, options)

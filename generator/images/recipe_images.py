@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from generator.blueprint.appliance_schema import check_appliance
-from generator.blueprint.appliances import Appliance, _parse, _with_traits
+from generator.blueprint.appliances import Appliance, _parse, _with_traits, load_appliance
 from generator.blueprint.load import FOLDER_BLUEPRINTS, load_blueprint, locate
 from generator.blueprint.schema import Blueprint
+from generator.errors import BlueprintError, ImageError
 from generator.images.baseimages import ENV_IMAGES, search_dirs
 from generator.images.build import BuiltImage, appliance_json, build_image, find_build
 from generator.images.recipe import RECIPES, Recipe, appliance_filename, recipe_key
 from generator.images.recipe_load import RecipeBook, load_book
+from generator.model import Lab
 from generator.paths import gns3_images_dir
 from generator.resolve.nodes import ImageLookup
 
@@ -83,14 +85,17 @@ def plan(blueprint: Path, images_dirs: tuple[Path, ...] = (), *, trust: bool = F
 
 
 def ensure_images(blueprint: Path, images_dirs: tuple[Path, ...] = (), *, trust: bool = False,
-                  progress: Progress = lambda _m: None) -> list[RecipeImage]:
+                  build: bool = True, progress: Progress = lambda _m: None
+                  ) -> list[RecipeImage]:
     """Build every recipe image the blueprint names that no image folder holds yet (into
-    :func:`build_dir`), saying so in progress lines; the images, built or found."""
+    :func:`build_dir`; not when ``build`` is False), saying so in progress lines; the
+    images, built or found. Every recipe is checked (trust rule included) either way."""
     out = []
     for image in plan(blueprint, images_dirs, trust=trust):
         name = image.recipe.name
-        if image.built is not None:
-            progress(f"image {name}: cached {image.built.path.name}")
+        if image.built is not None or not build:
+            progress(f"image {name}: cached {image.built.path.name}" if image.built else
+                     f"image {name}: not built (--no-images builds nothing)")
             out.append(image)
             continue
         progress(f"image {name}: building (recipe key {image.key}; a few minutes)")
@@ -114,6 +119,10 @@ def lookup_for(blueprint_file: Path, dirs: list[Path]) -> ImageLookup:
         if name not in book[0].texts:
             raise LookupError(", ".join(book[0].names()))
         image = find_image(book[0].get(name), dirs)
+        if image.built is None:
+            written = written_appliance(image.recipe, dirs)
+            if written is not None:
+                return written
         return recipe_appliance(image)
 
     return ImageLookup(lookup, {r.appliance_name.lower(): r.name for r in RECIPES.values()})
@@ -125,13 +134,46 @@ def lookups(dirs: list[Path]) -> Callable[[Path], ImageLookup]:
     return lambda blueprint_file: lookup_for(blueprint_file, dirs)
 
 
+def written_appliance(recipe: Recipe, dirs: list[Path]) -> Appliance | None:
+    """The appliance file ``images build`` wrote for the recipe (``gns3lab-<name>.gns3a``) in
+    the first image folder that has one, if it is the recipe's (its name): it describes the
+    last build there, which may be of an older recipe. Only used when no build of the
+    current recipe is indexed (validate, show, ``build --no-images``); ``build`` builds that
+    first."""
+    for folder in dict.fromkeys([*dirs, build_dir()]):
+        path = folder / appliance_filename(recipe)
+        if not path.is_file():
+            continue
+        try:
+            app = load_appliance(path)
+        except BlueprintError:
+            continue
+        if app.name == recipe.appliance_name:
+            return app
+    return None
+
+
+def check_built(lab: Lab) -> None:
+    """Refuse a lab that names an image by recipe when neither a build nor an appliance of
+    it was found (``build --no-images`` does not build: the lab could not name the image)."""
+    missing = sorted({n.image.recipe or "" for n in lab.vms
+                      if n.image and n.image.filename.endswith(f"-{UNBUILT}.qcow2")})
+    if missing:
+        raise ImageError(f"no image folder holds a build of {', '.join(missing)}, and "
+                         "--no-images does not build it (an archive names its image by the "
+                         "image's digest)",
+                         hint=f"build it first: gns3lab images build {lab.blueprint_file.parent}"
+                              ", or drop --no-images")
+
+
 def recipe_appliance(image: RecipeImage) -> Appliance:
     """The appliance of a recipe image (made from the recipe, as its ``.gns3a`` would be)."""
     recipe, built = image.recipe, image.built
-    if built is None:
+    if built is None:  # named after its recipe file: no appliance file exists yet
         folder = build_dir()
         built = BuiltImage(path=folder / f"gns3lab-{recipe.name}-{UNBUILT}.qcow2",
-                           appliance_path=folder / appliance_filename(recipe), md5="0" * 32,
+                           appliance_path=Path(recipe.origin or appliance_filename(recipe)),
+                           md5="0" * 32,
                            sha256=UNBUILT, size=0, virtual_size=recipe.disk_size,
                            key=image.key, cached=False)
     data = appliance_json(recipe, built)  # our own JSON: a check failing here is a bug
