@@ -39,8 +39,11 @@ ALLOWED = {
     "syslinux": "images build: installs the boot loader into our own image",
     "unshare": "images build: tools.contained() wraps a program in new PID and mount "
                "namespaces (so a killed build leaves no process or mount); reads no config",
-    "mmdebstrap": "images build: runs a recipe from the repository's own images/ folder in a "
-                  "temp root it creates; no blueprint file reaches it",
+    "mmdebstrap": "images build and build (image: <recipe>): builds a recipe in a temp root "
+                  "it creates, in its own PID and mount namespaces; a blueprint's own recipe "
+                  "reaches it only as Debian package names (apt installs them from Debian's "
+                  "archive) and files copied in through chroot after the packages; its "
+                  "commands and foreign sources need --trust-recipe-commands",
 }
 
 #: Python modules that start programs themselves, file -> why.
