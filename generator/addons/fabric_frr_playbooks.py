@@ -113,7 +113,9 @@ def _bgp_play(routers: list[str]) -> dict[str, Any]:
 
 def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:
     types = ["1", "2", "3", "4"] if multihomed else ["2", "3"]
-    count = "evpn.stdout | regex_findall('\"\\\\[' ~ item ~ '\\\\]:') | length"
+    # No backslashes: Ansible doubles them inside a templated string, so [[] and []] match
+    # the brackets of a route key such as "[2]:[0]:[48]:[...]".
+    count = "evpn.stdout | regex_findall('\"[[]' ~ item ~ '[]]:') | length"
     return {
         "name": "Check - every leaf holds EVPN routes of every type",
         "hosts": ":".join(leaves), "gather_facts": False, "become": True,
@@ -123,7 +125,7 @@ def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:
              "ansible.builtin.raw": "vtysh -c 'show bgp l2vpn evpn route json'",
              "register": "evpn",
              "until": "evpn.rc == 0 and evpn_types | reject('in', evpn.stdout "
-                      "| regex_findall('\"\\\\[(\\\\d)\\\\]:') | unique) | list | length == 0",
+                      "| regex_findall('\"[[]([0-9])[]]:') | unique) | list | length == 0",
              "retries": RETRIES, "delay": DELAY, "changed_when": False},
             _report(LINE + "evpn {{ inventory_hostname }} "
                     "{% for item in evpn_types %}type-{{ item }} "

@@ -71,3 +71,116 @@ def test_frr_playbooks_pass_syntax_check_and_lint(tmp_path: Path) -> None:
     assert [p["hosts"] for p in yaml.safe_load(files["playbooks/fabric-frr-check.yml"])] == [
         hosts, hosts, "leaf01:leaf02:spine01", hosts, hosts, "leaf01:leaf02"]
     check_playbooks(files, tmp_path / "tree")
+
+
+#: /proc/net/bonding/bond0 of a server whose two members both have the segment's partner
+#: (Linux 6.1's layout, trimmed to what the check reads).
+BONDING_MH = """\
+Bonding Mode: IEEE 802.3ad Dynamic link aggregation
+802.3ad info
+LACP active: on
+LACP rate: fast
+Active Aggregator Info:
+\tAggregator ID: 1
+\tNumber of ports: 2
+\tPartner Mac Address: 44:38:39:ff:00:01
+
+Slave Interface: {m1}
+MII Status: up
+Aggregator ID: 1
+details actor lacp pdu:
+    system priority: 65535
+    system mac address: 0c:aa:bb:00:00:01
+details partner lacp pdu:
+    system priority: 65535
+    system mac address: 44:38:39:ff:00:01
+    oper key: 15
+
+Slave Interface: {m2}
+MII Status: up
+Aggregator ID: 1
+details actor lacp pdu:
+    system priority: 65535
+    system mac address: 0c:aa:bb:00:00:01
+details partner lacp pdu:
+    system priority: 65535
+    system mac address: 44:38:39:ff:00:01
+    oper key: 15
+"""
+EVPN_JSON = {"10.255.0.5:2": {"rd": "10.255.0.5:2",
+                              "[1]:[0]:[03:44:38:39:ff:00:01:00:00:01]:[128]:[0.0.0.0]": {},
+                              "[2]:[0]:[48]:[0c:aa:bb:00:00:01]": {},
+                              "[3]:[0]:[32]:[10.255.0.5]": {}},
+             "10.255.0.5:3": {"[4]:[03:44:38:39:ff:00:01:00:00:01]:[32]:[10.255.0.5]": {}},
+             "numPrefix": 4}
+
+
+def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
+    """The real Ansible runs the generated check playbook with every host local: vtysh and
+    /proc/net/bonding answer from samples, pings always answer, console lines go to a file.
+    Every wait is met at once and every console line says what the samples hold."""
+    import json
+    import os
+    import subprocess
+
+    from tests.unit.test_fabric_frr import MINI, load_with_tiny_images
+
+    lab = load_with_tiny_images(MINI, tmp_path / "images")
+    files = fabric.render(lab)
+    for name in ("leaf01", "leaf02", "spine01"):
+        uplinks = yaml.safe_load(files[f"host_vars/{name}.yml"])["fabric"]["uplinks"]
+        peers = {port: {"state": "Established"} for port in uplinks}
+        (tmp_path / f"bgp-{name}.json").write_text(json.dumps({"ipv4Unicast": {"peers": peers}}))
+    (tmp_path / "evpn.json").write_text(json.dumps(EVPN_JSON))
+    for server, members in (("infra1", ("eth1", "eth2")), ("compute1", ("eth1", "eth2")),
+                            ("mgmt01", ("eth5", "eth6"))):
+        (tmp_path / f"bonding-{server}").write_text(BONDING_MH.format(m1=members[0],
+                                                                     m2=members[1]))
+    book = files["playbooks/fabric-frr-check.yml"].decode()
+    for old, new in (("vtysh -c 'show bgp summary json'",
+                      f"cat {tmp_path}/bgp-{{{{ inventory_hostname }}}}.json"),
+                     ("vtysh -c 'show bgp l2vpn evpn route json'", f"cat {tmp_path}/evpn.json"),
+                     ("/proc/net/bonding/{{ item.key }}",
+                      f"{tmp_path}/bonding-{{{{ inventory_hostname }}}}"),
+                     (">>/dev/console", f">>{tmp_path}/console"),
+                     ("ping -c 1 -W 1 -I", "true")):
+        assert old in book
+        book = book.replace(old, new)
+    tree = tmp_path / "tree"
+    (tree / "playbooks").mkdir(parents=True)
+    (tree / "playbooks/check.yml").write_text(book)
+    for path, content in files.items():
+        if path.startswith("host_vars/"):
+            (tree / path).parent.mkdir(exist_ok=True)
+            (tree / path).write_bytes(content)
+    bonds = {"bond0": {"members": ["eth1", "eth2"]}}
+    hosts = {name: {"ansible_connection": "local", "lab_controller": "mgmt01",
+                    "lab_interfaces": {"bond0": {"members": ["eth5", "eth6"]}}
+                    if name == "mgmt01" else bonds}
+             for name in ("leaf01", "leaf02", "spine01", "infra1", "compute1", "mgmt01")}
+    (tree / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env.update(ANSIBLE_CONFIG="/nonexistent", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
+               ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(["ansible-playbook", "-i", "inventory.yml", "-e", "ansible_become=false",
+                           "playbooks/check.yml"], cwd=tree, env=env, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    lines = sorted((tmp_path / "console").read_text().splitlines())
+    assert lines == [
+        "gns3lab-fabric: boot bgp leaf01 1/1 sessions Established (eth4)",
+        "gns3lab-fabric: boot bgp leaf02 1/1 sessions Established (eth4)",
+        "gns3lab-fabric: boot bgp spine01 2/2 sessions Established (eth1,eth2)",
+        "gns3lab-fabric: boot evpn leaf01 type-1 1, type-2 1, type-3 1, type-4 1",
+        "gns3lab-fabric: boot evpn leaf02 type-1 1, type-2 1, type-3 1, type-4 1",
+        "gns3lab-fabric: boot lacp compute1 bond0 partner 44:38:39:ff:00:01 on eth1,eth2, "
+        "one aggregator",
+        "gns3lab-fabric: boot lacp infra1 bond0 partner 44:38:39:ff:00:01 on eth1,eth2, "
+        "one aggregator",
+        "gns3lab-fabric: boot lacp mgmt01 bond0 partner 44:38:39:ff:00:01 on eth5,eth6, "
+        "one aggregator",
+        "gns3lab-fabric: boot reach compute1 br-mgmt>172.29.236.11 br-mgmt>172.29.236.1 "
+        "br-storage>172.29.244.11",
+        "gns3lab-fabric: boot reach infra1 br-mgmt>172.29.236.21 br-mgmt>172.29.236.1 "
+        "br-storage>172.29.244.21",
+        "gns3lab-fabric: boot reach mgmt01 br-mgmt>172.29.236.21 br-mgmt>172.29.236.11"]
