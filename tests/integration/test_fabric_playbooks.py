@@ -115,10 +115,47 @@ EVPN_JSON = {"10.255.0.5:2": {"rd": "10.255.0.5:2",
              "numPrefix": 4}
 
 
-def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
-    """The real Ansible runs the generated check playbook with every host local: vtysh and
-    /proc/net/bonding answer from samples, pings always answer, console lines go to a file.
-    Every wait is met at once and every console line says what the samples hold."""
+BONDING_ONE = """\
+Bonding Mode: IEEE 802.3ad Dynamic link aggregation
+802.3ad info
+Active Aggregator Info:
+\tAggregator ID: 2
+\tNumber of ports: 1
+\tPartner Mac Address: 44:38:39:ff:00:01
+
+Slave Interface: {m1}
+MII Status: up
+Aggregator ID: 1
+details actor lacp pdu:
+    system priority: 65535
+    system mac address: 0c:aa:bb:00:00:01
+details partner lacp pdu:
+    system priority: 65535
+    system mac address: 00:00:00:00:00:00
+    oper key: 1
+
+Slave Interface: {m2}
+MII Status: up
+Aggregator ID: 2
+details actor lacp pdu:
+    system priority: 65535
+    system mac address: 0c:aa:bb:00:00:01
+details partner lacp pdu:
+    system priority: 65535
+    system mac address: 44:38:39:ff:00:01
+    oper key: 15
+"""
+SERVER_MEMBERS = {"infra1": ("eth1", "eth2"), "compute1": ("eth1", "eth2"),
+                  "mgmt01": ("eth5", "eth6")}
+#: What a watched ping prints instead: three answers 0.2 s apart, stamped as ping -D does.
+FAKE_PING = ('sh -c \'for i in 1 2 3; do echo "[$(date +%s.%N)] 64 bytes from {{ t[1] }}"; '
+             'sleep 0.2; done\'')
+
+
+def run_check_round(tmp_path: Path, down: str | None) -> list[str]:
+    """Run the generated check playbook with real Ansible, every host local: vtysh and
+    /proc/net/bonding answer from samples (with ``down`` stopped: its sessions Idle, bond
+    members to it without a partner), pings answer; its console lines, sorted."""
     import json
     import os
     import subprocess
@@ -129,13 +166,13 @@ def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
     files = fabric.render(lab)
     for name in ("leaf01", "leaf02", "spine01"):
         uplinks = yaml.safe_load(files[f"host_vars/{name}.yml"])["fabric"]["uplinks"]
-        peers = {port: {"state": "Established"} for port in uplinks}
+        peers = {port: {"state": "Active" if far.split(":")[0] == down else "Established"}
+                 for port, far in uplinks.items()}
         (tmp_path / f"bgp-{name}.json").write_text(json.dumps({"ipv4Unicast": {"peers": peers}}))
     (tmp_path / "evpn.json").write_text(json.dumps(EVPN_JSON))
-    for server, members in (("infra1", ("eth1", "eth2")), ("compute1", ("eth1", "eth2")),
-                            ("mgmt01", ("eth5", "eth6"))):
-        (tmp_path / f"bonding-{server}").write_text(BONDING_MH.format(m1=members[0],
-                                                                     m2=members[1]))
+    for server, (m1, m2) in SERVER_MEMBERS.items():
+        sample = BONDING_ONE if down else BONDING_MH
+        (tmp_path / f"bonding-{server}").write_text(sample.format(m1=m1, m2=m2))
     book = files["playbooks/fabric-frr-check.yml"].decode()
     for old, new in (("vtysh -c 'show bgp summary json'",
                       f"cat {tmp_path}/bgp-{{{{ inventory_hostname }}}}.json"),
@@ -143,8 +180,11 @@ def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
                      ("/proc/net/bonding/{{ item.key }}",
                       f"{tmp_path}/bonding-{{{{ inventory_hostname }}}}"),
                      (">>/dev/console", f">>{tmp_path}/console"),
-                     ("ping -c 1 -W 1 -I", "true")):
-        assert old in book
+                     ("ping -c 1 -W 1 -I", "true"),
+                     ("/run/gns3lab-watch", f"{tmp_path}/watch-{{{{ inventory_hostname }}}}"),
+                     ("ping -D -n -i 0.2 -W 1 -w {{ fabric_watch }} -I {{ t[0] }} {{ t[1] }}",
+                      FAKE_PING)):
+        assert old in book, old
         book = book.replace(old, new)
     tree = tmp_path / "tree"
     (tree / "playbooks").mkdir(parents=True)
@@ -153,21 +193,27 @@ def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
         if path.startswith("host_vars/"):
             (tree / path).parent.mkdir(exist_ok=True)
             (tree / path).write_bytes(content)
-    bonds = {"bond0": {"members": ["eth1", "eth2"]}}
     hosts = {name: {"ansible_connection": "local", "lab_controller": "mgmt01",
-                    "lab_interfaces": {"bond0": {"members": ["eth5", "eth6"]}}
-                    if name == "mgmt01" else bonds}
+                    "lab_interfaces": {"bond0": {"members": list(SERVER_MEMBERS.get(
+                        name, ("eth1", "eth2")))}}}
              for name in ("leaf01", "leaf02", "spine01", "infra1", "compute1", "mgmt01")}
     (tree / "inventory.yml").write_text(yaml.safe_dump({"all": {"hosts": hosts}}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.update(ANSIBLE_CONFIG="/nonexistent", ANSIBLE_LOCAL_TEMP=str(tmp_path / "tmp"),
                ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", ANSIBLE_NOCOLOR="1")
+    extra = ["-e", f"fabric_round={down}-down", "-e", json.dumps({"fabric_down": [down]}),
+             "-e", "fabric_watch=1"] if down else []
     proc = subprocess.run(["ansible-playbook", "-i", "inventory.yml", "-e", "ansible_become=false",
-                           "playbooks/check.yml"], cwd=tree, env=env, capture_output=True,
-                          text=True, timeout=300, check=False)
+                           *extra, "playbooks/check.yml"], cwd=tree, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    lines = sorted((tmp_path / "console").read_text().splitlines())
-    assert lines == [
+    return sorted((tmp_path / "console").read_text().splitlines())
+
+
+def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
+    """The generated check with real Ansible on samples of a converged fabric: every wait is
+    met at once and every console line says what the samples hold."""
+    assert run_check_round(tmp_path, None) == [
         "gns3lab-fabric: boot bgp leaf01 1/1 sessions Established (eth4)",
         "gns3lab-fabric: boot bgp leaf02 1/1 sessions Established (eth4)",
         "gns3lab-fabric: boot bgp spine01 2/2 sessions Established (eth1,eth2)",
@@ -184,3 +230,18 @@ def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
         "gns3lab-fabric: boot reach infra1 br-mgmt>172.29.236.21 br-mgmt>172.29.236.1 "
         "br-storage>172.29.244.21",
         "gns3lab-fabric: boot reach mgmt01 br-mgmt>172.29.236.21 br-mgmt>172.29.236.11"]
+
+
+def test_frr_check_round_with_a_leaf_down(tmp_path: Path) -> None:
+    """The same with leaf01 stopped and a watch: leaf01 is skipped, the spine expects one
+    session, each bond its member to leaf02, and every watched target answered."""
+    lines = run_check_round(tmp_path, "leaf01")
+    p = "gns3lab-fabric: leaf01-down "
+    assert not [ln for ln in lines if " leaf01 " in ln.replace(p, " ")]
+    assert f"{p}bgp spine01 1/1 sessions Established (eth2)" in lines
+    assert f"{p}lacp infra1 bond0 partner 44:38:39:ff:00:01 on eth2, one aggregator" in lines
+    assert f"{p}lacp mgmt01 bond0 partner 44:38:39:ff:00:01 on eth6, one aggregator" in lines
+    assert f"{p}watch started on compute1,infra1,mgmt01" in lines
+    outages = [ln for ln in lines if ln.startswith(f"{p}outage ")]
+    assert [ln.split()[3] for ln in outages] == ["compute1", "infra1", "mgmt01"]
+    assert all(float(ln.split()[5]) < 1 for ln in outages), outages
