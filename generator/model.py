@@ -174,6 +174,8 @@ class Node:
     disk_size: int = 0  # requested system disk size; 0 = the base image's size
     options: str = ""
     boot_priority: str = "c"
+    #: (adapter, adapter type or None, MAC or None) of adapters unlike the node's others
+    custom_adapters: tuple[tuple[int, str | None, str | None], ...] = ()
     port_name_format: str = "Ethernet{0}"
     first_port_name: str | None = None
     nics: tuple[Nic, ...] = ()

@@ -198,6 +198,14 @@ class CanvasSpec(Strict):
                                     description="Drawings (text, shapes) at fixed positions.")
 
 
+class CustomAdapter(Strict):
+    """One QEMU adapter that differs from the node's others (GNS3 ``custom_adapters``)."""
+
+    adapter: int = Field(ge=0, le=274, description="Adapter number (0 = the first).")
+    adapter_type: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+    mac: str | None = Field(None, pattern=r"^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$")
+
+
 class NodeSettings(Strict):
     """Settings shared by nodes, groups and defaults (node > group > appliance > defaults)."""
 
@@ -219,6 +227,8 @@ class NodeSettings(Strict):
     port_name_format: str | None = Field(None, max_length=32)
     first_port_name: IfaceName | None = None
     options: str | None = Field(None, description="Extra QEMU options (GNS3 `options`).")
+    custom_adapters: list[CustomAdapter] | None = Field(
+        None, max_length=275, description="Adapters with their own type or MAC.")
     boot_priority: Literal["c", "d", "n", "cn", "cd", "dn", "dc", "nc", "nd"] | None = Field(
         None, description="QEMU boot order (GNS3 `boot_priority`): c disk, d CD-ROM, n network.")
     disks: list[Disk] | None = Field(None, description="Extra blank data disks.")

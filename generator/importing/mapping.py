@@ -221,10 +221,32 @@ class Mapper:
             if key in props and props[key] != value and props[key] is not None:
                 self.lose(name, f"{key} {str(props[key])[:60]!r} is not carried over "
                           f"(the blueprint gives {value!r})")
-        if node.custom_adapters:
-            self.lose(name, f"{len(node.custom_adapters)} custom adapters are not carried "
-                      "over (each adapter gets the node's adapter type and port name)")
+        custom = self.custom_adapters(node, name, adapters)
+        if custom:
+            spec["custom_adapters"] = custom
         return spec
+
+    def custom_adapters(self, node: GNode, name: str, adapters: int) -> list[dict[str, Any]]:
+        """Adapters with their own type or MAC; their own port names are told, not kept."""
+        out = []
+        for entry in node.custom_adapters:
+            number = entry.get("adapter_number") if isinstance(entry, dict) else None
+            if not isinstance(number, int) or isinstance(number, bool) \
+                    or not 0 <= number < max(adapters, 1):
+                self.lose(name, "a custom adapter without a valid adapter number is dropped")
+                continue
+            spec: dict[str, Any] = {"adapter": number}
+            kind, mac = entry.get("adapter_type"), entry.get("mac_address")
+            if isinstance(kind, str) and re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", kind):
+                spec["adapter_type"] = kind
+            if isinstance(mac, str) and re.fullmatch(r"([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}", mac):
+                spec["mac"] = mac.lower()
+            if isinstance(entry.get("port_name"), str):
+                self.lose(name, f"adapter {number}'s own port name "
+                          f"'{entry['port_name'][:30]}' is not kept (ports follow the format)")
+            if len(spec) > 1:
+                out.append(spec)
+        return out
 
     def port_naming(self, node: GNode, name: str, adapters: int) -> dict[str, Any]:
         fmt = node.port_name_format or "Ethernet{0}"

@@ -69,7 +69,7 @@ def render_node(node: Node) -> dict[str, Any]:
         "console": None,
         "console_auto_start": False,
         "console_type": node.console_type,
-        "custom_adapters": [],
+        "custom_adapters": [render_custom_adapter(a) for a in node.custom_adapters],
         "first_port_name": node.first_port_name,
         "label": {"rotation": 0, "style": NODE_LABEL_STYLE, "text": node.name,
                   "x": node.name_at[0], "y": node.name_at[1]},
@@ -86,6 +86,17 @@ def render_node(node: Node) -> dict[str, Any]:
         "y": node.y,
         "z": 1,
     }
+    return out
+
+
+def render_custom_adapter(adapter: tuple[int, str | None, str | None]) -> dict[str, Any]:
+    """One of ``custom_adapters``: only the keys the blueprint sets (GNS3 fills the rest)."""
+    number, kind, mac = adapter
+    out: dict[str, Any] = {"adapter_number": number}
+    if kind:
+        out["adapter_type"] = kind
+    if mac:
+        out["mac_address"] = mac
     return out
 
 

@@ -76,6 +76,8 @@ class FreezeSteps(AddressSteps, GuestSetupSteps):
             disk_interface=pick("disk_interface", qemu.get("hda_disk_interface"), "virtio"),
             disk_size=disk_size, options=pick("options", qemu.get("options"), ""),
             boot_priority=pick("boot_priority", qemu.get("boot_priority"), "c"),
+            custom_adapters=tuple((c.adapter, c.adapter_type, c.mac and c.mac.lower())
+                                  for c in s.get("custom_adapters") or ()),
             port_name_format=pick("port_name_format", app.port_name_format, "Ethernet{0}"),
             first_port_name=pick("first_port_name", app.first_port_name, None), nics=nics,
             data_disks=self.data_disks(d), interfaces=self.guest_interfaces(d, plan, nics, nets),

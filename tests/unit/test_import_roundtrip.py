@@ -106,3 +106,57 @@ def test_fuzzed_blueprints_round_trip(sandbox: Path, tmp_path_factory: pytest.Te
         return  # not a lab: test_fuzz checks those end in one clear error
     first, again = round_trip(tmp_path_factory.mktemp("rt"), path)
     assert again == first
+
+
+PINNED = """\
+name: pinned
+version: 2.0.1
+nodes:
+  r1:
+    appliance: Debian
+    position: {x: -150, y: 40}
+    label: {x: -10, y: 60}
+    boot_priority: dn
+    options: -cpu host
+    console: vnc
+    nics: 3
+    custom_adapters:
+      - {adapter: 1, adapter_type: e1000, mac: "0c:aa:bb:cc:dd:01"}
+      - {adapter: 2, mac: "0C:AA:BB:CC:DD:02"}
+    disks: [{size: 2G, interface: ide}]
+  sw:
+    type: ethernet_switch
+    vlans: {p1: 10, p2: 20, up: trunk}
+  out: {type: nat}
+links:
+  - {a: "r1:ens4", b: "sw:p1", loss: 1.5, corrupt: 0.5}
+  - r1:ens5 -- sw:p2
+  - sw:up -- out:nat0
+canvas:
+  notes: false
+  scene: {width: 3000, height: 1600}
+  drawings:
+    - x: 10
+      y: -300
+      z: 0
+      rotation: 45
+      svg: '<svg height="80" width="80"><ellipse cx="40" cy="40" rx="40" ry="40" /></svg>'
+"""
+
+
+def test_every_pinned_setting_round_trips(sandbox: Path, tmp_path: Path) -> None:
+    """The blueprint additions an import writes (positions, name labels, boot priority, custom
+    adapters, canvas notes, scene and drawings) and the built-ins round-trip exactly."""
+    path = tmp_path / "pinned.yaml"
+    path.write_text(PINNED)
+    first, again = round_trip(tmp_path, path)
+    assert again == first
+    r1 = next(n for n in first["nodes"] if n["name"] == "r1")
+    assert r1["custom_adapters"] == [
+        {"adapter_number": 1, "adapter_type": "e1000", "mac_address": "0c:aa:bb:cc:dd:01"},
+        {"adapter_number": 2, "mac_address": "0c:aa:bb:cc:dd:02"}]
+    assert (r1["x"], r1["y"], r1["label"]["x"], r1["label"]["y"]) == (-150, 40, -10, 60)
+    assert r1["properties"]["boot_priority"] == "dn"
+    assert (first["scene_width"], first["scene_height"]) == (3000, 1600)
+    assert [d["rotation"] for d in first["drawings"]] == [45]
+    assert first["name"] == "pinned-2.0.1"
