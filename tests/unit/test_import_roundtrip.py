@@ -5,6 +5,7 @@ blueprint and the fuzzed blueprints test_fuzz generates (those that are good lab
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from generator.build import load_lab
 from generator.errors import GeneratorError
 from generator.importing import import_project
+from generator.read.schemas import check_project
 from generator.render.project import dump_project, render_project
 from tests.unit import test_fuzz
 from tests.unit.test_fuzz import SEED_DATA, VALUES, fuzz, mutate, paths
@@ -160,3 +162,12 @@ def test_every_pinned_setting_round_trips(sandbox: Path, tmp_path: Path) -> None
     assert (first["scene_width"], first["scene_height"]) == (3000, 1600)
     assert [d["rotation"] for d in first["drawings"]] == [45]
     assert first["name"] == "pinned-2.0.1"
+
+
+def test_pinned_project_passes_both_servers_schemas(tmp_path: Path) -> None:
+    """What the additions render (custom adapters, drawings, boot priority) is what GNS3 2.2.61
+    and 3.0.6 accept: their own topology and node schemas (``verify`` checks the same)."""
+    path = tmp_path / "pinned.yaml"
+    path.write_text(PINNED)
+    project = json.loads(dump_project(render_project(load_lab(path))))
+    assert check_project(project) == []
