@@ -190,3 +190,22 @@ def test_after_a_kvm_death_the_tcg_launch_works(tmp_path: Path,
         assert g.list_devices() == ["/dev/sda"]
     assert log.read_text().split() == ["kvm=1", "kvm="]
     assert len([line for line in lines if FALLBACK_MESSAGE in line]) == 1
+
+
+def test_a_build_whose_qemu_dies_under_kvm_succeeds_under_tcg(
+        lab_image, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole build with the stand-in qemu dying as on an unusable /dev/kvm (failed to set
+    MSR 0x10a, then qemu's KVM assertion): one line says so, the injection runs under TCG and
+    the build succeeds at once (no stall to wait out)."""
+    log = stand_in_qemu(tmp_path, MSR, tcg_fails=False, monkeypatch=monkeypatch)
+    (tmp_path / "lab.yaml").write_text(LAB)
+    env = {k: v for k, v in os.environ.items() if k != "LIBGUESTFS_BACKEND_SETTINGS"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    built = _run("build", str(tmp_path), "-o", str(tmp_path / "dist"), "--images-dir",
+                 str(lab_image.path.parent), "--no-include-images", env=env, cwd=tmp_path)
+    out = built.stdout + built.stderr
+    assert built.returncode == 0, out
+    fallback = [line for line in out.splitlines() if FALLBACK_MESSAGE in line]
+    assert len(fallback) == 1 and "(failed to set MSR 0x10a to 0x0)" in fallback[0], out
+    assert "injecting into vm1" in out
+    assert log.read_text().split() == ["kvm=1", "kvm="]
