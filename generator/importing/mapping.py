@@ -91,6 +91,11 @@ class Mapper:
         self.out.blueprint = bp_data
         self.out.did.append(f"{len(nodes)} nodes, {len(links)} links, "
                             f"{len(self.p.drawings)} drawings")
+        vms = sum(1 for n in self.p.nodes if n.node_type == "qemu")
+        if vms:
+            self.out.lost.append(f"the configuration inside the disks of {vms} QEMU nodes is "
+                                 "not converted: the rebuilt lab starts from the base images "
+                                 "(and its seeds)")
         return self.out
 
     # -- lab ----------------------------------------------------------------------------
