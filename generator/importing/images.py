@@ -118,7 +118,7 @@ class ImageMatcher:
                      "versions": [{"name": "imported", "images": {"hda_disk_image": filename}}]}
         self.files[f"{GENERATED}/{stem}.gns3a"] = (json.dumps(appliance, indent=4) +
                                                     "\n").encode()
-        how = "md5 and size" if found else "no md5 (the image is not here)"
+        how = "with its md5 and size" if found else "no md5: the image is not here"
         return ImageRef(name, "imported", None, f"image {filename} is unknown: generated "
                         f"{GENERATED}/{stem}.gns3a ({how})")
 
