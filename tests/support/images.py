@@ -1,6 +1,7 @@
 """The cached lab test image, NoCloud seed ISOs, and one-VM boots under TCG.
 
-Fixture ``lab_image`` (session-scoped) builds ``debian-12`` with :func:`generator.images.build.
+Fixture ``lab_image`` (session-scoped) builds ``debian-12`` (``recipe_images``: the built-in
+recipes the recipes boot needs) with :func:`generator.images.build.
 build_image` into ``$GNS3LAB_IMAGES`` or ``<repo>/.cache/images`` (git-ignored), so it is built
 once and reused by later runs and later tests. Helpers: :func:`make_seed_iso`,
 :func:`make_overlay`, :func:`boot_vm`.
@@ -34,6 +35,17 @@ def images_dir() -> Path:
 def lab_image() -> BuiltImage:
     """The gns3lab Debian 12 image, built on first use and cached across runs."""
     return build_image("debian-12", images_dir())
+
+
+#: The built-in recipes issue 19's boot runs (tests/e2e/test_recipes_boot.py).
+BOOT_RECIPES = ("frr", "debian-12-netplan")
+
+
+@pytest.fixture(scope="session")
+def recipe_images() -> dict[str, BuiltImage]:
+    """The images of :data:`BOOT_RECIPES` by recipe name, built on first use and cached across
+    runs like :func:`lab_image`."""
+    return {name: build_image(name, images_dir()) for name in BOOT_RECIPES}
 
 
 def make_seed_iso(path: Path, files: dict[str, str]) -> Path:
