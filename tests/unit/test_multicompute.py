@@ -11,7 +11,6 @@ between the computes exist with both ends started.
 
 from __future__ import annotations
 
-
 import pytest
 
 from generator.archive_format import parse_manifest
