@@ -7,6 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 
+def format_path(path: tuple) -> str:
+    """``('links', 3, 'b')`` -> ``links[3].b``: how every message names a place in a file."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
 class GeneratorError(Exception):
     """Base of every error gns3lab reports to a user (exit code 2, no traceback)."""
 
@@ -105,8 +113,6 @@ class AddonError(GeneratorError):
         self.path = self.default_path if path is None else path
 
     def lines(self) -> list[str]:
-        from generator.blueprint.source import format_path
-
         return [f"{format_path(self.path)}: {self.message}",
                 *([f"hint: {self.hint}"] if self.hint else [])]
 

@@ -3,17 +3,27 @@ link and address templates. Pure functions."""
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import uuid
 from collections.abc import Iterable
 
-from generator.blueprint.source import closest
 from generator.errors import NameRangeError
 
 NAMESPACE = uuid.UUID("5b1f6f0e-8f0a-4d5c-9a57-6c2b1a3d9e10")
 RANGE_RE = re.compile(r"^(?P<prefix>[a-z0-9-]*)\[(?P<lo>\d+)-(?P<hi>\d+)\](?P<suffix>[a-z0-9-]*)$")
 TEMPLATE_RE = re.compile(r"\{(node|i|n|num)([+-]\d+)?\}")
+
+
+def closest(word: str, choices: list[str] | set[str]) -> str:
+    """A 'did you mean' hint naming the closest choice, or the known ones."""
+    known = sorted(str(c) for c in choices)
+    match = difflib.get_close_matches(word, known, n=1)
+    if match:
+        return f"did you mean '{match[0]}'?"
+    listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    return f"known: {listed}" if known else "none are defined"
 
 
 def derive_id(lab: str, *parts: str) -> str:

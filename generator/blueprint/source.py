@@ -1,4 +1,4 @@
-"""Where a blueprint came from, and how a place in it is named in a message.
+"""Where a blueprint came from: the file, the folder and the line of every path.
 
 :class:`Source` maps every path of the loaded YAML (``('nodes', 'web1', 'ram')``) to its line,
 so a check made long after loading still reports the file and line it is about.
@@ -6,11 +6,15 @@ so a check made long after loading still reports the file and line it is about.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.errors import Problem
+from generator.errors import Problem, format_path
+from generator.naming import closest
+
+#: format_path (errors.py) and closest (naming.py) live in foundation modules, so errors and
+#: naming import no blueprint module; they are re-exported here for the loaders.
+__all__ = ["Source", "closest", "format_path"]
 
 
 @dataclass(frozen=True)
@@ -35,21 +39,3 @@ class Source:
     @property
     def display(self) -> str:
         return str(self.file)
-
-
-def format_path(path: tuple) -> str:
-    """``('links', 3, 'b')`` -> ``links[3].b``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def closest(word: str, choices: list[str] | set[str]) -> str:
-    """A 'did you mean' hint naming the closest choice, or the known ones."""
-    known = sorted(str(c) for c in choices)
-    match = difflib.get_close_matches(word, known, n=1)
-    if match:
-        return f"did you mean '{match[0]}'?"
-    listed = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
-    return f"known: {listed}" if known else "none are defined"

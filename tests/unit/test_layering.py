@@ -47,11 +47,6 @@ ADDON_USERS = frozenset({"addons", "build", "cli"})
 
 #: (importing module, imported name) -> why it is still there. Issue 18 removes each one.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("generator.errors", "generator.blueprint.source"):
-        "format_path lives in blueprint/source.py (a circle errors <-> source); issue 18 moves "
-        "it to a foundation module",
-    ("generator.naming", "generator.blueprint.source"):
-        "closest lives in blueprint/source.py; issue 18 moves it with format_path",
     ("generator.resolve.controller", "generator.addons.render_addons"):
         "resolve renders the add-ons to learn which playbooks they add; issue 18 gives "
         "add-ons a resolve-time plan hook",
