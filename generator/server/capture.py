@@ -31,6 +31,17 @@ from generator.server.push import HTTP_TIMEOUT, PushResult, push_archive, start_
 from generator.server.snapshots import SnapshotClient, rest
 
 
+class CaptureFailed(ServerError):
+    """The lab did not get ready: nothing was captured. ``push`` holds what the consoles
+    showed (the project stays on the server)."""
+
+    def __init__(self, push: PushResult) -> None:
+        super().__init__(f"the lab did not get ready, nothing captured: {push.failure}",
+                         hint=f"project {push.name!r} stays on the server; look at its "
+                              "consoles, or push --delete it")
+        self.push = push
+
+
 @dataclass
 class CaptureResult:
     """The captured archive and how the capture went."""
@@ -114,9 +125,7 @@ def capture_archive(archive: Path, server_url: str, out_dir: Path, *,
     push = push_archive(archive, server_url, username=username, password=password, name=name,
                         wait=True, timeout=timeout, stall=stall, progress=hook)
     if not push.ready:
-        raise ServerError(f"the lab did not get ready, nothing captured: {push.failure}",
-                          hint=f"project {push.name!r} stays on the server; look at its "
-                               "consoles, or push --delete it")
+        raise CaptureFailed(push)
     ready = time.monotonic() - (hook.first_start or time.monotonic())
     progress(PushEvent("stopped", "lab ready: pausing and powering off the guests"))
     rest(client, push.project_id)
