@@ -26,7 +26,7 @@ from generator.blueprint.load import FOLDER_BLUEPRINTS
 from generator.errors import BlueprintError, Problem
 from generator.model import Lab
 from generator.passwords import derived_salt, sha512_crypt
-from generator.read.secrets import scan
+from generator.secretscan import scan
 
 CHUNK = 1 << 20
 

@@ -22,7 +22,7 @@ PACKAGE = REPO / "generator"
 #: Top-level modules every stage may import; they import no stage themselves.
 FOUNDATION = frozenset({"__init__", "__version__", "errors", "model", "naming", "paths",
                         "archive_format", "fileio", "tools", "interrupt", "qcow2", "passwords",
-                        "hostcheck"})
+                        "hostcheck", "secretscan"})
 LATER = ("resolve", "render", "write", "read", "server", "images", "addons", "build", "cli")
 #: Part of the package -> the parts it must not import (its later stages, and cli).
 FORBIDDEN: dict[str, frozenset[str]] = {
@@ -50,9 +50,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("generator.resolve.controller", "generator.addons.render_addons"):
         "resolve renders the add-ons to learn which playbooks they add; issue 18 gives "
         "add-ons a resolve-time plan hook",
-    ("generator.write.archived_blueprint", "generator.read.secrets"):
-        "the archived blueprint is scanned with read/'s secret scanner; issue 18 moves the "
-        "scanner below both",
     ("generator.read.diff", "generator.build"):
         "diff re-resolves the blueprint with build.load_lab and takes its manifest from "
         "build.manifest_info; issue 18 moves both beside resolve",
