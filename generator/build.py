@@ -23,7 +23,6 @@ from generator.images.baseimages import (
 from generator.images.recipe_images import check_built, ensure_images, lookups
 from generator.model import BaseImage, Lab
 from generator.paths import Layout
-from generator.render.graph import render_svg
 from generator.render.logins import injected_login
 from generator.render.project import dump_project, render_project
 from generator.render.readme import render_readme
@@ -31,6 +30,7 @@ from generator.render.stages import management_address
 from generator.resolve.lab import resolve_blueprint
 from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint
+from generator.write.diagram import render_svg
 from generator.write.disks import write_disks
 from generator.write.guest import write_bootstrap, write_seeds
 from generator.write.iso import source_date_epoch as seed_epoch

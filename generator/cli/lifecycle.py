@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def graph(blueprint: Path, out: Path, images_dirs: tuple[Path, ...]) -> None:
     """Draw BLUEPRINT's topology (tiers, nodes, ports, networks) with Graphviz."""
     from generator.build import load_lab
-    from generator.render.graph import render_png, render_svg
+    from generator.write.diagram import render_png, render_svg
 
     lab = load_lab(blueprint, images_dirs)
     data = render_png(lab) if out.suffix.lower() == ".png" else render_svg(lab)

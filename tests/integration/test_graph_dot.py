@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from generator.cli import main
-from generator.render.graph import render_svg, tier_name
+from generator.render.graph import tier_name
 from generator.resolve.canvas import tier_of
+from generator.write.diagram import render_svg
 from tests.golden.test_readme import (
     BUNDLED,
     GOLDEN,
