@@ -1,4 +1,5 @@
-"""libguestfs injection into qcow2 overlays (generator/disks.py).
+"""libguestfs injection into qcow2 overlays (generator/write/inject.py and its parts:
+inject_session, inject_tar, inject_units, inject_accounts).
 
 Launches (about 20 s each under TCG): one to build the test bases, one for the good injection
 (root found by the /etc probe), one to read it back through a fresh handle (root found by

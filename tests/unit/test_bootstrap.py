@@ -1,9 +1,10 @@
-"""The controller's bootstrap tree (generator/bootstrap.py) and its wiring in generator/stages.py.
+"""The controller's bootstrap tree (generator/render/bootstrap.py and its parts: ansible,
+dnsmasq, units) and the stages resolution gives it (generator/resolve/stages.py).
 
-Fast: no VM boots and no libguestfs. The generated files go through the real tools where they
-are installed: ansible-playbook --syntax-check, ansible-inventory, dnsmasq --test, bash -n,
-systemd-analyze verify; check.yml runs for real against local hosts; bootstrap.sh runs for real
-with stub ssh/ansible-playbook/timeout/sleep and GNS3LAB_ROOT pointing at a temp folder.
+Pure, like all of tests/unit: no VM boots, no libguestfs and no external program; the files
+are rendered and read as text. The programs that will run the tree (ansible-playbook,
+ansible-inventory, dnsmasq, bash with the STUBS below, systemd-analyze) check it in
+tests/integration/test_bootstrap_tools.py.
 """
 
 from __future__ import annotations
