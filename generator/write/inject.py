@@ -151,8 +151,9 @@ def _check_disk(inj: Injection) -> None:
     backing = _backing_name(disk)
     if not backing:  # only a refusal asks qemu-img, for the format's name
         raise _fail(inj, f"disk is not a qcow2 overlay with a backing file (format "
-                    f"{tools.image_info(disk).get('format')})", "inject into a per-node "
-                    "overlay (write.disks.create_overlay), never into a base image")
+                    f"{tools.image_info(disk).get('format')})", "inject into the node's own "
+                    "overlay, the disk the build makes on its base image; never into a base "
+                    "image")
     if not (disk.parent / backing).exists():
         raise _fail(inj, f"backing file {disk.parent / backing} not found", "put the base image "
                     "next to the overlay, or rebase the overlay onto its path (qemu-img rebase -u)")

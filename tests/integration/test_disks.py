@@ -404,3 +404,14 @@ def test_guest_errors_one_launch_one_error(guest_errors):
 def test_guest_error_messages(guest_errors, node, text):
     line = next(ln for ln in guest_errors[0].message.splitlines() if f"node {node} " in ln)
     assert text in line and f"err-{node}.qcow2" in line
+
+
+def test_a_base_image_hint_names_no_internal_function(tmp_path):
+    """The hint a person reads when an injection target is no overlay says what to do, not
+    which function of gns3lab makes overlays (no launch: refused before)."""
+    disk = tmp_path / "base.qcow2"
+    create_blank_disk(disk, 1 << 20)
+    with pytest.raises(InjectionError) as err:
+        inject_all([Injection("r1", disk, hostname="r1")])
+    assert "not a qcow2 overlay with a backing file" in err.value.message
+    assert err.value.hint and "write." not in err.value.hint and "(" not in err.value.hint
