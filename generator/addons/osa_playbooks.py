@@ -139,27 +139,41 @@ def skip_line(lab: Lab) -> str:
     return f"gns3lab: stage {deploy_stage(lab)} skipped: no route to the internet"
 
 
+#: The first task of every play of osa-deploy.yml: without the internet, the play ends (and so
+#: the deployment: the lab stays ready for a manual one).
+OFFLINE_END = {"name": "End here without the internet: the lab is ready for a manual deploy",
+               "ansible.builtin.meta": "end_play",
+               "when": "not hostvars['localhost'].osa_online | bool"}
+
+
 def _internet_play(lab: Lab) -> dict[str, Any]:
     """The deployment needs the internet (git, packages, images): without it, say so on the
     console and end the playbook, so the stage still succeeds and the lab is ready for a
-    manual deploy once the controller's uplink (the NAT node) reaches out."""
-    unreached = "(osa_internet.status | default(-1) | int) <= 0"
-    line = skip_line(lab)
+    manual deploy once the controller's uplink (the NAT node) reaches out. The probe and the two
+    files are play variables (a test points them elsewhere with ``-e``). Every later play
+    starts with :data:`OFFLINE_END` (Ansible has no conditional end of the whole playbook)."""
+    unreached = "not osa_online | bool"
     return {
         "name": "Deployment host reaches the internet through the NAT node",
         "hosts": "localhost", "connection": "local", "gather_facts": False, "become": True,
+        "vars": {"osa_probe_url": OSA_REPO, "osa_skip_line": skip_line(lab),
+                 "osa_console": "/dev/console", "osa_status_file": STATUS_FILE},
         "tasks": [
             {"name": "Ask OpenStack-Ansible's git server",
-             "ansible.builtin.uri": {"url": OSA_REPO, "method": "HEAD", "timeout": 15},
+             "ansible.builtin.uri": {"url": "{{ osa_probe_url }}", "method": "HEAD",
+                                     "timeout": 15},
              "register": "osa_internet", "failed_when": False},
+            {"name": "Remember whether it answered",
+             "ansible.builtin.set_fact": {
+                 "osa_online": "{{ (osa_internet.status | default(-1) | int) > 0 }}"}},
             {"name": "Say on the console that the deployment is skipped",
              "ansible.builtin.shell": {
-                 "cmd": f"printf '%s\\n' '{line}' >>/dev/console\n"
-                        f"printf '%s\\n' '{line}' >>{STATUS_FILE}\n",
+                 "cmd": "printf '%s\\n' {{ osa_skip_line | quote }} >>{{ osa_console | quote }}\n"
+                        "printf '%s\\n' {{ osa_skip_line | quote }} "
+                        ">>{{ osa_status_file | quote }}\n",
                  "executable": "/bin/bash"},
              "when": unreached, "changed_when": False},
-            {"name": "End the deployment here: the lab is ready for a manual one",
-             "ansible.builtin.meta": "end_playbook", "when": unreached},
+            OFFLINE_END,
         ]}
 
 
@@ -188,11 +202,12 @@ def render_deploy_playbook(lab: Lab, s: Settings) -> bytes:
     return _playbook([
         _internet_play(lab),
         {"name": f"Deployment host: OpenStack-Ansible {s.release} ({s.series})", **local,
-         "tasks": _deploy_host_tasks(s)},
+         "tasks": [OFFLINE_END, *_deploy_host_tasks(s)]},
         {"name": "OpenStack hosts: root access for the deployment host, and base packages",
          "hosts": ":".join(n.name for n in osa_nodes(lab, s)), "gather_facts": False,
-         "become": True, "tasks": _target_tasks(s, provider_bridge(osa_nodes(lab, s)))},
-        {"name": "Deploy OpenStack", **local, "tasks": [run]},
+         "become": True,
+         "tasks": [OFFLINE_END, *_target_tasks(s, provider_bridge(osa_nodes(lab, s)))]},
+        {"name": "Deploy OpenStack", **local, "tasks": [OFFLINE_END, run]},
     ])
 
 

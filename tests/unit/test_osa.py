@@ -320,7 +320,7 @@ def test_the_flat_networks_eth12_is_made_on_every_host() -> None:
     assert [n["host_bind_override"] for n in flat] == ["eth12"]
     deploy = yaml.safe_load(files["playbooks/osa-deploy.yml"])
     hosts_play = next(p for p in deploy if p["hosts"] != "localhost")
-    task = hosts_play["tasks"][0]
+    task = hosts_play["tasks"][1]  # after the offline end
     script = task["ansible.builtin.shell"]["cmd"]
     assert "ip link add eth12 type veth peer name br-vlan-veth" in script
     assert f"ip link set br-vlan-veth master {flat[0]['container_bridge']}" in script
@@ -329,18 +329,28 @@ def test_the_flat_networks_eth12_is_made_on_every_host() -> None:
 
 def test_the_deployment_is_skipped_without_the_internet(lab: Lab) -> None:
     """osa-deploy.yml first asks OpenStack-Ansible's git server; unreached, it prints the skip
-    line on the console and in the bootstrap's status file and ends the playbook (so the stage
-    succeeds and the lab is ready for a manual deploy)."""
+    line on the console and in the bootstrap's status file, and every play ends at its first
+    task (so the stage succeeds and the lab is ready for a manual deploy)."""
     deploy = yaml.safe_load(osa.render(lab)["playbooks/osa-deploy.yml"])
     gate = deploy[0]
     assert (gate["hosts"], gate["connection"]) == ("localhost", "local")
-    ask, say, end = gate["tasks"]
-    assert ask["ansible.builtin.uri"]["url"] == "https://opendev.org/openstack/openstack-ansible"
+    assert gate["vars"] == {
+        "osa_probe_url": "https://opendev.org/openstack/openstack-ansible",
+        "osa_skip_line": "gns3lab: stage openstack-ansible skipped: no route to the internet",
+        "osa_console": "/dev/console", "osa_status_file": "/var/lib/gns3lab/status"}
+    ask, remember, say, end = gate["tasks"]
+    assert ask["ansible.builtin.uri"]["url"] == "{{ osa_probe_url }}"
     assert ask["register"] == "osa_internet" and ask["failed_when"] is False
-    line = "gns3lab: stage openstack-ansible skipped: no route to the internet"
+    assert remember["ansible.builtin.set_fact"] == {
+        "osa_online": "{{ (osa_internet.status | default(-1) | int) > 0 }}"}
     script = say["ansible.builtin.shell"]["cmd"]
-    assert script.splitlines() == [f"printf '%s\\n' '{line}' >>/dev/console",
-                                   f"printf '%s\\n' '{line}' >>/var/lib/gns3lab/status"]
-    assert end["ansible.builtin.meta"] == "end_playbook"
-    assert say["when"] == end["when"] == "(osa_internet.status | default(-1) | int) <= 0"
-    assert all("setup-hosts.yml" not in str(t) for t in gate["tasks"]), "nothing deploys first"
+    assert script.splitlines() == [
+        "printf '%s\\n' {{ osa_skip_line | quote }} >>{{ osa_console | quote }}",
+        "printf '%s\\n' {{ osa_skip_line | quote }} >>{{ osa_status_file | quote }}"]
+    assert say["when"] == "not osa_online | bool"
+    for play in deploy:
+        first = play["tasks"][-1] if play is gate else play["tasks"][0]
+        assert first == end
+    assert end == {"name": "End here without the internet: the lab is ready for a manual "
+                   "deploy", "ansible.builtin.meta": "end_play",
+                   "when": "not hostvars['localhost'].osa_online | bool"}
