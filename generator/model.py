@@ -126,16 +126,26 @@ class CloudInitSpec:
 
 
 @dataclass(frozen=True)
-class InjectSpec:
-    """A file, folder or symlink to write into the node's overlay."""
+class GuestFile:
+    """A file, folder or symlink to write into a node's overlay: a blueprint ``inject:`` entry
+    (resolved, ``enable`` set for a systemd unit to enable) or one the build adds (the
+    controller's bootstrap tree, the lab key).
+
+    Files take ``content`` or a host ``source`` file (a ``source`` folder is copied as its
+    tree); symlinks take ``target``. ``owner``/``group`` are names looked up in the guest's
+    /etc/passwd and /etc/group, or numeric ids. For directories every read bit of ``mode``
+    implies the matching search bit (like ``chmod +X``), so the default 0o644 gives 0o755.
+    ``mode`` is ignored for symlinks. Missing parents become root 0755.
+    """
 
     path: str
     content: bytes | None = None
     source: Path | None = None
-    mode: int | None = None
-    owner: str = "root"
-    group: str = "root"
-    symlink: str | None = None
+    mode: int = 0o644
+    owner: str | int = "root"
+    group: str | int = "root"
+    kind: Literal["file", "dir", "symlink"] = "file"
+    target: str | None = None
     enable: bool = False
 
 
@@ -182,7 +192,7 @@ class Node:
     data_disks: tuple[DataDisk, ...] = ()
     interfaces: tuple[GuestInterface, ...] = ()
     cloud_init: CloudInitSpec | None = None
-    injects: tuple[InjectSpec, ...] = ()
+    injects: tuple[GuestFile, ...] = ()
     #: where the controller reaches the node (resolve/stages.py): its planned address on the
     #: first DHCP network, else on another DHCP network, else its first static one; None: the
     #: node is not managed

@@ -54,7 +54,7 @@ class GuestSetupSteps(ResolverBase):
             return user.password_hash
         return sha512_crypt(user.password, derived_salt(self.bp.name, d.name, user.name))
 
-    def injects(self, d: Draft) -> tuple[m.InjectSpec, ...]:
+    def injects(self, d: Draft) -> tuple[m.GuestFile, ...]:
         out = []
         for layer in d.settings.get("inject", []):
             for i, item in enumerate(layer):
@@ -77,9 +77,10 @@ class GuestSetupSteps(ResolverBase):
                 if item.enable and not UNIT_RE.match(item.path.rsplit("/", 1)[-1]):
                     self.problem(path + ("enable",), f"'{item.path}' is not a systemd unit file "
                                  "to enable", "name a file like /etc/systemd/system/x.service")
-                out.append(m.InjectSpec(
+                out.append(m.GuestFile(
                     path=item.path, content=item.content.encode() if item.content is not None
-                    else None, source=source, mode=int(item.mode, 8) if item.mode else None,
-                    owner=item.owner, group=item.group, symlink=item.symlink,
-                    enable=item.enable))
+                    else None, source=source, mode=int(item.mode, 8) if item.mode else 0o644,
+                    owner=item.owner, group=item.group,
+                    kind="symlink" if item.symlink is not None else "file",
+                    target=item.symlink, enable=item.enable))
         return tuple(out)

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from generator.blueprint.confine import walk
 from generator.errors import InjectionError
 from generator.fileio import atomic_write
-from generator.model import BaseImage, InjectSpec, Lab, Node
+from generator.model import BaseImage, GuestFile, Lab, Node
 from generator.paths import Layout
 from generator.render import redact
 from generator.render.bootstrap import KEY, BootstrapTree, default_user, render_bootstrap
 from generator.render.seeds import render_seed
 from generator.write.disks import bases_beside
-from generator.write.inject import GuestFile, Injection, inject_all
+from generator.write.inject import Injection, inject_all
 from generator.write.iso import write_seed_iso
 from generator.write.keys import LabKey
 
@@ -35,23 +36,19 @@ def write_seeds(lab: Lab, layout: Layout, key: LabKey | None) -> None:
             write_seed_iso(layout.seed(node), render_seed(node, lab, public, extra))
 
 
-def guest_files(specs: tuple[InjectSpec, ...]) -> tuple[GuestFile, ...]:
-    """Blueprint ``inject:`` entries as guest files (a source folder becomes its tree)."""
+def guest_files(specs: tuple[GuestFile, ...]) -> tuple[GuestFile, ...]:
+    """Blueprint ``inject:`` entries as the files to write (a source folder becomes its tree,
+    read now: it is checked again, as it may have changed since resolution)."""
     out: list[GuestFile] = []
     for spec in specs:
-        if spec.symlink is not None:
-            out.append(GuestFile(spec.path, kind="symlink", target=spec.symlink,
-                                 owner=spec.owner, group=spec.group))
-        elif spec.source is not None and spec.source.is_dir():
+        if spec.kind != "symlink" and spec.source is not None and spec.source.is_dir():
             out += _tree(spec)
         else:
-            out.append(GuestFile(spec.path, content=spec.content, source=spec.source,
-                                 mode=spec.mode if spec.mode is not None else 0o644,
-                                 owner=spec.owner, group=spec.group))
+            out.append(replace(spec, enable=False))
     return tuple(out)
 
 
-def _tree(spec: InjectSpec) -> list[GuestFile]:
+def _tree(spec: GuestFile) -> list[GuestFile]:
     assert spec.source is not None
     out = [GuestFile(spec.path, kind="dir", mode=spec.mode or 0o755, owner=spec.owner,
                      group=spec.group)]

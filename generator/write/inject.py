@@ -22,10 +22,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from generator import qcow2, tools
 from generator.errors import InjectionError
+from generator.model import GuestFile
 from generator.write.inject_accounts import Accounts, hosts_with, keys_with
 from generator.write.inject_session import LAUNCH_MESSAGE, MAX_DRIVES, check_etc, failure, guarded
 from generator.write.inject_session import Devices as _Devices
@@ -39,25 +40,6 @@ __all__ = ["LAUNCH_MESSAGE", "MAX_DRIVES", "DiskReport", "GuestFile", "Injection
            "InjectionReport", "inject_all"]
 
 _LABEL = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-
-
-@dataclass(frozen=True)
-class GuestFile:
-    """One file, directory or symlink to create in the guest.
-
-    Files take ``content`` or a host ``source`` file; symlinks take ``target``. ``owner``/``group``
-    are names looked up in the guest's /etc/passwd and /etc/group, or numeric ids. For directories
-    every read bit of ``mode`` implies the matching search bit (like ``chmod +X``), so the default
-    0o644 gives 0o755. ``mode`` is ignored for symlinks. Missing parents become root 0755.
-    """
-    path: str
-    content: bytes | None = None
-    source: Path | None = None
-    mode: int = 0o644
-    owner: str | int = "root"
-    group: str | int = "root"
-    kind: Literal["file", "dir", "symlink"] = "file"
-    target: str | None = None
 
 
 @dataclass(frozen=True)

@@ -56,8 +56,9 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("generator.read.diff", "generator.write.iso"):
         "seed ISOs are parsed by write/iso.py; issue 18 moves the reader half out of write",
     ("generator.read.diff", "generator.write.guest"):
-        "diff lists the guest files a build would inject; issue 18 makes them model records "
-        "(one record per concept)",
+        "diff expands the model's GuestFile records (a source folder -> its tree, read from "
+        "disk) with write/guest.guest_files; issue 18's read/ change moves diff's re-build "
+        "beside resolve",
     ("generator.read.verify", "generator.write.iso"):
         "as read.diff -> write.iso",
 }

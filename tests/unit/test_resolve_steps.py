@@ -180,7 +180,7 @@ def test_guest_setup_layers_cloud_init_and_checks_injects(tmp_path: Path,
     step.problems.clear()
     injects = step.injects(step.drafts["vm1"])
     assert [i.path for i in injects] == ["/etc/../shadow", "/etc/motd", "/etc/x.conf", "/etc/ok"]
-    assert injects[0].content == b"x" and injects[0].mode is None
+    assert injects[0].content == b"x" and injects[0].mode == 0o644  # the default: no mode given
     found = messages(step)
     assert "guest path '/etc/../shadow' must stay inside the guest root" in found
     assert "inject of /etc/motd gives content and source" in found
