@@ -105,7 +105,8 @@ def built(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     layout = Layout(Path("."))
     out = folder / "overlays"
     out.mkdir()
-    (out / BASE).symlink_to(images_dir / BASE)
+    stored = f"{Path(BASE).stem}.{base_sha[:12]}.qcow2"  # bundled: named by content
+    (out / stored).symlink_to(images_dir / BASE)
     overlays = {}
     with zipfile.ZipFile(result.archive) as zf:
         staged = {n: zf.read(n) for n in zf.namelist() if n.startswith("gns3lab/bootstrap/")}
@@ -120,7 +121,7 @@ def built(images_dir: Path, tmp_path_factory: pytest.TempPathFactory):
                                                                       "/opt/gns3lab"]})
     return {"result": result, "tree": tree, "staged": staged, "base_sha": base_sha,
             "launches": build_launches, "backing": backing, "ctl": stats[overlays["ctl"]],
-            "srv": stats[overlays["srv"]], "base": images_dir / BASE}
+            "srv": stats[overlays["srv"]], "base": images_dir / BASE, "stored": stored}
 
 
 def test_one_launch_injects_the_controller_and_the_other_nodes(built) -> None:
@@ -157,4 +158,5 @@ def test_units_are_enabled(built) -> None:
 
 def test_base_image_is_unchanged_and_overlays_name_it_bare(built) -> None:
     assert _sha256(built["base"]) == built["base_sha"]
-    assert built["backing"] == {"ctl": BASE, "srv": BASE}  # what GNS3 rebases onto its folder
+    stored = built["stored"]  # what GNS3 rebases onto its folder: the archive's content name
+    assert built["backing"] == {"ctl": stored, "srv": stored}

@@ -8,6 +8,7 @@ overlay on start, and reports what it made of the project.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import time
@@ -61,6 +62,12 @@ def built(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-
         images
 
 
+def stored_name(images: Path) -> str:
+    """The name the archive bundles the base by: ``<stem>.<sha256[:12]>.<ext>``."""
+    digest = hashlib.sha256((images / "tiny-cloud-import.qcow2").read_bytes()).hexdigest()
+    return f"tiny-cloud-import.{digest[:12]}.qcow2"
+
+
 def _by_name(items: list[dict]) -> dict[str, dict]:
     return {item["name"]: item for item in items}
 
@@ -86,7 +93,7 @@ def test_import_open_and_compare(gns3_server, built) -> None:  # type: ignore[no
             assert props["cpus"] == node.cpus
             assert props["adapters"] == node.adapters
             assert props["mac_address"] == node.nics[0].mac
-            assert props["hda_disk_image"] == "tiny-cloud-import.qcow2"
+            assert props["hda_disk_image"] == stored_name(images)
             assert props["hda_disk_interface"] == "virtio"
             assert props["adapter_type"] == "virtio-net-pci"
             assert Path(props["cdrom_image"]).name == node.seed_name
@@ -118,7 +125,8 @@ def check_rebase_on_start(server, pid: str, nodes: dict[str, dict], lab) -> None
     node = nodes["web2"]
     folder = server.projects_dir / pid / "project-files" / "qemu" / node["node_id"]
     overlay = folder / "hda_disk.qcow2"
-    assert tools.image_info(overlay)["backing-filename"] == "tiny-cloud-import.qcow2"
+    stored = lab.vms[0].image.filename  # the bundled image's content name
+    assert tools.image_info(overlay)["backing-filename"] == stored
     server.client.start_node(pid, node["node_id"])
     deadline = time.monotonic() + 60
     while server.client.node(pid, node["node_id"])["status"] != "started":
@@ -127,7 +135,7 @@ def check_rebase_on_start(server, pid: str, nodes: dict[str, dict], lab) -> None
     started = server.client.node(pid, node["node_id"])
     assert "-enable-kvm" not in (started.get("command_line") or "")
     info = tools.image_info(overlay)
-    assert info["backing-filename"] == str(server.images_dir / "tiny-cloud-import.qcow2")
+    assert info["backing-filename"] == str(server.images_dir / stored)
     stop_node(server.client, pid, node["node_id"])
 
 
