@@ -129,3 +129,12 @@ def test_bad_settings_are_issues(lab: Lab) -> None:
     issues = fabric.check(replace(lab, extra={**lab.extra, "frr_loopbacks": "10.255.0.0/33"}))
     assert [(path, "IPv4 network" in message) for path, message, _ in issues] == [
         (("extra", "frr_loopbacks"), True)]
+
+
+def test_every_nic_reports_full_duplex(lab: Lab) -> None:
+    """Linux's 802.3ad leaves a port that is not full duplex out of LACP (no partner, its own
+    aggregator), and virtio NICs say "unknown" unless QEMU gives them a speed and duplex: every
+    VM of the mini lab gets both, so each server bond aggregates with both leaves."""
+    for node in lab.vms:
+        assert "-global virtio-net-pci.duplex=full" in node.options, node.name
+        assert "-global virtio-net-pci.speed=10000" in node.options, node.name

@@ -1,0 +1,144 @@
+"""The small open OpenStack lab (blueprints/openstack-ceph-mini-frr) pushed to a real GNS3
+2.2 server: its FRR fabric converges by itself, the check stage proves it (BGP sessions, EVPN
+routes, LACP partners, reachability), and the servers keep reaching each other when a leaf
+is stopped through GNS3's API (a second check round, with a watch of every path).
+
+DRAFT, not collected (the file name does not start with test_): it has not yet run to the end
+(the shared 2-core machine gave each guest about 5% of a core, so systemd timed out during
+boot). Run it by hand with ``pytest -s tests/e2e/mini_frr_boot.py``; once green, it replaces
+tests/e2e/test_openstack_mini_boot.py and the FRR mini replaces blueprints/openstack-ceph-mini.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from generator.build import BuildOptions, build_lab
+from generator.server.consoles import ConsoleTail
+from generator.server.push import PushResult, push_archive
+from tests.e2e.timing import Stamped, record_timeline
+from tests.helpers import REPO, judging_pushed_lab, link_image
+from tests.support.gns3client import stop_node
+from tests.support.images import images_dir
+
+pytestmark = [pytest.mark.slow, pytest.mark.boot]
+
+BLUEPRINT = REPO / "blueprints" / "openstack-ceph-mini-frr"
+WAIT = 1500  # seconds; six TCG guests on two cores, then two stages of Ansible
+STALL = 600  # seconds without a console line: the guests stopped progressing, fail now
+STAGES = ["fabric", "fabric-check", "check"]
+PLANNED = {"mgmt01": "192.168.50.1", "spine01": "192.168.50.3", "leaf01": "192.168.50.5",
+           "leaf02": "192.168.50.6", "infra1": "192.168.50.11", "compute1": "192.168.50.21"}
+SERVERS = ("compute1", "infra1", "mgmt01")  # every bond on both leaves: an Ethernet segment
+SYS_MAC = "44:38:39:ff:00:01"
+FAILED_LEAF = "leaf01"
+WATCH = 40  # seconds every server pings every target while the leaf fails
+ROUND_WAIT = 900  # seconds for the second round (Ansible on a TCG controller)
+ANSIBLE = "/opt/gns3lab/ansible"
+
+
+def fabric_lines(text: str, round_name: str) -> list[str]:
+    """The check's console lines of one round, whitespace-normalised."""
+    prefix = f"gns3lab-fabric: {round_name} "
+    return [" ".join(ln.split()) for ln in text.splitlines() if ln.strip().startswith(prefix)]
+
+
+def expect_round(lines: list[str], round_name: str, down: tuple[str, ...] = ()) -> None:
+    """One line per fact: BGP sessions (all to live switches), EVPN types, LACP partners on
+    every live member, every server reaching every target."""
+    p = f"gns3lab-fabric: {round_name} "
+    sessions = {"spine01": 2 - len(down), "leaf01": 1, "leaf02": 1}
+    for switch, n in sessions.items():
+        if switch not in down:
+            assert any(ln.startswith(f"{p}bgp {switch} {n}/{n} sessions Established")
+                       for ln in lines), (switch, lines)
+    for leaf in ("leaf01", "leaf02"):
+        if leaf not in down:
+            line = next(ln for ln in lines if ln.startswith(f"{p}evpn {leaf} "))
+            counts = dict(re.findall(r"type-(\d) (\d+)", line))
+            assert sorted(counts) == ["1", "2", "3", "4"] and all(
+                int(c) > 0 for c in counts.values()), line
+    members = ("eth2",) if down == ("leaf01",) else ("eth1", "eth2")
+    for server in SERVERS:
+        bond_members = ("eth6",) if server == "mgmt01" and down else (
+            ("eth5", "eth6") if server == "mgmt01" else members)
+        assert f"{p}lacp {server} bond0 partner {SYS_MAC} on {','.join(bond_members)}, " \
+               "one aggregator" in lines, (server, lines)
+        assert any(ln.startswith(f"{p}reach {server} ") for ln in lines), (server, lines)
+
+
+def run_failover_round(push: PushResult, server: object) -> tuple[list[str], float]:
+    """Log in on mgmt01's console, run the check round with a watch, stop the leaf through
+    GNS3's API once the watch runs; the console text of the round and when the leaf stopped."""
+    nodes = {n.name: n for n in push.nodes}
+    ctl = nodes["mgmt01"]
+    assert ctl.console_host and ctl.console_port
+    round_name = f"{FAILED_LEAF}-down"
+    command = (f"cd {ANSIBLE} && ansible-playbook -i inventory.yml -e fabric_round={round_name} "
+               f"-e '{{\"fabric_down\": [\"{FAILED_LEAF}\"]}}' -e fabric_watch={WATCH} "
+               "playbooks/fabric-frr-check.yml >/var/log/gns3lab-failover.log 2>&1; "
+               f"echo \"gns3lab-fabric: {round_name} done rc=$?\" >/dev/console\r")
+    text: list[str] = []
+    stopped_at = 0.0
+    with ConsoleTail(ctl.console_host, ctl.console_port) as tail:
+        send = tail._sock.sendall  # the product's console reader only reads
+        send(b"\r")
+        time.sleep(2)
+        send(b"root\r")
+        time.sleep(3)
+        send(command.encode())
+        deadline = time.monotonic() + ROUND_WAIT
+        while time.monotonic() < deadline:
+            for line in tail.lines(timeout=2):
+                text.append(line)
+                print(f"  mgmt01| {line}", flush=True)
+                if f"{round_name} watch started" in line and not stopped_at:
+                    stop_node(server.client, push.project_id,  # type: ignore[attr-defined]
+                              nodes[FAILED_LEAF].node_id)
+                    stopped_at = time.monotonic()
+                if re.search(rf"gns3lab-fabric: {round_name} done rc=\d", line):
+                    return text, stopped_at
+    raise AssertionError(f"round {round_name} did not finish: " + " | ".join(text[-20:]))
+
+
+@pytest.mark.slow
+@pytest.mark.boot
+def test_mini_frr_lab_converges_and_survives_a_leaf(  # type: ignore[no-untyped-def]
+        lab_image, recipe_images, gns3_server_22,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    started = time.monotonic()
+    messages: list[str] = []
+    result = build_lab(BLUEPRINT, BuildOptions(out_dir=tmp_path_factory.mktemp("dist"),
+                                               images_dirs=(images_dir(),)), messages.append)
+    built = time.monotonic()
+    for image in (lab_image, recipe_images["frr"]):
+        link_image(image.path, gns3_server_22.images_dir)
+    events = Stamped()
+    load = os.getloadavg()
+    push = push_archive(result.archive, gns3_server_22.url, start=True, wait=True, stall=STALL,
+                        timeout=WAIT, progress=events)
+    done = time.monotonic()
+    timeline = record_timeline("openstack-mini-frr", push, events, done - built, load)
+    boot = fabric_lines(push.transcripts.get("mgmt01", ""), "boot")
+    print(f"\nbuild {built - started:.0f} s, push and wait {done - built:.0f} s")
+    print("\n".join(f"  {ln}" for ln in boot))
+    with judging_pushed_lab(gns3_server_22, push, "e2e-openstack-mini-frr"):
+        assert push.ready, f"lab not ready: {push.failure}"
+        assert push.stages == [(name, True) for name in STAGES]
+        assert {c.node: (c.address, c.ok) for c in push.checks} == {
+            name: (address, True) for name, address in PLANNED.items()}
+        expect_round(boot, "boot")
+        assert [s["name"] for s in timeline["stages"]] == STAGES
+        text, stopped_at = run_failover_round(push, gns3_server_22)
+        failover = fabric_lines("\n".join(text), f"{FAILED_LEAF}-down")
+        print("\n".join(f"  {ln}" for ln in failover))
+        assert stopped_at, "the watch never started"
+        assert f"gns3lab-fabric: {FAILED_LEAF}-down done rc=0" in [
+            " ".join(ln.split()) for ln in text]
+        outages = [float(m) for ln in failover for m in re.findall(r"outage \S+ max (\S+) s", ln)]
+        assert len(outages) == len(SERVERS) and max(outages) < 10, failover
+        expect_round(failover, f"{FAILED_LEAF}-down", down=(FAILED_LEAF,))
