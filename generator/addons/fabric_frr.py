@@ -57,6 +57,12 @@ def _data_links(lab: Lab, node: Node) -> list[tuple[Endpoint, Endpoint]]:
                   key=lambda ends: (port_number(ends[0].port_name), ends[0].port_name))
 
 
+def _is_underlay(lab: Lab, remote: Endpoint, switches: dict[str, Node]) -> bool:
+    """A link to another FRR switch's data port (its management port is the OOB network's)."""
+    far = switches.get(remote.node)
+    return far is not None and remote.port_name != mgmt_port(far)
+
+
 def _host_number(node: Node) -> int:
     """The last octet of the switch's OOB (management port) address: its identity."""
     mgmt = mgmt_port(node)
@@ -77,7 +83,7 @@ def _classify(lab: Lab, switches: dict[str, Node]) -> dict[str, str]:
     kinds = {}
     for name, node in switches.items():
         links = _data_links(lab, node)
-        to_switch = any(r.node in switches for _, r in links)
+        to_switch = any(_is_underlay(lab, r, switches) for _, r in links)
         to_bond = any(r.node not in switches and lab.node(r.node).is_vm
                       and _bond_of(lab.node(r.node), r.port_name) for _, r in links)
         kinds[name] = "leaf" if to_bond else "spine" if to_switch else "access"
@@ -165,7 +171,7 @@ def frr_fabric_data(lab: Lab, settings: FabricSettings, provider: tuple[int, ...
             entry["bridge_ports"] = sorted_ports(local.port_name for local, _ in links)
         else:
             entry["uplinks"] = {local.port_name: f"{remote.node}:{remote.port_name}"
-                                for local, remote in links if remote.node in switches}
+                                for local, remote in links if _is_underlay(lab, remote, switches)}
         if kinds[name] == "leaf":
             leaf_vlans = sorted({v for b in bonds[name].values() for v in b["vids"]})
             entry["vlans"] = leaf_vlans

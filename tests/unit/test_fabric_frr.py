@@ -13,7 +13,7 @@ import yaml
 
 from generator.addons import fabric
 from generator.addons.fabric_frr_playbooks import ping_targets
-from generator.addons.fabric_frr_render import frr_conf
+from generator.addons.fabric_frr_render import fabric_script, frr_conf, host_vars
 from generator.build import load_lab
 from generator.errors import FabricError
 from generator.model import Lab
@@ -138,3 +138,22 @@ def test_every_nic_reports_full_duplex(lab: Lab) -> None:
     for node in lab.vms:
         assert "-global virtio-net-pci.duplex=full" in node.options, node.name
         assert "-global virtio-net-pci.speed=10000" in node.options, node.name
+
+
+def test_an_oob_switch_in_frr_roles_is_one_untagged_bridge() -> None:
+    """The full lab with swmgmt's role in frr_roles too: its links to the switches' management
+    ports are OOB, not underlay, so it is an access switch (one bridge of its linked ports, no
+    routing), and the spines' uplinks are only their data ports."""
+    lab = load_lab(REPO / "blueprints" / "openstack-ceph")
+    data = fabric.frr_data(replace(lab, extra={**lab.extra,
+                                               "frr_roles": ["oob", "spine", "leaf"]}))
+    swmgmt = data["switches"]["swmgmt"]
+    assert swmgmt["kind"] == "access" and "uplinks" not in swmgmt
+    assert swmgmt["bridge_ports"][:3] == ["eth1", "eth2", "eth3"]
+    assert data["switches"]["spine01"]["uplinks"] == {
+        "eth1": "leaf01:eth46", "eth2": "leaf02:eth46", "eth14": "spine02:eth14",
+        "eth15": "spine02:eth15"}
+    script = fabric_script("swmgmt", swmgmt).splitlines()
+    assert "ip link add br0 type bridge stp_state 0" in script
+    assert "add_port eth1" in script and not any("vxlan" in ln for ln in script)
+    assert host_vars("swmgmt", swmgmt)["fabric_frr_conf"] == ""
