@@ -338,6 +338,19 @@ class Canvas:
 
 
 @dataclass(frozen=True)
+class AddonPlan:
+    """An add-on's part in the lab, decided at resolve (``addons.plan_addons``): its settings
+    record, parsed once from the blueprint's ``extra:`` (``source``: the keys they were read
+    from, so a lab whose ``extra`` was replaced is parsed again), and the files its render
+    writes (paths under the controller's Ansible folder; none when it does not apply)."""
+
+    name: str
+    settings: Any
+    source: Any
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lab:
     """The resolved lab. Same blueprint in, equal Lab out."""
 
@@ -359,9 +372,15 @@ class Lab:
     computes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     #: the notes and scene size, decided with the positions (resolve.canvas_scene)
     canvas: Canvas = Canvas()
+    #: each add-on whose settings are right, with its settings record and files (resolve)
+    addons: tuple[AddonPlan, ...] = field(default=(), hash=False)
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
+
+    def addon(self, name: str, source: Any) -> AddonPlan | None:
+        """The add-on's plan, if resolve made one from this ``source`` (its ``extra`` keys)."""
+        return next((p for p in self.addons if p.name == name and p.source == source), None)
 
     def network(self, name: str) -> Network:
         return next(n for n in self.networks if n.name == name)

@@ -3,7 +3,9 @@
 :data:`ADDONS` lists every add-on explicitly, in the order their files merge; an add-on that
 fails to import is an error, never skipped. Each is an :class:`~generator.addons.base.Addon`
 record: its typed settings (a strict pydantic model of its keys under ``extra``) and
-``applies(lab) -> bool``, ``check(lab) -> list[Issue]`` and ``render(lab) -> dict[str, bytes]``.
+``applies(lab) -> bool``, ``check(lab) -> list[Issue]``, ``plan(lab)`` (resolve: the settings
+parsed once, checked, and the files it will write, as a ``model.AddonPlan`` on the lab) and
+``render(lab) -> dict[str, bytes]``.
 The rendered paths are relative to the controller's Ansible folder (``/opt/gns3lab/ansible``),
 e.g. ``playbooks/fabric.yml`` or ``group_vars/leaf.yml``. Add-ons read the lab model only and
 are pure: same lab, same bytes. ``check`` runs every check ``render`` would make, so once it
@@ -12,15 +14,19 @@ returns nothing, ``render`` does not fail on the settings.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from generator.addons import fabric, osa
 from generator.addons.base import Addon, Issue, validation_issues
 from generator.model import Lab
 
-__all__ = ["ADDONS", "Addon", "Issue", "check_addons", "render_addons", "validation_issues"]
+__all__ = ["ADDONS", "Addon", "Issue", "check_addons", "plan_addons", "render_addons",
+           "validation_issues"]
 
 ADDONS: tuple[Addon, ...] = (
-    Addon("fabric", fabric.FabricSettings, fabric.applies, fabric.check, fabric.render),
-    Addon("osa", osa.OpenStackSettings, osa.applies, osa.check, osa.render),
+    Addon("fabric", fabric.FabricSettings, fabric.applies, fabric.check, fabric.render,
+          fabric.plan),
+    Addon("osa", osa.OpenStackSettings, osa.applies, osa.check, osa.render, osa.plan),
 )
 
 
@@ -28,6 +34,19 @@ def check_addons(lab: Lab) -> list[Issue]:
     """Every problem any add-on's ``render`` would meet, as (blueprint path, message, fix);
     empty when the add-ons can render the lab."""
     return [issue for addon in ADDONS for issue in addon.check(lab)]
+
+
+def plan_addons(lab: Lab) -> tuple[Lab, list[Issue]]:
+    """Resolve's add-on phase: each add-on's plan, in registry order (a later add-on's settings
+    may read an earlier one's: OpenStack-Ansible takes the fabric's provider VLANs), put on the
+    lab; and every problem any add-on's ``render`` would meet."""
+    issues: list[Issue] = []
+    for addon in ADDONS:
+        planned, found = addon.plan(lab)
+        issues += found
+        if planned is not None:
+            lab = replace(lab, addons=(*lab.addons, planned))
+    return lab, issues
 
 
 def render_addons(lab: Lab) -> dict[str, bytes]:

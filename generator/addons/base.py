@@ -1,5 +1,5 @@
 """What every add-on shares: the :class:`Addon` record the registry lists, the problem tuple
-its ``check`` returns, and pydantic errors of its typed settings as such problems."""
+its ``check`` and ``plan`` return, and pydantic errors of its typed settings as such problems."""
 
 from __future__ import annotations
 
@@ -9,25 +9,34 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from generator.model import Lab
+from generator.model import AddonPlan, Lab
 
 #: One problem: (path in the blueprint, message, fix or None).
 Issue = tuple[tuple[Any, ...], str, str | None]
+#: What ``plan`` returns: the add-on's plan (None: its settings are wrong, or it has none), and
+#: every problem its ``render`` would meet.
+Planned = tuple[AddonPlan | None, list[Issue]]
 
 
 @dataclass(frozen=True)
 class Addon:
-    """One add-on: its name, its typed blueprint settings, and three pure functions of the lab.
+    """One add-on: its name, its typed blueprint settings, and pure functions of the lab, in
+    the order the pipeline calls them.
 
-    ``applies`` says whether the lab uses it, ``check`` returns every problem ``render`` would
-    meet (so once it returns nothing, ``render`` does not fail on the settings), and ``render``
-    gives its files by path under the controller's Ansible folder."""
+    ``check`` returns every problem ``render`` would meet (so once it returns nothing,
+    ``render`` does not fail on the settings). ``plan``, the resolve-time hook, parses the
+    settings once into their record, checks, and names the files ``render`` will write: an
+    :class:`~generator.model.AddonPlan` that resolve puts on the model (``Lab.addons``), so the
+    settings accessors and resolve's own checks (a stage's ``generated:`` playbooks) read it
+    instead of parsing or rendering again. ``applies`` says whether the lab uses the add-on,
+    and ``render`` gives its files by path under the controller's Ansible folder."""
 
     name: str
     settings: type[BaseModel]
     applies: Callable[[Lab], bool]
     check: Callable[[Lab], list[Issue]]
     render: Callable[[Lab], dict[str, bytes]]
+    plan: Callable[[Lab], Planned]
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

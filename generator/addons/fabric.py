@@ -15,9 +15,10 @@ and re-exports the names callers use.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from generator.addons.base import Issue
+from generator.addons.base import Issue, Planned
 from generator.addons.fabric_frr import frr_fabric_data, frr_switches
 from generator.addons.fabric_frr_playbooks import frr_playbooks
 from generator.addons.fabric_frr_render import HEADER as FRR_HEADER
@@ -40,17 +41,19 @@ from generator.addons.fabric_render import (
 from generator.addons.fabric_settings import (
     FabricSettings,
     compress_vlans,
+    fabric_source,
     load_fabric_settings,
+    parse_fabric_settings,
     parse_vlans,
 )
 from generator.errors import FabricError
-from generator.model import Lab
+from generator.model import AddonPlan, Lab
 from generator.render.logins import is_cumulus
 from generator.render.yamltext import ansible_document
 
 __all__ = ["FabricError", "FabricSettings", "applies", "check", "compress_vlans", "fabric_data",
            "find_pairs", "frr_data", "host_vars", "is_cumulus", "load_fabric_settings",
-           "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans", "port_number",
+           "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans", "plan", "port_number",
            "port_ranges", "render"]
 
 
@@ -71,6 +74,25 @@ def check(lab: Lab) -> list[Issue]:
     except FabricError as exc:
         return [(exc.path, exc.message, exc.hint)]
     return []
+
+
+def plan(lab: Lab) -> Planned:
+    """Resolve's hook: the settings parsed once (a record even when no switch needs them:
+    OpenStack-Ansible reads the provider VLANs), the switches' wiring checked and the files
+    named. Which playbooks exist follows from the pairs the data plan finds, so the names come
+    from one render here (the one the check made before)."""
+    source = fabric_source(lab)
+    settings, issues = parse_fabric_settings(lab, source)
+    if settings is None:
+        return None, issues
+    planned = AddonPlan("fabric", settings, source)
+    lab = replace(lab, addons=(*lab.addons, planned))
+    if not applies(lab):
+        return planned, []
+    try:
+        return replace(planned, files=tuple(sorted(render(lab)))), []
+    except FabricError as exc:
+        return planned, [(exc.path, exc.message, exc.hint)]
 
 
 def frr_data(lab: Lab) -> dict[str, Any]:

@@ -76,9 +76,26 @@ class FabricSettings(BaseModel):
         "host number H of a switch's OOB address gives it address H of this network")
 
 
+def fabric_source(lab: Lab) -> dict[str, Any]:
+    """The ``extra`` keys the fabric settings are read from."""
+    return {k: lab.extra[k] for k in FabricSettings.model_fields if k in lab.extra}
+
+
 def load_fabric_settings(lab: Lab) -> tuple[FabricSettings | None, list[Issue]]:
-    """The typed fabric settings, checked against the lab's networks, or the problems."""
-    known = {k: lab.extra[k] for k in FabricSettings.model_fields if k in lab.extra}
+    """The typed fabric settings: the record resolve parsed once and put on the model
+    (``Lab.addons``); parsed here only for a lab resolve did not plan (or whose ``extra`` was
+    replaced since), checked against the lab's networks, or the problems."""
+    known = fabric_source(lab)
+    planned = lab.addon("fabric", known)
+    if planned is not None:
+        return planned.settings, []
+    return parse_fabric_settings(lab, known)
+
+
+def parse_fabric_settings(lab: Lab, known: dict[str, Any]
+                          ) -> tuple[FabricSettings | None, list[Issue]]:
+    """``known`` (the fabric's ``extra`` keys) as the typed settings, checked against the lab's
+    networks, or the problems."""
     try:
         settings = FabricSettings.model_validate(known)
     except ValidationError as exc:

@@ -22,7 +22,9 @@ re-exports the names callers use.
 
 from __future__ import annotations
 
-from generator.addons.base import Issue
+from dataclasses import replace
+
+from generator.addons.base import Issue, Planned
 from generator.addons.osa_config import (
     ceph_variables,
     ip_ranges,
@@ -41,13 +43,14 @@ from generator.addons.osa_settings import (
     checked_settings,
     load_settings,
     parse_release,
+    settings_source,
 )
 from generator.errors import OsaError
-from generator.model import Lab
+from generator.model import AddonPlan, Lab
 
 __all__ = ["OpenStackSettings", "OsaError", "Settings", "applies", "ceph_variables", "check",
-           "ip_ranges", "load_settings", "osa_groups", "osa_nodes", "parse_release", "render",
-           "user_config", "user_variables", "vlan_range"]
+           "ip_ranges", "load_settings", "osa_groups", "osa_nodes", "parse_release", "plan",
+           "render", "user_config", "user_variables", "vlan_range"]
 
 
 def applies(lab: Lab) -> bool:
@@ -68,6 +71,23 @@ def check(lab: Lab) -> list[Issue]:
     except OsaError as exc:
         return [(exc.path, exc.message, exc.hint)]
     return []
+
+
+def plan(lab: Lab) -> Planned:
+    """Resolve's hook: the settings parsed once (after the fabric's, whose provider VLANs they
+    take from the lab), what the model must give OpenStack-Ansible checked by one render, and
+    that render's file names."""
+    if not applies(lab):
+        return None, []
+    settings, issues = checked_settings(lab)
+    if settings is None:  # extra.provider_vlans is the fabric add-on's to report
+        return None, [i for i in issues if i[0][:len(PREFIX)] == PREFIX]
+    planned = AddonPlan("osa", settings, settings_source(lab))
+    try:
+        files = render(replace(lab, addons=(*lab.addons, planned)))
+    except OsaError as exc:
+        return planned, [(exc.path, exc.message, exc.hint)]
+    return replace(planned, files=tuple(sorted(files))), []
 
 
 def render(lab: Lab) -> dict[str, bytes]:

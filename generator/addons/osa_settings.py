@@ -7,12 +7,12 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generator.addons.base import Issue, validation_issues
-from generator.addons.fabric_settings import load_fabric_settings
+from generator.addons.fabric_settings import fabric_source, load_fabric_settings
 from generator.addons.osa_releases import SERIES, host_groups_of, plugin_problem
 from generator.errors import OsaError
 from generator.model import Lab, Network
@@ -126,8 +126,19 @@ def _check_typed(lab: Lab, t: OpenStackSettings) -> list[Issue]:
     return out
 
 
+def settings_source(lab: Lab) -> tuple[Any, dict[str, Any]]:
+    """What the settings are read from: ``extra.openstack`` and the fabric's keys (the
+    provider VLANs)."""
+    return lab.extra.get("openstack"), fabric_source(lab)
+
+
 def checked_settings(lab: Lab) -> tuple[Settings | None, list[Issue]]:
-    """``extra.openstack`` checked against its type and the model: the settings, or problems."""
+    """``extra.openstack`` checked against its type and the model: the settings (the record
+    resolve parsed once and put on the model, ``Lab.addons``; parsed here only for a lab
+    resolve did not plan, or whose ``extra`` was replaced since), or problems."""
+    planned = lab.addon("osa", settings_source(lab))
+    if planned is not None:
+        return planned.settings, []
     try:
         typed = OpenStackSettings.model_validate(lab.extra.get("openstack"))
     except ValidationError as exc:

@@ -100,21 +100,24 @@ class ControllerSteps(ResolverBase):
             return self.src.folder / "missing"
 
     # -- checks on the resolved lab ------------------------------------------------------------
-    def check_lab(self, lab: m.Lab) -> None:
+    def check_lab(self, lab: m.Lab) -> m.Lab:
         """What needs the whole model: the controller's networks, uplink and stage hosts, the
-        add-ons' settings and the playbooks stages expect add-ons to render."""
+        add-ons' plans (their settings parsed once onto the model, their checks, the files they
+        will write) and the playbooks stages expect add-ons to write. The lab with the plans."""
         if lab.controller is not None:
             self.check_controller(lab, lab.controller)
-        for path, message, fix in addons.check_addons(lab):
+        lab, issues = addons.plan_addons(lab)
+        for path, message, fix in issues:
             self.problem(path, message, fix)
         if lab.controller is not None and not self.problems:
-            rendered = set(addons.render_addons(lab))
+            planned = {path for plan in lab.addons for path in plan.files}
             for i, stage in enumerate(lab.controller.stages):
                 for j, book in enumerate(stage.generated):
-                    if book not in rendered:
+                    if book not in planned:
                         self.problem(("controller", "stages", i, "generated", j),
                                      f"no add-on renders '{book}'", "enable the add-on (its "
                                      "settings under extra:) or drop the name")
+        return lab
 
     def check_controller(self, lab: m.Lab, ctl: m.Controller) -> None:
         path = ("controller",)

@@ -60,7 +60,7 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
                            for name, c in sorted(self.bp.computes.items())))
         lab = place_canvas(lab, self.bp.canvas)  # once, with the links: show prints it
         lab = resolve_stages(lab)  # management addresses, stage hosts, the bootstrap's order
-        self.check_lab(lab)
+        lab = self.check_lab(lab)  # the add-ons' plans go on the model
         self.gate()
         return lab
 

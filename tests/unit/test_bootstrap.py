@@ -19,7 +19,7 @@ import pytest
 
 from generator.build import load_lab
 from generator.errors import BlueprintError, GeneratorError
-from generator.model import Lab
+from generator.model import AddonPlan, Lab
 from generator.paths import Layout
 from generator.render import bootstrap as bs
 from generator.render.bootstrap import BootstrapTree, render_bootstrap
@@ -196,6 +196,9 @@ def test_stage_runs_generated_addon_playbooks(tmp_path: Path, images_dir: Path,
         small_lab(tmp_path, images_dir, staged)
     assert re.search(r"lab.yaml:\d+: controller.stages\[1\].generated\[0\]: no add-on renders "
                      r"'playbooks/fabric.yml'", _problems(exc))
+    planned = AddonPlan("stand-in", None, None, ("playbooks/fabric.yml",))  # resolve's plan
+    monkeypatch.setattr(bs.addons, "plan_addons",
+                        lambda lab: (dataclasses.replace(lab, addons=(planned,)), []))
     monkeypatch.setattr(bs.addons, "render_addons",
                         lambda lab: {"playbooks/fabric.yml": PLAYBOOK.format("all").encode()})
     lab = small_lab(tmp_path, images_dir, staged)

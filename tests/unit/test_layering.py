@@ -47,9 +47,6 @@ ADDON_USERS = frozenset({"addons", "build", "cli"})
 
 #: (importing module, imported name) -> why it is still there. Issue 18 removes each one.
 ALLOWED: dict[tuple[str, str], str] = {
-    ("generator.resolve.controller", "generator.addons.render_addons"):
-        "resolve renders the add-ons to learn which playbooks they add; issue 18 gives "
-        "add-ons a resolve-time plan hook",
     ("generator.read.diff", "generator.build"):
         "diff re-resolves the blueprint with build.load_lab and takes its manifest from "
         "build.manifest_info; issue 18 moves both beside resolve",
