@@ -26,7 +26,6 @@ from generator.paths import Layout
 from generator.render.logins import injected_login
 from generator.render.project import dump_project, render_project
 from generator.render.readme import render_readme
-from generator.render.stages import management_address
 from generator.resolve.lab import resolve_blueprint
 from generator.write.archive import write_archive, write_manifest
 from generator.write.archived_blueprint import copy_blueprint
@@ -142,7 +141,7 @@ def check_redactable(lab: Lab) -> None:
         raise GeneratorError("--redact needs a controller: it makes the lab key at first boot",
                              hint="add 'controller:' to the blueprint, or build without "
                              "--redact")
-    if management_address(lab, lab.node(lab.controller.node)) is None:
+    if lab.node(lab.controller.node).management is None:  # decided at resolve
         raise GeneratorError(f"--redact: controller {lab.controller.node} has no address the "
                              "nodes can fetch the key from",
                              hint="give it a static address on the network it serves by DHCP")
