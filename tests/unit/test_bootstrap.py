@@ -525,3 +525,14 @@ def test_renderers_refuse_a_name_that_would_start_a_new_directive(tmp_path: Path
         bs.render_nat(dataclasses.replace(lab, controller=ctl))
     with pytest.raises(BlueprintError, match="is not an interface name"):
         small_lab(tmp_path / "q", images_dir, SMALL.replace("uplink: eth1", "uplink: 'eth1\"x'"))
+
+
+def test_resolve_decides_managed_nodes_and_stage_hosts(demo: Lab) -> None:
+    """Management addresses, logins and stage hosts are fields of the resolved model
+    (resolve/stages.py); the renderers only read them."""
+    assert demo.controller is not None
+    assert str(demo.node("srv1").management).startswith("10.10.0.11/")
+    assert demo.node("srv1").default_user == "lab"
+    assert demo.controller.stages[0].patterns == ("servers",)
+    assert [(s.name, s.hosts) for s in demo.controller.bootstrap] == [
+        ("servers", ("srv1", "srv2")), ("check", ("mgmt", "switch", "srv1", "srv2"))]
