@@ -99,7 +99,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     result = build_lab(folder, BuildOptions(out_dir=tmp / "dist", images_dirs=(images,)),
                        messages.append)
     build_launches = launches(messages)
-    overlays = _extract_overlays(result, tmp / "overlays", bases)
+    overlays = _extract_overlays(result, tmp / "overlays")
     tree = render_bootstrap(result.lab, result.key_path.with_name("id_ed25519.pub").read_text())
     requests = {overlays[name]: _paths(name, result, tree) for name in overlays}
     stats = read_back_many(requests)
@@ -108,12 +108,13 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "public": result.key_path.with_name("id_ed25519.pub").read_text().strip()}
 
 
-def _extract_overlays(result: BuildResult, out: Path, bases: dict[str, Path]
-                      ) -> dict[str, Path]:
-    """Every VM's overlay out of the archive, beside links to the bases it names bare."""
+def _extract_overlays(result: BuildResult, out: Path) -> dict[str, Path]:
+    """Every VM's overlay out of the archive, beside links to the bases it names bare (by the
+    archive's names: a bundled base is named by its content)."""
     out.mkdir()
-    for name, base in bases.items():
-        (out / name).symlink_to(base)
+    for image in {n.image.filename: n.image for n in result.lab.vms if n.image}.values():
+        assert image.path is not None
+        (out / image.filename).symlink_to(image.path)
     layout = Layout(Path("."))
     overlays = {}
     with zipfile.ZipFile(result.archive) as zf:
