@@ -1,5 +1,5 @@
 """The full blueprints/openstack-ceph built (qemu-img, pycdlib) with ``--no-images``: the 15 VMs
-run recipe images (debian-12, frr) the test does not boot, so the archive carries no image, but
+run recipe images (osa-host, debian-12, frr) the test does not boot, so the archive carries no image, but
 every overlay names its recipe image, every seed is there, and ``verify`` finds all 15 of each
 sound. (issue 20: the full lab builds with every image from a recipe.)"""
 
@@ -30,7 +30,7 @@ def test_all_15_overlays_and_seeds_verify(built: BuildResult) -> None:
     report = verify_archive(built.archive)
     # 15 system disks and the 3 OSD data disks; one seed per VM (all run cloud-init)
     assert report.checked["overlays"] == 15 + 3 and report.checked["seeds"] == 15
-    assert report.checked["images"] == 2  # debian-12 and frr, by recipe
+    assert report.checked["images"] == 3  # osa-host, debian-12 and frr, by recipe
     assert report.ok, [p.render() for p in report.problems]
 
 

@@ -17,7 +17,7 @@ from tests.unit import test_openstack_blueprint as seed
 BLUEPRINT = REPO / "blueprints" / "openstack-ceph"
 RECIPES = {"mgmt01": "debian-12", "swmgmt": "debian-12",
            **{n: "frr" for n in ("spine01", "spine02", "leaf01", "leaf02")},
-           **{n: "debian-12" for n in seed.HOST_NUMBERS}}
+           **{n: "osa-host" for n in seed.HOST_NUMBERS}}
 #: The 2026.1 prod-ceph example's *_hosts sections (33.0.1), by the role that fills them.
 EXAMPLE_2026 = {
     **dict.fromkeys((
