@@ -99,8 +99,7 @@ def ensure_images(blueprint: Path, images_dirs: tuple[Path, ...] = (), *, trust:
             out.append(image)
             continue
         progress(f"image {name}: building (recipe key {image.key}; a few minutes)")
-        built = build_image(image.recipe, build_dir(),
-                            progress=lambda stage, n=name: progress(f"image {n}: {stage}"))
+        built = build_image(image.recipe, build_dir(), progress=_prefixed(progress, name))
         progress(f"image {name}: built {built.path.name}")
         out.append(RecipeImage(image.recipe, built.key, built))
     return out
@@ -180,3 +179,10 @@ def recipe_appliance(image: RecipeImage) -> Appliance:
     app = _parse(built.appliance_path, check_appliance(data), "qemu",
                  {built.path.name: built.virtual_size})
     return _with_traits(app, data.get("vendor_name"))
+
+
+def _prefixed(progress: Callable[[str], None], name: str) -> Callable[[str], None]:
+    """``progress`` with each line naming the image ``name`` it is about."""
+    def say(stage: str) -> None:
+        progress(f"image {name}: {stage}")
+    return say

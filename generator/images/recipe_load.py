@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -230,7 +231,8 @@ def load_book(folder: Path | None = None, *, trust: bool = False) -> RecipeBook:
 
 def merged(text: RecipeText, parent: Recipe | None) -> Recipe:
     """The recipe ``text`` on top of ``parent`` (None: on its Debian suite)."""
-    spec, problems = text.spec, []
+    spec = text.spec
+    problems: list[Problem] = []
     suite = SUITES.get(spec.base)
     own_files = _placed(text, problems)
     size = parent.disk_size if parent else DEFAULT_SIZE
@@ -249,7 +251,7 @@ def merged(text: RecipeText, parent: Recipe | None) -> Recipe:
                                 boot_size=0, appliance_name="", version_prefix="",
                                 description="")
 
-    def pick(key: str):  # the appliance default: the recipe's, else its parent's
+    def pick(key: str) -> Any:  # the appliance default: the recipe's, else its parent's
         value = getattr(app, key) if app is not None else None
         return value if value is not None else getattr(base_app, key)
 

@@ -4,11 +4,15 @@ count (from links, interfaces and ``nics:``) and its MACs."""
 from __future__ import annotations
 
 import string
+from typing import TYPE_CHECKING
 
 from generator.blueprint.appliances import UNSUPPORTED
 from generator.errors import BlueprintError, Refused
 from generator.naming import derive_mac, mac_add, port_name
 from generator.resolve.state import Draft, ResolverBase
+
+if TYPE_CHECKING:
+    from generator.blueprint.appliances import Appliance
 
 MAX_ADAPTERS = 275  # GNS3's limit for QEMU adapters
 
@@ -37,6 +41,11 @@ def port_format_problem(fmt: str) -> str | None:
 
 class AdapterSteps(ResolverBase):
     """Appliances, ports, adapters and MACs; mixed into :class:`generator.resolve.lab.Resolver`."""
+
+    if TYPE_CHECKING:  # the image-naming steps of resolve/nodes.NodeSteps, mixed in beside
+        def reference(self, d: Draft) -> tuple[str, str] | None: ...
+        def image_appliance(self, d: Draft, name: str) -> Appliance | None: ...
+        def appliance_fix(self, ref: str, known: list[str]) -> str: ...
 
     def pick_appliances(self) -> None:
         for d in self.drafts.values():
