@@ -1,7 +1,7 @@
-"""The full blueprints/openstack-ceph built (qemu-img, pycdlib) with ``--no-images``: the 15 VMs
-run recipe images (osa-host, debian-12, frr) the test does not boot, so the archive carries no image, but
-every overlay names its recipe image, every seed is there, and ``verify`` finds all 15 of each
-sound. (issue 20: the full lab builds with every image from a recipe.)"""
+"""The full blueprints/openstack-ceph built (qemu-img, pycdlib) with ``--no-images``: the 15
+VMs run recipe images (osa-host, debian-12, frr) the test does not boot, so the archive carries
+no image, but every overlay names its recipe image, every seed is there, and ``verify`` finds
+all 15 of each sound. (issue 20: the full lab builds with every image from a recipe.)"""
 
 from __future__ import annotations
 
