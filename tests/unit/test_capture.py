@@ -69,3 +69,14 @@ def test_capture_record_round_trips_and_built_manifests_keep_their_bytes() -> No
 def test_a_capture_record_of_the_wrong_shape_is_refused() -> None:
     with pytest.raises(ManifestError, match="capture.stages"):
         parse_manifest({"capture": {"stages": "fast"}})
+
+
+def test_cli_capture_of_a_missing_archive_is_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    out = CliRunner().invoke(main, ["capture", str(tmp_path / "none.gns3project"),
+                                    "--server", "http://127.0.0.1:9"])
+    assert out.exit_code == 2, out.output
+    assert out.output.startswith("error: ") and "none.gns3project" in out.output
