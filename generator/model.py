@@ -342,12 +342,14 @@ class AddonPlan:
     """An add-on's part in the lab, decided at resolve (``addons.plan_addons``): its settings
     record, parsed once from the blueprint's ``extra:`` (``source``: the keys they were read
     from, so a lab whose ``extra`` was replaced is parsed again), and the files its render
-    writes (paths under the controller's Ansible folder; none when it does not apply)."""
+    writes (paths under the controller's Ansible folder; none when it does not apply), and the
+    Markdown lines it adds to the archive README (``readme``, after the build's own sections)."""
 
     name: str
     settings: Any
     source: Any
     files: tuple[str, ...] = ()
+    readme: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,11 @@ from generator.addons.osa_config import (
     user_variables,
     vlan_range,
 )
-from generator.addons.osa_playbooks import render_deploy_playbook, render_hosts_playbook
+from generator.addons.osa_playbooks import (
+    deploy_readme,
+    render_deploy_playbook,
+    render_hosts_playbook,
+)
 from generator.addons.osa_settings import (
     PREFIX,
     OpenStackSettings,
@@ -84,10 +88,12 @@ def plan(lab: Lab) -> Planned:
         return None, [i for i in issues if i[0][:len(PREFIX)] == PREFIX]
     planned = AddonPlan("osa", settings, settings_source(lab))
     try:
-        files = render(replace(lab, addons=(*lab.addons, planned)))
+        planned_lab = replace(lab, addons=(*lab.addons, planned))
+        files = render(planned_lab)
+        readme = deploy_readme(planned_lab)
     except OsaError as exc:
         return planned, [(exc.path, exc.message, exc.hint)]
-    return replace(planned, files=tuple(sorted(files))), []
+    return replace(planned, files=tuple(sorted(files)), readme=tuple(readme)), []
 
 
 def render(lab: Lab) -> dict[str, bytes]:

@@ -56,6 +56,7 @@ def render_readme(lab: Lab, info: Manifest) -> str:
             f"`{MANIFEST}` holds the sha256 of every file.", ""]
     out += _nodes(lab) + _networks(lab) + _images(lab, info) + _resources(lab, info)
     out += _import(lab, archive, info) + _login(lab) + _ready(lab)
+    out += [line for plan in lab.addons for line in plan.readme]  # e.g. OpenStack-Ansible's
     return "\n".join(out).rstrip("\n") + "\n"
 
 
