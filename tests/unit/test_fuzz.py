@@ -159,8 +159,12 @@ def check_blueprint(path: Path) -> None:
 
 @pytest.mark.parametrize("name", SEEDS)
 def test_seeds_validate(sandbox: Path, name: str) -> None:
-    """The unmutated seeds are good blueprints, so mutants start from something that works."""
+    """The unmutated seeds are good blueprints, so mutants start from something that works.
+    A seed with its own image recipes (``images/<name>.yaml``) is validated as its folder's
+    lab.yaml: a blueprint's recipes belong to a blueprint folder, not to any YAML file in it."""
     path = sandbox / name / "seed.yaml"
+    if (sandbox / name / "images").is_dir():
+        path = sandbox / name / "lab.yaml"
     path.write_text(yaml.safe_dump(SEED_DATA[name], sort_keys=False))
     result = CliRunner().invoke(main, ["validate", str(path)])
     assert result.exit_code == 0, result.output
