@@ -12,6 +12,7 @@ from generator import tools
 from generator.addons import fabric
 from generator.build import load_lab
 from generator.model import Lab
+from tests.helpers import REPO
 from tests.unit import test_fabric as fabric_unit
 from tests.unit.test_openstack_blueprint import variant
 
@@ -245,3 +246,37 @@ def test_frr_check_round_with_a_leaf_down(tmp_path: Path) -> None:
     outages = [ln for ln in lines if ln.startswith(f"{p}outage ")]
     assert [ln.split()[3] for ln in outages] == ["compute1", "infra1", "mgmt01"]
     assert all(float(ln.split()[5]) < 1 for ln in outages), outages
+
+
+def test_frr_conf_of_both_labs_is_valid_for_frr_8_4(  # type: ignore[no-untyped-def]
+        recipe_images, tmp_path: Path) -> None:
+    """FRR's own vtysh (8.4, in the frr recipe's image) checks every frr.conf the backend
+    renders for the full lab and the mini (``vtysh -C``, no daemon needed), run in the image by
+    libguestfs on a throw-away overlay, in one launch. guestfish stops at the first command that
+    fails, and the last one checks a wrong line: failing there, with that line's error only,
+    means every rendered file passed and the check is real."""
+    from tests.unit.test_fabric_frr import MINI, load_with_tiny_images
+
+    confs = {}
+    for label, lab in (("full", load_lab(REPO / "blueprints" / "openstack-ceph")),
+                       ("mini", load_with_tiny_images(MINI, tmp_path / "images"))):
+        for path, content in fabric.render(lab).items():
+            conf = yaml.safe_load(content).get("fabric_frr_conf") if "host_vars/" in path else ""
+            if conf:
+                name = f"{label}-{Path(path).stem}.conf"
+                (tmp_path / name).write_text(conf)
+                confs[name] = conf
+    assert len(confs) == 7  # 2 spines + 2 leaves, 1 spine + 2 leaves
+    (tmp_path / "bad.conf").write_text("frr defaults datacenter\ninterface eth1\n"
+                                       " evpn mh es-idd 5\nexit\n")
+    overlay = tmp_path / "frr.qcow2"
+    tools.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", recipe_images["frr"].path,
+               "-F", "qcow2", overlay])
+    script = "".join(f"upload {tmp_path / name} /tmp/{name}\n"
+                     f'command "/usr/bin/vtysh -C -f /tmp/{name}"\n'
+                     for name in [*sorted(confs), "bad.conf"])
+    proc = tools.run(["guestfish", "-a", overlay, "-i"], input=script.encode(), ok=(0, 1),
+                     timeout=900)
+    errors = proc.stderr.decode()
+    assert proc.returncode == 1 and errors.count("Unknown command") == 1, errors
+    assert "line 3: % Unknown command[17]:  evpn mh es-idd 5" in errors, errors
