@@ -5,7 +5,9 @@
 - The rebuilt archive imports and opens in both servers, with the same nodes and links.
 - A project written by each real server through its REST API (QEMU and cloud nodes, links with
   a filter, text and shape drawings), its ``.gns3`` read back with ``GET .../files``: imported,
-  built, and the archive imports and opens in both servers with the same nodes and links.
+  built, and the archive imports and opens in both servers with the same nodes and links;
+  the server's own portable export of that project (``GET .../export``) imports to the same
+  blueprint.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ import yaml
 
 from generator.build import BuildOptions, build_lab
 from generator.importing import import_project
+from generator.server.snapshots import SnapshotClient
 from tests.helpers import REPO, make_tiny_appliance
+from tests.integration.test_push_images import credentials
 from tests.support.gns3server import Gns3Server
 from tests.support.images import images_dir
 from tests.unit.test_import_roundtrip import comparable
@@ -233,6 +237,11 @@ def test_api_made_project_imports_and_opens(maker: str, gns3_server_22: Gns3Serv
         assert lab["nodes"]["r1"]["boot_priority"] == "cd"
         assert len(lab["canvas"]["drawings"]) == 2
         archive = build(result.folder, tmp_path / "dist", images)
+        # GNS3's own portable export of the same project imports to the same blueprint
+        exported = SnapshotClient(servers[maker].url, **credentials(servers[maker])).export_to(
+            pid, tmp_path / "exported.gns3project", snapshots=False)
+        from_export = import_project(exported, tmp_path / "bp-export", images_dirs=(images,))
+        assert yaml.safe_load((from_export.folder / "lab.yaml").read_text()) == lab
     finally:
         servers[maker].client.close_project(pid)
         servers[maker].client.delete_project(pid)
