@@ -88,7 +88,7 @@ def test_osa_2026_1_groups_and_no_problems(lab: Lab) -> None:
 def test_osa_deploy_is_the_last_stage_and_says_when_it_is_skipped(lab: Lab) -> None:
     assert lab.controller is not None
     stages = [s.name for s in lab.controller.stages]
-    assert stages == ["fabric", "servers-ready", "osa-deploy"]
+    assert stages == ["fabric", "fabric-check", "servers-ready", "osa-deploy"]
     rendered = render_addons(lab)
     for stage in lab.controller.stages:
         for book in stage.generated:

@@ -218,22 +218,29 @@ stage_1() {
     return 0
 }
 
-# stage 2: servers-ready (hosts: infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
+# stage 2: fabric-check (hosts: spine01 spine02 leaf01 leaf02 infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
 stage_2() {
+    wait_hosts 1800 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || return 1
+    run_playbook fabric-check playbooks/fabric-frr-check.yml || return 1
+    return 0
+}
+
+# stage 3: servers-ready (hosts: infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
+stage_3() {
     wait_hosts 1800 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || return 1
     run_playbook servers-ready playbooks/osa-hosts.yml || return 1
     return 0
 }
 
-# stage 3: osa-deploy (hosts: infra1 infra2 infra3 compute1 compute2 osd1 osd2 osd3)
-stage_3() {
+# stage 4: osa-deploy (hosts: infra1 infra2 infra3 compute1 compute2 osd1 osd2 osd3)
+stage_4() {
     wait_hosts 1800 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || return 1
     run_playbook osa-deploy playbooks/osa-deploy.yml || return 1
     return 0
 }
 
-# stage 4: check (hosts: mgmt01 swmgmt spine01 spine02 leaf01 leaf02 infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
-stage_4() {
+# stage 5: check (hosts: mgmt01 swmgmt spine01 spine02 leaf01 leaf02 infra1 infra2 infra3 log1 compute1 compute2 osd1 osd2 osd3)
+stage_5() {
     wait_hosts 1800 'swmgmt lab 192.168.50.2' 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33' || log "not every host answers SSH; checking anyway"
     check_hosts 'mgmt01 - 192.168.50.1' 'swmgmt lab 192.168.50.2' 'spine01 lab 192.168.50.3' 'spine02 lab 192.168.50.4' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'infra2 lab 192.168.50.12' 'infra3 lab 192.168.50.13' 'log1 lab 192.168.50.14' 'compute1 lab 192.168.50.21' 'compute2 lab 192.168.50.22' 'osd1 lab 192.168.50.31' 'osd2 lab 192.168.50.32' 'osd3 lab 192.168.50.33'
 }
@@ -255,7 +262,7 @@ elif [ -e "$MARKER" ]; then
     printf '%s\n' "gns3lab: lab built before: only the check stage runs" >>"$CONSOLE" \
         2>/dev/null || true
 fi
-log "bootstrap of lab openstack-ceph: 4 stages"
+log "bootstrap of lab openstack-ceph: 5 stages"
 mark "bootstrap start"
 rm -rf "$UP"
 mkdir -p "$UP" "$CONTROL" "$DONE"
@@ -301,9 +308,10 @@ fi
 command -v ansible-playbook >/dev/null 2>&1 ||
     log "ansible-playbook is not installed on mgmt01: every playbook will fail"
 run_stage fabric stage_1 || finish failed
-run_stage servers-ready stage_2 || finish failed
-run_stage osa-deploy stage_3 || finish failed
-run_stage check stage_4 soft || finish failed
+run_stage fabric-check stage_2 || finish failed
+run_stage servers-ready stage_3 || finish failed
+run_stage osa-deploy stage_4 || finish failed
+run_stage check stage_5 soft || finish failed
 printf 'ok\n' >"$MARKER"
 sync_lab
 announce "gns3lab: lab ready"
