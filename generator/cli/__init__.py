@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
+from pydantic import BaseModel
 
 from generator import __version__, fileio, interrupt
 from generator.cli.common import printable
@@ -311,6 +312,8 @@ def _plain(value: Any) -> Any:
     """Model records as plain data for YAML/JSON output."""
     if is_dataclass(value) and not isinstance(value, type):
         return {k: _plain(v) for k, v in asdict(value).items()}
+    if isinstance(value, BaseModel):  # an add-on's typed settings
+        return _plain(value.model_dump(mode="json"))
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

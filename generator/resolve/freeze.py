@@ -4,6 +4,7 @@ console, base image, RAM/CPUs, disks, NICs, guest interfaces, cloud-init and inj
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 from typing import Any
 
 from generator import model as m
@@ -105,7 +106,14 @@ class FreezeSteps(AddressSteps, GuestSetupSteps):
                            first_boot=app.first_boot, login=app.login, system=app.system,
                            download_page=info.download_url or info.direct_download_url,
                            direct_url=info.direct_download_url, compression=info.compression,
-                           appliance_file=str(app.path))
+                           appliance_file=self.appliance_shown(app.path))
+
+    def appliance_shown(self, path: Path) -> str:
+        """How messages name an appliance file: relative to the blueprint folder when it is in
+        it, else by its name (the model stays the same on every machine: ``show``'s output)."""
+        if path.is_relative_to(self.src.folder):
+            return str(path.relative_to(self.src.folder))
+        return path.name
 
     def size(self, path: tuple, value: str | int) -> int | None:
         try:
