@@ -21,6 +21,7 @@ import pytest
 from generator import tools
 from generator.images.build import BuiltImage, build_image
 from generator.write.iso import write_seed_iso
+from tests.helpers import write_qcow2
 
 REPO = Path(__file__).resolve().parents[2]
 SEED_FILES = ("user-data", "meta-data", "network-config", "vendor-data")
@@ -116,3 +117,39 @@ def boot_vm(argv: list[str], serial_log: Path, *, timeout: float = 400) -> BootR
     log = serial_log.read_text(errors="replace") if serial_log.exists() else ""
     return BootResult(returncode=code, log=log, stderr=err_path.read_text(errors="replace"),
                       seconds=time.monotonic() - start)
+
+
+def write_recipe_standins(folder: Path) -> list[str]:
+    """A tiny stand-in for every built-in recipe of which ``folder`` holds no appliance file:
+    a blank qcow2 named by its own digest (``gns3lab-<recipe>-<sha256[:12]>.qcow2``) and the
+    ``gns3lab-<recipe>.gns3a`` that ``images build`` would write for it. Not indexed as a build,
+    so ``gns3lab build`` still builds the real image (and its appliance replaces this one);
+    ``validate``, ``show`` and ``build --no-images`` take it, as they take the appliance of an
+    earlier build. On a fresh clone this lets the tests that build a bundled blueprint with
+    ``--no-images`` run in any order, whether or not a boot built its images before them (the
+    suite never builds osa-host: nothing boots the full lab). The names made are returned."""
+    from generator.images.build import BuiltImage, appliance_json, file_digests, write_appliance
+    from generator.images.recipe import RECIPES, appliance_filename, image_filename, recipe_key
+
+    made = []
+    folder.mkdir(parents=True, exist_ok=True)
+    for recipe in RECIPES.values():
+        appliance = folder / appliance_filename(recipe)
+        if appliance.exists():
+            continue
+        blank = write_qcow2(folder / f".standin-{recipe.name}.qcow2", recipe.disk_size)
+        md5, sha256 = file_digests(blank)
+        image = blank.rename(folder / image_filename(recipe, sha256))
+        built = BuiltImage(path=image, appliance_path=appliance, md5=md5, sha256=sha256,
+                           size=image.stat().st_size, virtual_size=recipe.disk_size,
+                           key=recipe_key(recipe), cached=False)
+        write_appliance(appliance, appliance_json(recipe, built))
+        made.append(recipe.name)
+    return made
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stand-ins for the built-in recipe images the test cache has no appliance of yet (see
+    :func:`write_recipe_standins`): every ``--no-images`` build of a bundled blueprint finds
+    one, on a fresh clone too."""
+    write_recipe_standins(images_dir())
