@@ -177,6 +177,7 @@ def test_captured_demo_is_ready_again_sooner(captured_demo: Captured, lab_image,
         assert second < first, times
 
 
+@pytest.mark.checkpoints  # three boots: make test-checkpoints, not make test (40 min budget)
 @pytest.mark.timeout(3600)
 def test_demo_checkpoints_restore_the_first_stage(demo: BuildResult, lab_image,  # type: ignore[no-untyped-def]
                                                   gns3_server_22,
