@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,17 @@ def write_lifecycle_appliance(folder: Path) -> Path:
     path = folder / "gns3lab-debian-12.gns3a"
     path.write_text(json.dumps(appliance_json(DEBIAN_12, built), indent=4))
     return folder
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_image_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No image folder of this machine plays a part (the test cache, ~/GNS3): a recipe image
+    nobody built here is the resolve's ``unbuilt`` stand-in on every machine."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(home))
+        mp.setenv("GNS3LAB_IMAGES", str(home / "images"))
+        yield
 
 
 @pytest.fixture(scope="module")
