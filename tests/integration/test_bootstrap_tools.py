@@ -19,6 +19,7 @@ from generator.cli import main
 from generator.model import Lab
 from generator.render.bootstrap import BootstrapTree, render_bootstrap
 from generator.write.guest import write_tree
+from tests.support.images import write_recipe_standins
 from tests.unit import test_bootstrap as bootstrap_unit
 from tests.unit.test_bootstrap import (
     ANSIBLE,
@@ -264,6 +265,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path, images_dir: Path) -> 
 def test_cli_validate_and_build_the_demo_without_images(images_dir: Path, tmp_path: Path,
                                                         monkeypatch) -> None:
     monkeypatch.setenv("GNS3LAB_IMAGES", str(images_dir))
+    write_recipe_standins(images_dir)  # the demo names its image by recipe (image: debian-12)
     runner = CliRunner()
     result = runner.invoke(main, ["validate", str(DEMO)])
     assert result.exit_code == 0, result.output

@@ -13,8 +13,8 @@ import pytest
 from generator.build import BuildOptions, build_lab
 from generator.render.project import dump_project, render_project
 from tests.helpers import REPO
+from tests.integration.test_show_positions import BUILDABLE
 from tests.unit import test_canvas as canvas_unit
-from tests.unit.test_canvas import LABS
 
 # Fixtures of tests/unit/test_canvas.py, shared under the names pytest finds them by.
 appliances = canvas_unit.appliances
@@ -23,7 +23,7 @@ results = canvas_unit.results
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("lab", LABS)
+@pytest.mark.parametrize("lab", BUILDABLE)
 def test_built_archive_holds_the_rendered_project(lab: str, appliances: Path,
                                                   results: dict[str, Any],
                                                   tmp_path: Path) -> None:
