@@ -22,8 +22,10 @@ MAX_TREE_FILES = 10_000  # files below one folder a blueprint names
 Kind = Literal["file", "dir", "any"]
 
 
-def confined(folder: Path, written: str, kind: Kind = "file") -> Path:
-    """``written`` (relative to ``folder``) as a path inside ``folder``, checked; or Refused."""
+def confined(folder: Path, written: str, kind: Kind = "file", *, walk_dir: bool = True) -> Path:
+    """``written`` (relative to ``folder``) as a path inside ``folder``, checked; or Refused.
+    A folder's entries are checked too unless ``walk_dir`` is False (the caller then confines
+    each entry it reads)."""
     if not written or "\x00" in written:
         raise Refused(f"'{written}' is not a file name", "give a path relative to the "
                       "blueprint's folder")
@@ -49,7 +51,7 @@ def confined(folder: Path, written: str, kind: Kind = "file") -> Path:
         raise Refused(f"'{written}' cannot be read: {exc.strerror}",
                       "check the file's permissions") from None
     check_mode(written, st, kind)
-    if stat.S_ISDIR(st.st_mode):
+    if stat.S_ISDIR(st.st_mode) and walk_dir:
         walk(path, written)
     return path
 

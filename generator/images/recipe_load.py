@@ -113,7 +113,9 @@ def blueprint_texts(folder: Path, builtins: dict[str, RecipeText]) -> dict[str, 
     problems: list[Problem] = []
     out: dict[str, RecipeText] = {}
     try:
-        confined(folder, BLUEPRINT_RECIPES, "dir")
+        # Not walked: a lab's images/ may also hold its base images (gigabytes, --images-dir
+        # images); only the *.yaml files read below are the blueprint's, each confined.
+        confined(folder, BLUEPRINT_RECIPES, "dir", walk_dir=False)
     except Refused as exc:
         raise BlueprintError([Problem(str(folder / BLUEPRINT_RECIPES), None, "", exc.message,
                                       exc.fix)]) from None
