@@ -91,9 +91,15 @@ def _archives(out: Path, images: Path) -> list[Path]:
     built = [build_lab(REPO / "blueprints" / lab, BuildOptions(
         out_dir=out, images_dirs=(images,), no_images=True)).archive for lab in LABS]
     missing = out / "missing"
-    make_tiny_appliance(missing / "images", "gns3lab Debian 12", "gns3lab-missing.qcow2")
-    demo = build_lab(REPO / "blueprints" / "demo", BuildOptions(
-        out_dir=missing, images_dirs=(missing / "images",), no_images=True)).archive
+    # The demo names its image by recipe (image: debian-12): it takes the appliance that
+    # `images build` writes (gns3lab-debian-12.gns3a), here one for an image the server lacks,
+    # with no other image folder in sight (a build of debian-12 there would win).
+    made = make_tiny_appliance(missing / "images", "gns3lab Debian 12", "gns3lab-missing.qcow2")
+    made.rename(missing / "images" / "gns3lab-debian-12.gns3a")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("GNS3LAB_IMAGES", str(missing / "images"))
+        demo = build_lab(REPO / "blueprints" / "demo", BuildOptions(
+            out_dir=missing, images_dirs=(missing / "images",), no_images=True)).archive
     return [*built, demo.rename(out / f"{MISSING}.gns3project")]
 
 
