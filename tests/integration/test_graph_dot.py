@@ -21,6 +21,7 @@ from tests.golden.test_readme import (
     GOLDEN,
     bundled_lab,
     check_golden,
+    no_image_cache,  # noqa: F401  (autouse: no image folder of this machine plays a part)
 )
 from tests.helpers import REPO
 from tests.unit import test_graph as graph_unit
