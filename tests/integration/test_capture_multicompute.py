@@ -17,25 +17,10 @@ from generator.server.push import push_archive, read_archive
 from generator.server.snapshots import SnapshotClient
 from tests.integration.test_push_images import credentials, remove, tiny_lab
 from tests.support.gns3server import ComputePair
+from tests.unit.test_multicompute import BLUEPRINT  # the 2.2 pair's lab, placed the same
 
 pytestmark = pytest.mark.slow
 
-# The blueprint of tests/unit/test_multicompute.py (not imported: the lead edits that file).
-BLUEPRINT = """\
-name: {name}
-defaults: {{appliance: Tiny Push Guest, ram: 64, nics: 2}}
-computes:
-  far: {{ram_mb: 256, server: remote1}}
-  near: {{ram_mb: 256, server: local}}
-nodes:
-  n1: {{compute: far}}
-  n2: {{compute: far}}
-  n3: {{compute: near}}
-links:
-  - n1:eth0 -- n3:eth0
-  - n2:eth0 -- n3:eth1
-  - n1:eth1 -- n2:eth1
-"""
 WANTED = {"n1": "remote1", "n2": "remote1", "n3": "local"}  #: "remote1": the compute's name
 
 
