@@ -20,7 +20,7 @@ export GNS3LAB_IMAGES ?= $(CURDIR)/.cache/images
 # suite sets force_tcg itself (tests/conftest.py) to skip that wait on every build.
 export LIBGUESTFS_BACKEND ?= direct
 
-.PHONY: demo test test-fast test-checkpoints fast-venv setup apt venv servers clean bench
+.PHONY: demo test test-fast fast-venv setup apt venv servers clean bench
 
 setup: apt venv
 
@@ -59,11 +59,6 @@ demo: setup
 # of their failures. Running them a second time here cost two minutes of the 40.
 test: setup servers
 	$(PY) -m pytest -q -rfEs --durations=25 --ignore=tests/unit --ignore=tests/golden
-
-# gns3lab capture --checkpoints on the demo: three boots (build with a checkpoint reboot, then the
-# restored lab), too long for make test's 40 minutes on 2 cores.
-test-checkpoints: setup servers
-	$(PY) -m pytest -q -rfEs -m checkpoints tests/e2e/test_demo.py
 
 # tests/unit and tests/golden: no qemu-img, libguestfs, cloud-init, GNS3 server or other program
 # (tests/integration/test_fast_suite_pure.py proves it), so only the venv is needed, not apt.
