@@ -1,7 +1,8 @@
 """The FRR fabric's playbooks (pure): one that installs each switch's files (stage ``fabric``)
 and one that proves the fabric works, one console line per fact (the check stage):
 
-- ``bgp``: every BGP session of every routing switch is Established (``show bgp summary json``);
+- ``bgp``: every BGP session of every routing switch is Established (``show bgp summary json``),
+  and the BFD session of each live uplink is up (``show bfd peers json``);
 - ``lacp``: every server bond on the leaves has an LACP partner on each member, the system MAC
   of its Ethernet segment, and all members in one aggregator;
 - ``reach``: every server reaches every other one (and the controller) on every lab network the
@@ -94,6 +95,7 @@ def _live(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _bgp_play(routers: list[str]) -> dict[str, Any]:
     peers = "(bgp.stdout | from_json).ipv4Unicast.peers | default({})"
     up = f"{peers} | dict2items | selectattr('value.state', 'eq', 'Established') | list"
+    bfd_up = "bfd.stdout | from_json | selectattr('status', 'eq', 'up') | list"
     return {
         "name": "Check - every BGP session of every switch is established",
         "hosts": ":".join(routers), "gather_facts": False, "become": True,
@@ -106,9 +108,16 @@ def _bgp_play(routers: list[str]) -> dict[str, Any]:
              "until": "bgp.rc == 0 and bgp.stdout.strip().startswith('{') and "
                       f"({up} | length) == fabric_live_uplinks | int",
              "retries": RETRIES, "delay": DELAY, "changed_when": False},
+            # BFD is what makes a lost uplink fail over in about 3 s instead of BGP's hold time
+            {"name": "Wait until the BFD session of every live uplink is up",
+             "ansible.builtin.raw": "vtysh -c 'show bfd peers json'", "register": "bfd",
+             "until": "bfd.rc == 0 and bfd.stdout.strip().startswith('[') and "
+                      f"({bfd_up} | length) == fabric_live_uplinks | int",
+             "retries": RETRIES, "delay": DELAY, "changed_when": False},
             _report(LINE + "bgp {{ inventory_hostname }} "
                     f"{{{{ {up} | length }}}}/{{{{ fabric_live_uplinks }}}} sessions Established "
-                    f"({{{{ {up} | map(attribute='key') | join(',') }}}})")])}
+                    f"({{{{ {up} | map(attribute='key') | join(',') }}}}), bfd "
+                    f"{{{{ {bfd_up} | length }}}}/{{{{ fabric_live_uplinks }}}} up")])}
 
 
 def _evpn_play(leaves: list[str], multihomed: bool) -> dict[str, Any]:

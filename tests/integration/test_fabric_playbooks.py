@@ -170,6 +170,10 @@ def run_check_round(tmp_path: Path, down: str | None) -> list[str]:
         peers = {port: {"state": "Active" if far.split(":")[0] == down else "Established"}
                  for port, far in uplinks.items()}
         (tmp_path / f"bgp-{name}.json").write_text(json.dumps({"ipv4Unicast": {"peers": peers}}))
+        bfd = [{"interface": port, "peer": f"fe80::{i + 1}",
+                "status": "down" if far.split(":")[0] == down else "up"}
+               for i, (port, far) in enumerate(uplinks.items())]
+        (tmp_path / f"bfd-{name}.json").write_text(json.dumps(bfd))
     (tmp_path / "evpn.json").write_text(json.dumps(EVPN_JSON))
     for server, (m1, m2) in SERVER_MEMBERS.items():
         sample = BONDING_ONE if down else BONDING_MH
@@ -177,6 +181,8 @@ def run_check_round(tmp_path: Path, down: str | None) -> list[str]:
     book = files["playbooks/fabric-frr-check.yml"].decode()
     for old, new in (("vtysh -c 'show bgp summary json'",
                       f"cat {tmp_path}/bgp-{{{{ inventory_hostname }}}}.json"),
+                     ("vtysh -c 'show bfd peers json'",
+                      f"cat {tmp_path}/bfd-{{{{ inventory_hostname }}}}.json"),
                      ("vtysh -c 'show bgp l2vpn evpn route json'", f"cat {tmp_path}/evpn.json"),
                      ("/proc/net/bonding/{{ item.key }}",
                       f"{tmp_path}/bonding-{{{{ inventory_hostname }}}}"),
@@ -215,9 +221,9 @@ def test_frr_check_expressions_evaluate(tmp_path: Path) -> None:
     """The generated check with real Ansible on samples of a converged fabric: every wait is
     met at once and every console line says what the samples hold."""
     assert run_check_round(tmp_path, None) == [
-        "gns3lab-fabric: boot bgp leaf01 1/1 sessions Established (eth4)",
-        "gns3lab-fabric: boot bgp leaf02 1/1 sessions Established (eth4)",
-        "gns3lab-fabric: boot bgp spine01 2/2 sessions Established (eth1,eth2)",
+        "gns3lab-fabric: boot bgp leaf01 1/1 sessions Established (eth4), bfd 1/1 up",
+        "gns3lab-fabric: boot bgp leaf02 1/1 sessions Established (eth4), bfd 1/1 up",
+        "gns3lab-fabric: boot bgp spine01 2/2 sessions Established (eth1,eth2), bfd 2/2 up",
         "gns3lab-fabric: boot evpn leaf01 type-1 1, type-2 1, type-3 1, type-4 1",
         "gns3lab-fabric: boot evpn leaf02 type-1 1, type-2 1, type-3 1, type-4 1",
         "gns3lab-fabric: boot lacp compute1 bond0 partner 44:38:39:ff:00:01 on eth1,eth2, "
@@ -239,7 +245,7 @@ def test_frr_check_round_with_a_leaf_down(tmp_path: Path) -> None:
     lines = run_check_round(tmp_path, "leaf01")
     p = "gns3lab-fabric: leaf01-down "
     assert not [ln for ln in lines if " leaf01 " in ln.replace(p, " ")]
-    assert f"{p}bgp spine01 1/1 sessions Established (eth2)" in lines
+    assert f"{p}bgp spine01 1/1 sessions Established (eth2), bfd 1/1 up" in lines
     assert f"{p}lacp infra1 bond0 partner 44:38:39:ff:00:01 on eth2, one aggregator" in lines
     assert f"{p}lacp mgmt01 bond0 partner 44:38:39:ff:00:01 on eth6, one aggregator" in lines
     assert f"{p}watch started on compute1,infra1,mgmt01" in lines

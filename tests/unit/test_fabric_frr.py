@@ -19,7 +19,7 @@ from generator.errors import FabricError
 from generator.model import Lab
 from tests.helpers import REPO, make_tiny_appliance
 
-MINI = REPO / "blueprints" / "openstack-ceph-mini-frr"
+MINI = REPO / "blueprints" / "openstack-ceph-mini"
 APPLIANCES = {"gns3lab Debian 12": "gns3lab-debian-12-test.qcow2",
               "gns3lab FRR": "gns3lab-frr-test.qcow2"}
 SYS_MAC = "44:38:39:ff:00:01"
