@@ -21,6 +21,7 @@ from tests.helpers import REPO, make_tiny_appliance
 
 MINI = REPO / "blueprints" / "openstack-ceph-mini"
 APPLIANCES = {"gns3lab Debian 12": "gns3lab-debian-12-test.qcow2",
+              "gns3lab Debian 12 netplan": "gns3lab-debian-12-netplan-test.qcow2",
               "gns3lab FRR": "gns3lab-frr-test.qcow2"}
 SYS_MAC = "44:38:39:ff:00:01"
 
