@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -280,8 +279,6 @@ def test_position_overrides_one_node(tmp_path: Path, appliances: Path) -> None:
     text = text.replace("  infra1: {group: [infra, servers]}",
                         "  infra1: {group: [infra, servers], position: {x: -900, y: 400}}")
     (folder / "lab.yaml").write_text(text)
-    shutil.copytree(REPO / "blueprints" / "openstack-ceph-mini" / "playbooks",
-                    folder / "playbooks")
     project = render_project(load_lab(folder, (appliances,)))
     nodes = {n["name"]: n for n in project["topology"]["nodes"]}
     assert (nodes["infra1"]["x"], nodes["infra1"]["y"]) == (-900, 400)
