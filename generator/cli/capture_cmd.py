@@ -28,15 +28,18 @@ from generator.cli.common import printable
               help="Seconds from the first start to 'lab ready'.")
 @click.option("--stall", type=click.FloatRange(min=1), default=900, show_default=True,
               help="Fail when no console prints anything for this many seconds.")
+@click.option("--export-timeout", type=click.FloatRange(min=1), default=3600,
+              show_default=True, help="Seconds GNS3's export of the lab may take to download.")
 def capture(archive: Path, server_url: str, username: str | None, password: str | None,
             out_dir: Path, checkpoints: bool, name: str | None, timeout: float,
-            stall: float) -> None:
+            stall: float, export_timeout: float) -> None:
     """Push ARCHIVE, let the lab build itself, and archive it as it stands when ready.
 
     The guests are synced by the lab's bootstrap, paused and powered off; GNS3 exports the
     project (with its snapshots) and gns3lab re-packs it with its manifest, README and diagram.
     A captured lab prints 'gns3lab: lab ready' on its next boot after only the check stage.
-    Exit code 0 when captured, 2 when the lab did not get ready or the server refused a step.
+    Exit code 0 when captured, 2 when the lab did not get ready, the server refused a step or
+    answered what GNS3 does not (then nothing is written into the output folder).
     """
     from generator.server.capture import capture_archive
     from generator.server.pushview import PushDisplay
@@ -44,7 +47,8 @@ def capture(archive: Path, server_url: str, username: str | None, password: str 
     with PushDisplay(sys.stderr, live=sys.stdout.isatty()) as display:
         result = capture_archive(archive, server_url, out_dir, username=username,
                                  password=password, name=name, checkpoints=checkpoints,
-                                 timeout=timeout, stall=stall, progress=display)
+                                 timeout=timeout, stall=stall,
+                                 export_timeout=export_timeout, progress=display)
     record = result.manifest.capture
     assert record is not None
     for stage in record.stages:

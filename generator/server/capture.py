@@ -15,6 +15,8 @@ The project stays on the server (stopped) after a capture, so a failed one can b
 
 from __future__ import annotations
 
+import contextlib
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -22,13 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from generator.archive_format import CaptureRecord, CaptureStage, Manifest
-from generator.errors import ServerError
+from generator.errors import ArchiveError, ServerError
 from generator.fileio import sha256_file
 from generator.server.capture_pack import repack_capture
 from generator.server.consoles import Progress, PushEvent
 from generator.server.facts import read_archive
 from generator.server.push import HTTP_TIMEOUT, PushResult, push_archive, start_order
-from generator.server.snapshots import SnapshotClient, rest
+from generator.server.snapshots import EXPORT_TIMEOUT, SnapshotClient, rest
+
+#: What a GNS3 version looks like (2.2.61, 3.0.6, 3.1.0rc1, 2.2.0a1+dev): it goes into the
+#: captured manifest, so a server that answers anything else is not captured from.
+GNS3_VERSION = re.compile(r"[0-9]{1,3}\.[0-9]{1,3}(\.[0-9]{1,4})?[0-9A-Za-z.+-]{0,20}")
 
 
 class CaptureFailed(ServerError):
@@ -109,16 +115,19 @@ def capture_archive(archive: Path, server_url: str, out_dir: Path, *,
                     username: str | None = None, password: str | None = None,
                     name: str | None = None, checkpoints: bool = False,
                     timeout: float = 1800, stall: float | None = None,
+                    export_timeout: float = EXPORT_TIMEOUT,
                     progress: Progress = lambda _: None) -> CaptureResult:
     """Push ``archive``, follow it to lab ready (snapshot after each stage with
     ``checkpoints``), rest the guests, export and re-pack into ``out_dir``.
 
-    Raises ServerError when the lab does not get ready (the project stays, opened) or the
-    server refuses a step; ImageError as push does."""
+    Raises ServerError when the lab does not get ready (the project stays, opened), the
+    server refuses a step or answers what GNS3 does not (then nothing is written into
+    ``out_dir``); ImageError as push does."""
     facts = read_archive(archive)
     stages = [str(s.get("name")) for s in (facts.stages or {}).get("stages") or []]
     names = [str(n.get("name")) for n in facts.project.get("topology", {}).get("nodes", [])]
     client = SnapshotClient(server_url, username, password, timeout=HTTP_TIMEOUT)
+    version = gns3_version(client)
     hook = _Checkpoints(client, stages, start_order(names, facts.stages), checkpoints,
                         progress)
     source = sha256_file(archive)
@@ -135,18 +144,30 @@ def capture_archive(archive: Path, server_url: str, out_dir: Path, *,
     capture = CaptureRecord(
         captured_at=datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         source_archive=archive.name, source_sha256=source,
-        gns3_version=str(client.version().get("version", "")),
-        ready_seconds=round(ready, 1), stages=tuple(hook.times))
-    target = archive_project(client, push.project_id, archive, out_dir, capture, progress)
+        gns3_version=version, ready_seconds=round(ready, 1), stages=tuple(hook.times))
+    target = archive_project(client, push.project_id, archive, out_dir, capture, progress,
+                             export_timeout=export_timeout)
     return CaptureResult(archive=target[0], project_id=push.project_id, name=push.name,
                          manifest=target[1], push=push, snapshots=hook.taken)
 
 
+def gns3_version(client: SnapshotClient) -> str:
+    """The server's GNS3 version, refused unless it looks like one (it is recorded)."""
+    version = client.version().get("version")
+    if not isinstance(version, str) or not GNS3_VERSION.fullmatch(version):
+        raise ServerError(f"the GNS3 server at {client.url} reports version {version!r}, "
+                          "which is not a GNS3 version: nothing was pushed or captured",
+                          hint="check that --server names a GNS3 server (2.2 or 3.x); if it "
+                               "does, that server is broken")
+    return version
+
+
 def archive_project(client: SnapshotClient, pid: str, archive: Path, out_dir: Path,
-                    capture: CaptureRecord, progress: Progress = lambda _: None
-                    ) -> tuple[Path, Manifest]:
+                    capture: CaptureRecord, progress: Progress = lambda _: None, *,
+                    export_timeout: float = EXPORT_TIMEOUT) -> tuple[Path, Manifest]:
     """Export the stopped project ``pid`` (pushed from ``archive``) with its snapshots and
-    re-pack it into ``out_dir``; returns the captured archive and its manifest."""
+    re-pack it into ``out_dir``; returns the captured archive and its manifest. On any
+    failure nothing is left in ``out_dir`` (nor ``out_dir`` itself when this made it)."""
     facts = read_archive(archive)
     stages = [str(s.get("name")) for s in (facts.stages or {}).get("stages") or []]
     taken = {}
@@ -155,15 +176,36 @@ def archive_project(client: SnapshotClient, pid: str, archive: Path, out_dir: Pa
         filename = snap.get("filename") or _legacy_filename(snap["name"], created)
         taken[filename] = (snap["name"], snap["name"] if snap["name"] in stages else "",
                            created)
+    made = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / captured_name(facts.manifest, facts.name or "lab")
-    with tempfile.TemporaryDirectory(prefix="gns3lab-capture-", dir=out_dir) as tmp:
-        exported = client.export_to(pid, Path(tmp) / "export.zip")
-        progress(PushEvent("stopped", f"exported {exported.stat().st_size} bytes"))
-        partial = Path(tmp) / target.name
-        manifest = repack_capture(exported, partial, facts.manifest, capture, taken, Path(tmp))
-        partial.replace(target)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gns3lab-capture-", dir=out_dir) as tmp:
+            exported = client.export_to(pid, Path(tmp) / "export.zip", timeout=export_timeout)
+            progress(PushEvent("stopped", f"exported {exported.stat().st_size} bytes"))
+            partial = Path(tmp) / target.name
+            try:
+                manifest = repack_capture(exported, partial, facts.manifest, capture, taken,
+                                          Path(tmp))
+            except ArchiveError as exc:
+                raise _not_an_export(client.url, exc, tmp) from None
+            partial.replace(target)
+    except BaseException:
+        if made:
+            with contextlib.suppress(OSError):
+                out_dir.rmdir()
+        raise
     return target, manifest
+
+
+def _not_an_export(url: str, exc: ArchiveError, tmp: str) -> ServerError:
+    """The re-pack's complaint about GNS3's export, told as the server's fault (the temporary
+    file it names is gone by the time anyone reads the message)."""
+    detail = re.sub(re.escape(tmp) + r"/[^:]*: ", "", exc.message)
+    return ServerError(f"the GNS3 server at {url} exported something that is not a GNS3 "
+                       f"project export: {detail}; nothing was captured",
+                       hint="look at the server's log, then capture again (the project stays "
+                            "on the server, stopped)")
 
 
 def _legacy_filename(name: str, created: int) -> str:

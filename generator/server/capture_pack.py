@@ -33,8 +33,12 @@ from generator.archive_format import (
     SnapshotRecord,
     render_manifest,
 )
+from generator.errors import ArchiveError
 from generator.read.reader import SafeArchive
+from generator.read.shape import project_problem
 from generator.read.snapshots import files_of, is_snapshot, portable_member
+from generator.server.facts import MAX_DOCUMENT
+from generator.server.replies import BadReply, load_json
 
 README = f"{META_DIR}/README.md"
 #: Fixed member time: the same capture re-packed gives the same bytes.
@@ -48,6 +52,7 @@ def repack_capture(exported: Path, target: Path, manifest: Manifest, capture: Ca
     file name to (snapshot name, stage it follows, created_at). Returns the manifest written."""
     files: dict[str, FileRecord] = {}
     snapshots: dict[str, SnapshotRecord] = {}
+    check_export(exported)
     with SafeArchive(exported) as src, zipfile.ZipFile(
             target, "w", zipfile.ZIP_DEFLATED, allowZip64=True, compresslevel=1) as dst:
         for name in sorted(src.infos, key=lambda n: (n != PROJECT_FILE, n)):
@@ -62,7 +67,7 @@ def repack_capture(exported: Path, target: Path, manifest: Manifest, capture: Ca
                 with piece.open("wb") as fh:
                     src.copy(name, fh, src.infos[name].file_size)
                 snapshots[out] = SnapshotRecord(name=snap, stage=stage, created_at=created,
-                                                files=files_of(piece))
+                                                files=_snapshot_files(piece, name))
                 files[out] = _write(dst, out, _file_chunks(piece))
                 piece.unlink()
                 continue
@@ -77,6 +82,31 @@ def repack_capture(exported: Path, target: Path, manifest: Manifest, capture: Ca
             "capture": capture.model_copy(update={"snapshots": snapshots})})
         _write(dst, MANIFEST, iter([render_manifest(final)]))
     return final
+
+
+def check_export(exported: Path) -> None:
+    """Refuse an export whose ``project.gns3`` is missing, not JSON or not a GNS3 project
+    (re-packed as it is, it would make an archive no GNS3 opens). Raises ArchiveError."""
+    with SafeArchive(exported) as src:
+        if PROJECT_FILE not in src.infos:
+            raise ArchiveError(f"{exported}: no {PROJECT_FILE} at its root")
+        try:
+            doc = load_json(src.read(PROJECT_FILE, MAX_DOCUMENT))
+        except (BadReply, ValueError) as exc:
+            raise ArchiveError(f"{exported}: {PROJECT_FILE} is not readable JSON: {exc}"
+                               ) from None
+        if problem := project_problem(doc):
+            raise ArchiveError(f"{exported}: {PROJECT_FILE}: {problem}")
+
+
+def _snapshot_files(piece: Path, member: str) -> dict[str, FileRecord]:
+    """The members of the snapshot ``member`` (copied to ``piece``); ArchiveError naming
+    ``member`` when it is no readable zip."""
+    try:
+        return files_of(piece)
+    except ArchiveError as exc:
+        detail = exc.message.removeprefix(f"{piece}: ")
+        raise ArchiveError(f"snapshot {member}: {detail}") from None
 
 
 def _write(dst: zipfile.ZipFile, name: str, chunks: Iterator[bytes]) -> FileRecord:

@@ -20,9 +20,14 @@ route                 request
 ``stop``              ``POST /v2/projects/<id>/nodes/stop``
 ``delete``            ``DELETE /v2/projects/<id>``
 ``file``              ``GET|POST /v2/projects/<id>/files/<path>``
+``suspend``           ``POST /v2/projects/<id>/nodes/suspend``
+``snapshots``         ``GET /v2/projects/<id>/snapshots``
+``snapshot``          ``POST /v2/projects/<id>/snapshots``
+``export``            ``GET /v2/projects/<id>/export`` (default: a one-file export zip)
 ====================  ========================================================
 
-A reply is any JSON value (sent with status 200), a :class:`Raw` (status and bytes), a
+A reply is any JSON value (sent with status 200), a :class:`Raw` (status and bytes, and a
+Content-Length that may lie), a
 :class:`Stream` (status and an iterable of byte chunks, sent without a Content-Length: for
 bodies too large to build in memory), or a :class:`Calls` (one of those per request, in turn:
 a server whose answers change between two requests). Every request is logged in
@@ -34,11 +39,13 @@ with their context manager, and by themselves after :data:`LIFETIME` seconds at 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
 import threading
 import uuid
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,6 +68,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("DELETE", re.compile(r"^/v2/projects/[^/]+$"), "delete"),
     ("GET", re.compile(r"^/v2/projects/[^/]+/files/.+$"), "file"),
     ("POST", re.compile(r"^/v2/projects/[^/]+/files/.+$"), "file"),
+    ("POST", re.compile(r"^/v2/projects/[^/]+/nodes/suspend$"), "suspend"),
+    ("GET", re.compile(r"^/v2/projects/[^/]+/snapshots$"), "snapshots"),
+    ("POST", re.compile(r"^/v2/projects/[^/]+/snapshots$"), "snapshot"),
+    ("GET", re.compile(r"^/v2/projects/[^/]+/export$"), "export"),
 ]
 
 
@@ -70,6 +81,7 @@ class Raw:
 
     body: bytes
     status: int = 200
+    length: int | None = None  #: the Content-Length announced (None: the body's)
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,19 @@ def node(name: str, console: int | None = None, **fields: Any) -> dict[str, Any]
     return {"name": name, "node_id": str(uuid.uuid5(uuid.NAMESPACE_URL, name)),
             "node_type": "qemu", "status": "stopped", "console_type": "telnet",
             "console_host": "127.0.0.1", "console": console, "compute_id": "local", **fields}
+
+
+def exported_zip(name: str, nodes: list[dict[str, Any]]) -> bytes:
+    """What GNS3 exports of a project (its ``project.gns3`` only): a well-behaved export."""
+    doc = {"project_id": str(uuid.uuid4()), "name": name, "type": "topology", "revision": 9,
+           "version": "2.2.61", "topology": {"nodes": [
+               {k: n[k] for k in ("node_id", "name", "node_type", "compute_id") if k in n}
+               | {"properties": {}} for n in nodes], "links": [], "computes": [],
+               "drawings": []}}
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr("project.gns3", json.dumps(doc))
+    return out.getvalue()
 
 
 class FakeGns3:
@@ -143,7 +168,9 @@ class FakeGns3:
                 "computes": [{"compute_id": "local", "name": "local", "connected": True}],
                 "images": [], "import": dict(project, status="closed"), "open": project,
                 "nodes": self.nodes, "links": [], "start": {"status": "started"},
-                "projects": [project], "stop": None, "delete": None, "file": None}
+                "projects": [project], "stop": None, "delete": None, "file": None,
+                "suspend": None, "snapshots": [], "snapshot": {"snapshot_id": "s1"},
+                "export": Raw(exported_zip(self.project_name, self.nodes))}
 
     def reply_for(self, route: str) -> Any:
         reply = self.replies[route] if route in self.replies else self.defaults()[route]
@@ -176,7 +203,8 @@ class FakeGns3:
                 self.send_header("Content-Type", "application/json")
                 try:
                     if isinstance(reply, Raw):
-                        self.send_header("Content-Length", str(len(reply.body)))
+                        length = len(reply.body) if reply.length is None else reply.length
+                        self.send_header("Content-Length", str(length))
                         self.end_headers()
                         self.wfile.write(reply.body)
                     else:
