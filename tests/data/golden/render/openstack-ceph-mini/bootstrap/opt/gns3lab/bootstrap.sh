@@ -211,31 +211,24 @@ finish() {
     exit
 }
 
-# stage 1: oob (hosts: leaf01 leaf02)
+# stage 1: fabric (hosts: spine01 leaf01 leaf02)
 stage_1() {
-    wait_hosts 1200 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' || return 1
-    run_playbook oob playbooks/oob.yml || return 1
+    wait_hosts 1200 'spine01 lab 192.168.50.3' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' || return 1
+    run_playbook fabric playbooks/fabric-frr.yml || return 1
     return 0
 }
 
-# stage 2: fabric (hosts: leaf01 leaf02)
+# stage 2: fabric-check (hosts: spine01 leaf01 leaf02 infra1 compute1)
 stage_2() {
-    wait_hosts 1200 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' || return 1
-    run_playbook fabric playbooks/fabric.yml || return 1
+    wait_hosts 1200 'spine01 lab 192.168.50.3' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21' || return 1
+    run_playbook fabric-check playbooks/fabric-frr-check.yml || return 1
     return 0
 }
 
-# stage 3: servers-ready (hosts: infra1 compute1)
+# stage 3: check (hosts: mgmt01 spine01 leaf01 leaf02 infra1 compute1)
 stage_3() {
-    wait_hosts 1200 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21' || return 1
-    run_playbook servers-ready playbooks/servers-ready.yml || return 1
-    return 0
-}
-
-# stage 4: check (hosts: mgmt01 leaf01 leaf02 infra1 compute1)
-stage_4() {
-    wait_hosts 1200 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21' || log "not every host answers SSH; checking anyway"
-    check_hosts 'mgmt01 - 192.168.50.1' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21'
+    wait_hosts 1200 'spine01 lab 192.168.50.3' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21' || log "not every host answers SSH; checking anyway"
+    check_hosts 'mgmt01 - 192.168.50.1' 'spine01 lab 192.168.50.3' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21'
 }
 
 mkdir -p "$STATE" "$(dirname "$LOG")"
@@ -255,12 +248,14 @@ elif [ -e "$MARKER" ]; then
     printf '%s\n' "gns3lab: lab built before: only the check stage runs" >>"$CONSOLE" \
         2>/dev/null || true
 fi
-log "bootstrap of lab openstack-ceph-mini: 4 stages"
+log "bootstrap of lab openstack-ceph-mini: 3 stages"
 mark "bootstrap start"
 rm -rf "$UP"
 mkdir -p "$UP" "$CONTROL" "$DONE"
 PROBES=()
-PROBED=('leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21')
+PROBED=('spine01 lab 192.168.50.3' 'leaf01 lab 192.168.50.5' 'leaf02 lab 192.168.50.6' 'infra1 lab 192.168.50.11' 'compute1 lab 192.168.50.21')
+probe 'spine01 lab 192.168.50.3' &
+PROBES+=("$!")
 probe 'leaf01 lab 192.168.50.5' &
 PROBES+=("$!")
 probe 'leaf02 lab 192.168.50.6' &
@@ -280,10 +275,9 @@ if ! command -v ansible-playbook >/dev/null 2>&1 && [ -d "$ROOT/run/cloud-init" 
 fi
 command -v ansible-playbook >/dev/null 2>&1 ||
     log "ansible-playbook is not installed on mgmt01: every playbook will fail"
-run_stage oob stage_1 || finish failed
-run_stage fabric stage_2 || finish failed
-run_stage servers-ready stage_3 || finish failed
-run_stage check stage_4 soft || finish failed
+run_stage fabric stage_1 || finish failed
+run_stage fabric-check stage_2 || finish failed
+run_stage check stage_3 soft || finish failed
 printf 'ok\n' >"$MARKER"
 sync_lab
 announce "gns3lab: lab ready"
