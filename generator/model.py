@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -12,6 +13,64 @@ NodeType = Literal["qemu", "cloud", "nat", "ethernet_switch"]
 #: How a node's guest learns its hostname and the lab key on first boot: a cloud-init seed ISO,
 #: files the build writes into its disk for the appliance's ``login``, or neither.
 FirstBoot = Literal["cloud-init", "injected", "none"]
+
+
+class FrozenMap(Mapping[str, Any]):
+    """A read-only, hashable mapping of JSON-like data (what a YAML mapping holds): nested
+    mappings frozen the same way, lists as tuples, keys in the order written. The model keeps
+    the user's free data this way so no stage after resolve can edit it; :meth:`thaw` gives the
+    plain data back for a renderer."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: tuple[tuple[str, Any], ...] = ()) -> None:
+        self._items = items
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> FrozenMap:
+        """``data`` frozen all the way down."""
+        return cls(tuple((k, _frozen(v)) for k, v in data.items()))
+
+    def thaw(self) -> dict[str, Any]:
+        """The data as plain dicts and lists, as written."""
+        return {k: _thawed(v) for k, v in self._items}
+
+    def __getitem__(self, key: str) -> Any:
+        for k, v in self._items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, FrozenMap) and self._items == other._items
+
+    def __hash__(self) -> int:
+        return hash(self._items)
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({dict(self._items)!r})"
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return FrozenMap.of(value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, FrozenMap):
+        return value.thaw()
+    if isinstance(value, tuple):
+        return [_thawed(v) for v in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -340,14 +399,13 @@ class Canvas:
 @dataclass(frozen=True)
 class AddonPlan:
     """An add-on's part in the lab, decided at resolve (``addons.plan_addons``): its settings
-    record, parsed once from the blueprint's ``extra:`` (``source``: the keys they were read
-    from, so a lab whose ``extra`` was replaced is parsed again), and the files its render
-    writes (paths under the controller's Ansible folder; none when it does not apply), and the
-    Markdown lines it adds to the archive README (``readme``, after the build's own sections)."""
+    record (frozen, typed), parsed once from the blueprint's ``extra:`` (the add-ons read only
+    this, never the blueprint), the files its render writes (paths under the controller's
+    Ansible folder; none when it does not apply), and the Markdown lines it adds to the archive
+    README (``readme``, after the build's own sections)."""
 
     name: str
     settings: Any
-    source: Any
     files: tuple[str, ...] = ()
     readme: tuple[str, ...] = ()
 
@@ -369,7 +427,9 @@ class Lab:
     blueprint_file: Path
     blueprint_folder: Path
     ssh_key: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+    #: the blueprint's free ``extra:`` data as written, frozen: only for the user's own
+    #: playbooks (``group_vars/all.yml``'s ``lab_extra``); the add-ons read their plans instead
+    extra_vars: FrozenMap = FrozenMap()
     #: GNS3 computes the lab spans: (name, {"ram_mb": N, "server": name-or-id on the server})
     computes: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = ()
     #: the notes and scene size, decided with the positions (resolve.canvas_scene)
@@ -380,9 +440,9 @@ class Lab:
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
-    def addon(self, name: str, source: Any) -> AddonPlan | None:
-        """The add-on's plan, if resolve made one from this ``source`` (its ``extra`` keys)."""
-        return next((p for p in self.addons if p.name == name and p.source == source), None)
+    def addon(self, name: str) -> AddonPlan | None:
+        """The add-on's plan, if resolve made one (its settings were right)."""
+        return next((p for p in self.addons if p.name == name), None)
 
     def network(self, name: str) -> Network:
         return next(n for n in self.networks if n.name == name)

@@ -3,7 +3,7 @@ its ``check`` and ``plan`` return, and pydantic errors of its typed settings as 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,20 +23,21 @@ class Addon:
     """One add-on: its name, its typed blueprint settings, and pure functions of the lab, in
     the order the pipeline calls them.
 
-    ``check`` returns every problem ``render`` would meet (so once it returns nothing,
-    ``render`` does not fail on the settings). ``plan``, the resolve-time hook, parses the
-    settings once into their record, checks, and names the files ``render`` will write: an
-    :class:`~generator.model.AddonPlan` that resolve puts on the model (``Lab.addons``), so the
-    settings accessors and resolve's own checks (a stage's ``generated:`` playbooks) read it
-    instead of parsing or rendering again. ``applies`` says whether the lab uses the add-on,
-    and ``render`` gives its files by path under the controller's Ansible folder."""
+    ``plan(lab, extra)``, the resolve-time hook and the only phase that sees the blueprint
+    (its ``extra:`` mapping), parses the settings once into their frozen record, checks, and
+    names the files ``render`` will write: an :class:`~generator.model.AddonPlan` that resolve
+    puts on the model (``Lab.addons``), so the settings accessors and resolve's own checks (a
+    stage's ``generated:`` playbooks) read it instead of parsing or rendering again. The other
+    phases read only the plan: ``applies`` says whether the lab uses the add-on, ``check``
+    returns every problem ``render`` would meet (so once it returns nothing, ``render`` does not
+    fail), and ``render`` gives its files by path under the controller's Ansible folder."""
 
     name: str
     settings: type[BaseModel]
     applies: Callable[[Lab], bool]
     check: Callable[[Lab], list[Issue]]
     render: Callable[[Lab], dict[str, bytes]]
-    plan: Callable[[Lab], Planned]
+    plan: Callable[[Lab, Mapping[str, Any]], Planned]
 
 
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

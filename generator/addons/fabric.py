@@ -15,6 +15,7 @@ and re-exports the names callers use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -41,7 +42,6 @@ from generator.addons.fabric_render import (
 from generator.addons.fabric_settings import (
     FabricSettings,
     compress_vlans,
-    fabric_source,
     load_fabric_settings,
     parse_fabric_settings,
     parse_vlans,
@@ -52,23 +52,24 @@ from generator.render.logins import is_cumulus
 from generator.render.yamltext import ansible_document
 
 __all__ = ["FabricError", "FabricSettings", "applies", "check", "compress_vlans", "fabric_data",
-           "find_pairs", "frr_data", "host_vars", "is_cumulus", "load_fabric_settings",
-           "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans", "plan", "port_number",
-           "port_ranges", "render"]
+           "fabric_settings", "find_pairs", "frr_data", "host_vars", "is_cumulus",
+           "load_fabric_settings", "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans",
+           "plan", "port_number", "port_ranges", "render"]
 
 
 def applies(lab: Lab) -> bool:
-    """The add-on applies to any lab with Cumulus switches or FRR switches."""
-    settings, _ = load_fabric_settings(lab)
-    frr = settings is not None and bool(frr_switches(lab, settings))
-    return frr or any(is_cumulus(n) for n in lab.vms)
+    """The add-on applies to a lab it planned with Cumulus switches or FRR switches."""
+    settings = load_fabric_settings(lab)
+    if settings is None:
+        return False
+    return bool(frr_switches(lab, settings)) or any(is_cumulus(n) for n in lab.vms)
 
 
 def check(lab: Lab) -> list[Issue]:
-    """Every problem ``render`` would meet: the settings, then the switches' wiring."""
-    settings, issues = load_fabric_settings(lab)
-    if settings is None or not applies(lab):
-        return issues
+    """Every problem ``render`` would meet: the switches' wiring (resolve's plan checked the
+    settings)."""
+    if not applies(lab):
+        return []
     try:
         render(lab)
     except FabricError as exc:
@@ -76,16 +77,15 @@ def check(lab: Lab) -> list[Issue]:
     return []
 
 
-def plan(lab: Lab) -> Planned:
-    """Resolve's hook: the settings parsed once (a record even when no switch needs them:
-    OpenStack-Ansible reads the provider VLANs), the switches' wiring checked and the files
-    named. Which playbooks exist follows from the pairs the data plan finds, so the names come
-    from one render here (the one the check made before)."""
-    source = fabric_source(lab)
-    settings, issues = parse_fabric_settings(lab, source)
+def plan(lab: Lab, extra: Mapping[str, Any]) -> Planned:
+    """Resolve's hook: the settings parsed once from the blueprint's ``extra:`` (a record even
+    when no switch needs them: OpenStack-Ansible reads the provider VLANs), the switches' wiring
+    checked and the files named. Which playbooks exist follows from the pairs the data plan
+    finds, so the names come from one render here (the one the check made before)."""
+    settings, issues = parse_fabric_settings(lab, extra)
     if settings is None:
         return None, issues
-    planned = AddonPlan("fabric", settings, source)
+    planned = AddonPlan("fabric", settings)
     lab = replace(lab, addons=(*lab.addons, planned))
     if not applies(lab):
         return planned, []
@@ -113,7 +113,7 @@ def render(lab: Lab) -> dict[str, bytes]:
     """host_vars/<switch>.yml for every switch, and the playbooks that apply them: the Cumulus
     backend's and the FRR backend's."""
     settings = fabric_settings(lab)
-    out = render_fabric(fabric_data(lab)) if cumulus_switches(lab, settings) else {}
+    out = render_fabric(lab, fabric_data(lab)) if cumulus_switches(lab, settings) else {}
     if frr_switches(lab, settings):
         out |= render_frr(lab)
     return dict(sorted(out.items()))

@@ -114,11 +114,11 @@ def bond_vids(node: Node, bond: str, provider: tuple[int, ...]) -> tuple[int, ..
 
 
 def fabric_settings(lab: Lab) -> FabricSettings:
-    """The fabric settings, or FabricError on the first problem (``check`` reports them all)."""
-    settings, issues = load_fabric_settings(lab)
+    """The fabric settings resolve planned (ValueError for a lab it did not plan: a caller
+    that renders a lab resolve refused is a bug)."""
+    settings = load_fabric_settings(lab)
     if settings is None:
-        path, message, hint = issues[0]
-        raise FabricError(message, hint, path)
+        raise ValueError(f"lab '{lab.name}' has no fabric plan: resolve it first")
     return settings
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from generator.addons.base import Issue, validation_issues
-from generator.errors import FabricError
 from generator.model import Lab
 from generator.naming import runs
 
@@ -76,28 +75,24 @@ class FabricSettings(BaseModel):
         "host number H of a switch's OOB address gives it address H of this network")
 
 
-def fabric_source(lab: Lab) -> dict[str, Any]:
-    """The ``extra`` keys the fabric settings are read from."""
-    return {k: lab.extra[k] for k in FabricSettings.model_fields if k in lab.extra}
+def fabric_source(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """The keys of the blueprint's ``extra:`` the fabric settings are read from."""
+    return {k: extra[k] for k in FabricSettings.model_fields if k in extra}
 
 
-def load_fabric_settings(lab: Lab) -> tuple[FabricSettings | None, list[Issue]]:
+def load_fabric_settings(lab: Lab) -> FabricSettings | None:
     """The typed fabric settings: the record resolve parsed once and put on the model
-    (``Lab.addons``); parsed here only for a lab resolve did not plan (or whose ``extra`` was
-    replaced since), checked against the lab's networks, or the problems."""
-    known = fabric_source(lab)
-    planned = lab.addon("fabric", known)
-    if planned is not None:
-        return planned.settings, []
-    return parse_fabric_settings(lab, known)
+    (``Lab.addons``); None for a lab resolve did not plan (its settings were wrong)."""
+    planned = lab.addon("fabric")
+    return None if planned is None else planned.settings
 
 
-def parse_fabric_settings(lab: Lab, known: dict[str, Any]
+def parse_fabric_settings(lab: Lab, extra: Mapping[str, Any]
                           ) -> tuple[FabricSettings | None, list[Issue]]:
-    """``known`` (the fabric's ``extra`` keys) as the typed settings, checked against the lab's
-    networks, or the problems."""
+    """The fabric's keys of the blueprint's ``extra:`` as the typed settings, checked against
+    the lab's networks, or the problems (resolve's plan calls this, once)."""
     try:
-        settings = FabricSettings.model_validate(known)
+        settings = FabricSettings.model_validate(fabric_source(extra))
     except ValidationError as exc:
         return None, validation_issues(exc, FabricSettings, ("extra",))
     taken = {n.vlan: n.name for n in lab.networks if n.vlan is not None}
@@ -107,12 +102,3 @@ def parse_fabric_settings(lab: Lab, known: dict[str, Any]
                        f"'{taken[clash[0]]}'s VLAN", "keep provider VLANs apart from the "
                        f"lab's ({compress_vlans(taken)})")]
     return settings, []
-
-
-def provider_vlans(lab: Lab) -> tuple[int, ...]:
-    """The provider VLANs, or FabricError on the first settings problem."""
-    settings, issues = load_fabric_settings(lab)
-    if settings is None:
-        path, message, hint = issues[0]
-        raise FabricError(message, hint, path)
-    return settings.provider_vlans

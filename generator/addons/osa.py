@@ -22,7 +22,9 @@ re-exports the names callers use.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from generator.addons.base import Issue, Planned
 from generator.addons.osa_config import (
@@ -41,13 +43,11 @@ from generator.addons.osa_playbooks import (
     render_hosts_playbook,
 )
 from generator.addons.osa_settings import (
-    PREFIX,
     OpenStackSettings,
     Settings,
-    checked_settings,
     load_settings,
     parse_release,
-    settings_source,
+    parse_settings,
 )
 from generator.errors import OsaError
 from generator.model import AddonPlan, Lab
@@ -58,18 +58,16 @@ __all__ = ["OpenStackSettings", "OsaError", "Settings", "applies", "ceph_variabl
 
 
 def applies(lab: Lab) -> bool:
-    """The add-on applies when the blueprint has an ``extra.openstack`` section."""
-    return "openstack" in lab.extra
+    """The add-on applies when resolve planned it: the blueprint has a right ``extra.openstack``
+    section."""
+    return lab.addon("osa") is not None
 
 
 def check(lab: Lab) -> list[Issue]:
-    """Every problem ``render`` would meet, as (blueprint path, message, fix): the settings,
-    then (if they are right) what the model must give OpenStack-Ansible."""
+    """Every problem ``render`` would meet, as (blueprint path, message, fix): what the model
+    must give OpenStack-Ansible (resolve's plan checked the settings)."""
     if not applies(lab):
         return []
-    settings, issues = checked_settings(lab)
-    if settings is None:  # extra.provider_vlans is the fabric add-on's to report
-        return [i for i in issues if i[0][:len(PREFIX)] == PREFIX]
     try:
         render(lab)
     except OsaError as exc:
@@ -77,16 +75,16 @@ def check(lab: Lab) -> list[Issue]:
     return []
 
 
-def plan(lab: Lab) -> Planned:
-    """Resolve's hook: the settings parsed once (after the fabric's, whose provider VLANs they
-    take from the lab), what the model must give OpenStack-Ansible checked by one render, and
-    that render's file names."""
-    if not applies(lab):
+def plan(lab: Lab, extra: Mapping[str, Any]) -> Planned:
+    """Resolve's hook: the settings parsed once from the blueprint's ``extra.openstack``
+    (after the fabric's, whose provider VLANs they take from the lab), what the model must give
+    OpenStack-Ansible checked by one render, and that render's file names."""
+    if "openstack" not in extra:
         return None, []
-    settings, issues = checked_settings(lab)
-    if settings is None:  # extra.provider_vlans is the fabric add-on's to report
-        return None, [i for i in issues if i[0][:len(PREFIX)] == PREFIX]
-    planned = AddonPlan("osa", settings, settings_source(lab))
+    settings, issues = parse_settings(lab, extra)
+    if settings is None:
+        return None, issues
+    planned = AddonPlan("osa", settings)
     try:
         planned_lab = replace(lab, addons=(*lab.addons, planned))
         files = render(planned_lab)

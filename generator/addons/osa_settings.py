@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from generator.addons.base import Issue, validation_issues
-from generator.addons.fabric_settings import fabric_source, load_fabric_settings
+from generator.addons.fabric_settings import load_fabric_settings
 from generator.addons.osa_releases import SERIES, host_groups_of, plugin_problem
 from generator.errors import OsaError
-from generator.model import Lab, Network
+from generator.model import FrozenMap, Lab
 from generator.naming import closest_fix
 
 OSA_NETWORKS = ("container", "tunnel", "storage")
@@ -58,7 +59,8 @@ class OpenStackSettings(BaseModel):
 
 @dataclass(frozen=True)
 class Settings:
-    """``extra.openstack``, checked and joined to the model."""
+    """``extra.openstack``, checked and joined to the model: the frozen record the add-on's
+    plan carries on the model."""
 
     release: str
     major: int
@@ -66,8 +68,8 @@ class Settings:
     ceph: str
     internal_vip: ipaddress.IPv4Address
     external_vip: ipaddress.IPv4Address
-    networks: dict[str, Network]  # container/tunnel/storage -> the lab's network
-    host_groups: dict[str, tuple[str, ...]]  # blueprint role or group -> OSA groups
+    networks: FrozenMap  # container/tunnel/storage -> the lab's Network
+    host_groups: FrozenMap  # blueprint role or group -> OSA groups (a tuple of names)
     provider_vlans: tuple[int, ...]
     network_plugin: str | None = None  # as written; None: the release's default
 
@@ -126,39 +128,31 @@ def _check_typed(lab: Lab, t: OpenStackSettings) -> list[Issue]:
     return out
 
 
-def settings_source(lab: Lab) -> tuple[Any, dict[str, Any]]:
-    """What the settings are read from: ``extra.openstack`` and the fabric's keys (the
-    provider VLANs)."""
-    return lab.extra.get("openstack"), fabric_source(lab)
-
-
-def checked_settings(lab: Lab) -> tuple[Settings | None, list[Issue]]:
-    """``extra.openstack`` checked against its type and the model: the settings (the record
-    resolve parsed once and put on the model, ``Lab.addons``; parsed here only for a lab
-    resolve did not plan, or whose ``extra`` was replaced since), or problems."""
-    planned = lab.addon("osa", settings_source(lab))
-    if planned is not None:
-        return planned.settings, []
+def parse_settings(lab: Lab, extra: Mapping[str, Any]) -> tuple[Settings | None, list[Issue]]:
+    """The blueprint's ``extra.openstack`` checked against its type and the model, joined to
+    the fabric's planned provider VLANs: the settings, or problems (resolve's plan calls this,
+    once). Without a fabric plan (its settings were wrong: the fabric reports them) there are
+    no settings, and only this add-on's own problems."""
     try:
-        typed = OpenStackSettings.model_validate(lab.extra.get("openstack"))
+        typed = OpenStackSettings.model_validate(extra.get("openstack"))
     except ValidationError as exc:
         return None, validation_issues(exc, OpenStackSettings, PREFIX)
     issues = _check_typed(lab, typed)
-    fabric, fabric_issues = load_fabric_settings(lab)
+    fabric = load_fabric_settings(lab)
     if issues or fabric is None:
-        return None, issues + fabric_issues
+        return None, issues
     networks = {role: lab.network(getattr(typed.networks, role)) for role in OSA_NETWORKS}
     return Settings(typed.release, *parse_release(typed.release), typed.internal_vip,
-                    typed.external_vip, networks,
-                    {k: tuple(v) for k, v in typed.host_groups.items()},
+                    typed.external_vip, FrozenMap.of(networks),
+                    FrozenMap.of({k: tuple(v) for k, v in typed.host_groups.items()}),
                     fabric.provider_vlans, typed.network_plugin), []
 
 
 def load_settings(lab: Lab) -> Settings:
-    """Check ``extra.openstack`` against its type and the model (OsaError on the first
-    problem; :func:`check` reports them all)."""
-    settings, issues = checked_settings(lab)
-    if settings is None:
-        path, message, hint = issues[0]
-        raise OsaError(message, hint, path)
+    """The settings resolve parsed once and put on the model (``Lab.addons``); ValueError for
+    a lab it did not plan (a caller that renders a lab resolve refused is a bug)."""
+    planned = lab.addon("osa")
+    if planned is None:
+        raise ValueError(f"lab '{lab.name}' has no OpenStack-Ansible plan: resolve it first")
+    settings: Settings = planned.settings
     return settings

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import traceback
+from collections.abc import Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -314,7 +315,7 @@ def _plain(value: Any) -> Any:
         return {k: _plain(v) for k, v in asdict(value).items()}
     if isinstance(value, BaseModel):  # an add-on's typed settings
         return _plain(value.model_dump(mode="json"))
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):  # a dict, or the model's FrozenMap
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

@@ -52,7 +52,8 @@ def render_inventory(lab: Lab, managed: list[Managed]) -> bytes:
 
 
 def render_group_vars(lab: Lab) -> bytes:
-    """group_vars/all.yml: lab-wide data for every playbook."""
+    """group_vars/all.yml: lab-wide data for every playbook; ``lab_extra`` is the blueprint's
+    free ``extra:`` data as written, for the user's own playbooks (no generated file reads it)."""
     ctl = controller_of(lab)
     controller = lab.node(ctl.node)
     networks = {n.name: {k: v for k, v in {
@@ -62,5 +63,5 @@ def render_group_vars(lab: Lab) -> bytes:
     address = management_address(lab, controller)
     doc = {"lab_name": lab.name, "lab_domain": lab.domain, "lab_controller": ctl.node,
            "lab_dns_server": str(address.ip) if address else None, "lab_networks": networks,
-           "lab_extra": lab.extra, "lab_uplink": ctl.uplink}
+           "lab_extra": lab.extra_vars.thaw(), "lab_uplink": ctl.uplink}
     return generated_yaml({k: v for k, v in doc.items() if v is not None})

@@ -7,10 +7,8 @@ Core modules (the build, the bootstrap) import this, never an add-on."""
 
 from __future__ import annotations
 
-from generator.blueprint.appliances import CUMULUS_LINUX, CUMULUS_LOGIN
+from generator.blueprint.appliances import CUMULUS_LINUX
 from generator.model import Node
-
-CUMULUS_USER = CUMULUS_LOGIN  # the login that gets the lab key on Cumulus switches
 
 
 def is_cumulus(node: Node) -> bool:

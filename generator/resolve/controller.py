@@ -103,10 +103,11 @@ class ControllerSteps(ResolverBase):
     def check_lab(self, lab: m.Lab) -> m.Lab:
         """What needs the whole model: the controller's networks, uplink and stage hosts, the
         add-ons' plans (their settings parsed once onto the model, their checks, the files they
-        will write) and the playbooks stages expect add-ons to write. The lab with the plans."""
+        will write) and the playbooks stages expect add-ons to write. The lab with the plans.
+        The add-ons parse their settings from the blueprint's ``extra:`` here, and only here."""
         if lab.controller is not None:
             self.check_controller(lab, lab.controller)
-        lab, issues = addons.plan_addons(lab)
+        lab, issues = addons.plan_addons(lab, self.bp.extra)
         for path, message, fix in issues:
             self.problem(path, message, fix)
         if lab.controller is not None and not self.problems:

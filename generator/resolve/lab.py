@@ -55,7 +55,7 @@ class Resolver(NodeSteps, AdapterSteps, LinkSteps, FreezeSteps, ComputeSteps, Co
             networks=tuple(networks.values()), controller=controller,
             blueprint_file=self.src.file, blueprint_folder=self.src.folder,
             ssh_key=self.lab_key(),
-            extra=dict(self.bp.extra),
+            extra_vars=m.FrozenMap.of(self.bp.extra),
             computes=tuple((name, (("ram_mb", c.ram_mb), ("server", c.server or name)))
                            for name, c in sorted(self.bp.computes.items())))
         lab = place_canvas(lab, self.bp.canvas)  # once, with the links: show prints it

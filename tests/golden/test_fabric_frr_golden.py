@@ -25,7 +25,7 @@ def full_lab() -> Lab:
     """The reference lab: its spines and leaves are the FRR backend's (swmgmt, the OOB switch,
     is a Linux-bridge VM of its own network-config)."""
     lab = load_lab(FULL)
-    assert lab.extra["frr_roles"] == ["spine", "leaf"]
+    assert fabric.fabric_settings(lab).frr_roles == ("spine", "leaf")
     return lab
 
 

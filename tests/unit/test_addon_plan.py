@@ -43,8 +43,22 @@ def test_nothing_after_resolve_parses_the_settings_again(lab: Lab, monkeypatch) 
     assert render_bootstrap(lab, PUB).files
 
 
-def test_a_lab_whose_extra_changed_is_parsed_again(lab: Lab) -> None:
-    """A plan answers only for the ``extra`` it was made from (tests vary a resolved lab)."""
-    changed = replace(lab, extra={**lab.extra, "provider_vlans": "3001-3002"})
-    vlans = addons.fabric.load_fabric_settings(changed)[0]
-    assert vlans is not None and vlans.provider_vlans == (3001, 3002)
+def test_planning_again_replaces_the_plans(lab: Lab) -> None:
+    """Only ``plan`` reads the blueprint's ``extra:``: a lab planned again from other settings
+    (as tests vary a resolved lab) carries only the new plans, and every reader follows them."""
+    changed, issues = addons.plan_addons(lab, {**lab.extra_vars.thaw(),
+                                               "provider_vlans": "3001-3002"})
+    assert issues == [] and [p.name for p in changed.addons] == ["fabric", "osa"]
+    assert addons.fabric.fabric_settings(changed).provider_vlans == (3001, 3002)
+    assert addons.osa.load_settings(changed).provider_vlans == (3001, 3002)
+    assert changed.extra_vars == lab.extra_vars  # the user's own data is not the add-ons'
+
+
+def test_a_lab_resolve_did_not_plan_is_not_rendered(lab: Lab) -> None:
+    """No plan (resolve refused the settings): the add-ons do not apply, and a renderer called
+    anyway is a bug (ValueError, exit 70), never a guess at settings."""
+    bare = replace(lab, addons=())
+    assert not any(addon.applies(bare) for addon in addons.ADDONS)
+    assert addons.render_addons(bare) == {} and addons.check_addons(bare) == []
+    with pytest.raises(ValueError, match="no OpenStack-Ansible plan"):
+        addons.osa.render(bare)

@@ -196,9 +196,9 @@ def test_stage_runs_generated_addon_playbooks(tmp_path: Path, images_dir: Path,
         small_lab(tmp_path, images_dir, staged)
     assert re.search(r"lab.yaml:\d+: controller.stages\[1\].generated\[0\]: no add-on renders "
                      r"'playbooks/fabric.yml'", _problems(exc))
-    planned = AddonPlan("stand-in", None, None, ("playbooks/fabric.yml",))  # resolve's plan
+    planned = AddonPlan("stand-in", None, ("playbooks/fabric.yml",))  # resolve's plan
     monkeypatch.setattr(bs.addons, "plan_addons",
-                        lambda lab: (dataclasses.replace(lab, addons=(planned,)), []))
+                        lambda lab, extra: (dataclasses.replace(lab, addons=(planned,)), []))
     monkeypatch.setattr(bs.addons, "render_addons",
                         lambda lab: {"playbooks/fabric.yml": PLAYBOOK.format("all").encode()})
     lab = small_lab(tmp_path, images_dir, staged)

@@ -151,7 +151,7 @@ def test_small_fabric_without_oob_addresses() -> None:
     data = fabric_data(small)
     assert data["pairs"] == [["leaf1", "leaf2"]]
     assert data["switches"]["leaf1"]["peerlink"]["backup_ip"] is None
-    cmds = fabric.host_vars(data["switches"]["leaf1"])["fabric_commands"]
+    cmds = fabric.host_vars(data["switches"]["leaf1"], "cumulus")["fabric_commands"]
     assert "add clag peer sys-mac 44:38:39:ff:00:01 interface swp10 primary" in cmds
 
 
@@ -198,3 +198,18 @@ def test_fabric_errors_carry_their_blueprint_path() -> None:
     assert caught.value.lines()[0].startswith("links: link leaf2 -- server1:eth2")
     assert fabric.check(bad) == [(("links",), caught.value.message, caught.value.hint)]
 
+
+
+def test_a_switch_is_configured_as_the_login_its_appliance_has(lab: Lab) -> None:
+    """host_vars' ansible_user is the node's resolved login (``Node.default_user``, the one the
+    inventory gives and the build injects the lab key for), not a fixed ``cumulus``: an
+    appliance whose login is another user gets that user."""
+    leaf = lab.node("leaf01")
+    assert leaf.image is not None
+    other = replace(leaf, image=replace(leaf.image, login="netadmin"))
+    changed = replace(lab, nodes=tuple(other if n.name == "leaf01" else n for n in lab.nodes))
+    assert other.default_user == "netadmin"
+    files = fabric.render(changed)
+    assert yaml.safe_load(files["host_vars/leaf01.yml"])["ansible_user"] == "netadmin"
+    assert yaml.safe_load(files["host_vars/leaf02.yml"])["ansible_user"] == \
+        lab.node("leaf02").default_user == "cumulus"

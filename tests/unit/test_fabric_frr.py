@@ -4,19 +4,20 @@ dual-homed bonds, what frr.conf and the fabric script say, and the blueprint err
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from generator.addons import fabric
+from generator.addons import fabric, plan_addons
 from generator.addons.fabric_frr_playbooks import ping_targets
 from generator.addons.fabric_frr_render import fabric_script, frr_conf, host_vars
 from generator.build import load_lab
 from generator.errors import FabricError
 from generator.model import Lab
+from generator.render.ansible import render_inventory
+from generator.render.stages import managed_nodes
 from tests.helpers import REPO, make_tiny_appliance
 
 MINI = REPO / "blueprints" / "openstack-ceph-mini"
@@ -111,23 +112,24 @@ def test_frr_roles_take_switches_from_the_cumulus_backend(lab: Lab) -> None:
     assert sorted(files) == ["host_vars/leaf01.yml", "host_vars/leaf02.yml",
                              "host_vars/spine01.yml", "playbooks/fabric-frr-check.yml",
                              "playbooks/fabric-frr.yml"]
-    none = replace(lab, extra={})
-    assert not fabric.applies(none) and fabric.applies(lab)
+    none, issues = plan_addons(lab, {})  # planned again from a blueprint without frr_roles
+    assert issues == [] and not fabric.applies(none) and fabric.applies(lab)
 
 
 def test_a_switch_without_an_oob_address_is_refused(lab: Lab) -> None:
     """mgmt01's eth0 is a port of its OOB bridge, with no address: no identity to derive."""
-    extra = {**lab.extra, "frr_roles": ["spine", "leaf", "controller"]}
+    extra = {**lab.extra_vars.thaw(), "frr_roles": ["spine", "leaf", "controller"]}
+    planned, issues = plan_addons(lab, extra)
     with pytest.raises(FabricError, match="FRR switch 'mgmt01' has no address on its "
                        "management port eth0"):
-        fabric.frr_data(replace(lab, extra=extra))
-    issues = fabric.check(replace(lab, extra=extra))
+        fabric.frr_data(planned)
     assert [message for _, message, _ in issues] == [
         "FRR switch 'mgmt01' has no address on its management port eth0"]
+    assert fabric.check(planned) == issues
 
 
 def test_bad_settings_are_issues(lab: Lab) -> None:
-    issues = fabric.check(replace(lab, extra={**lab.extra, "frr_loopbacks": "10.255.0.0/33"}))
+    _, issues = plan_addons(lab, {**lab.extra_vars.thaw(), "frr_loopbacks": "10.255.0.0/33"})
     assert [(path, "IPv4 network" in message) for path, message, _ in issues] == [
         (("extra", "frr_loopbacks"), True)]
 
@@ -146,8 +148,8 @@ def test_an_oob_switch_in_frr_roles_is_one_untagged_bridge() -> None:
     ports are OOB, not underlay, so it is an access switch (one bridge of its linked ports, no
     routing), and the spines' uplinks are only their data ports."""
     lab = load_lab(REPO / "blueprints" / "openstack-ceph")
-    data = fabric.frr_data(replace(lab, extra={**lab.extra,
-                                               "frr_roles": ["oob", "spine", "leaf"]}))
+    planned, _ = plan_addons(lab, {**lab.extra_vars.thaw(), "frr_roles": ["oob", "spine", "leaf"]})
+    data = fabric.frr_data(planned)
     swmgmt = data["switches"]["swmgmt"]
     assert swmgmt["kind"] == "access" and "uplinks" not in swmgmt
     assert swmgmt["bridge_ports"][:3] == ["eth1", "eth2", "eth3"]
@@ -158,3 +160,14 @@ def test_an_oob_switch_in_frr_roles_is_one_untagged_bridge() -> None:
     assert "ip link add br0 type bridge stp_state 0" in script
     assert "add_port eth1" in script and not any("vxlan" in ln for ln in script)
     assert host_vars("swmgmt", swmgmt)["fabric_frr_conf"] == ""
+
+
+def test_frr_switches_are_configured_as_their_resolved_login(lab: Lab) -> None:
+    """As with the Cumulus backend, the login is the node's resolved ``default_user`` (the
+    inventory's ``ansible_user``): the FRR host_vars add none of their own to override it."""
+    inventory = yaml.safe_load(render_inventory(lab, managed_nodes(lab)))["all"]["hosts"]
+    for name, text in fabric.render(lab).items():
+        if name.startswith("host_vars/"):
+            switch = name.removeprefix("host_vars/").removesuffix(".yml")
+            assert "ansible_user" not in yaml.safe_load(text)
+            assert inventory[switch]["ansible_user"] == lab.node(switch).default_user

@@ -13,7 +13,7 @@ import yaml
 
 from generator.addons import render_addons
 from generator.addons.fabric import fabric_data
-from generator.addons.osa import user_config
+from generator.addons.osa import load_settings, user_config
 from generator.build import load_lab
 from generator.model import Lab
 from generator.paths import Layout
@@ -166,7 +166,7 @@ def test_controller_stages_and_release(lab: Lab) -> None:
     for stage in stages:
         for book in stage.generated:
             assert book in rendered, f"stage {stage.name} runs {book}, which no add-on writes"
-    release = lab.extra["openstack"]["release"]
+    release = load_settings(lab).release
     assert re.fullmatch(r"\d+\.\d+\.\d+", release), "pinned to an OpenStack-Ansible tag"
 
 

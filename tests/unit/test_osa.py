@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from generator.addons import check_addons, osa, render_addons
+from generator.addons import Issue, check_addons, osa, plan_addons, render_addons
 from generator.addons.fabric import fabric_data
 from generator.addons.osa import OsaError, ceph_variables, load_settings, parse_release
 from generator.build import load_lab
-from generator.errors import GeneratorError
 from generator.model import Lab
 from tests.unit.test_openstack_blueprint import BLUEPRINT
 
@@ -162,7 +161,7 @@ def test_ceph_osd_devices_are_the_data_disks(lab: Lab, config: dict[str, Any]) -
 
 def test_user_variables_for_the_pinned_release(lab: Lab) -> None:
     doc = yaml.safe_load(osa.render(lab)["openstack/user_variables.yml"])
-    assert lab.extra["openstack"]["release"] == "21.2.12"
+    assert load_settings(lab).release == lab.extra_vars["openstack"]["release"] == "21.2.12"
     assert (doc["ceph_origin"], doc["ceph_stable_release"]) == ("repository", "octopus")
     assert doc["monitor_address_block"] == doc["public_network"] == "172.29.236.0/22"
     assert doc["cluster_network"] == "172.29.244.0/22"
@@ -193,14 +192,17 @@ def test_unsupported_release_is_an_error(release: str) -> None:
         parse_release(release)
 
 
-def with_openstack(lab: Lab, **changes: Any) -> Lab:
-    """The lab with keys of extra.openstack changed (None: removed)."""
-    openstack = {k: v for k, v in {**lab.extra["openstack"], **changes}.items() if v is not None}
-    return replace(lab, extra={**lab.extra, "openstack": openstack})
+def with_openstack(lab: Lab, **changes: Any) -> tuple[Lab, list[Issue]]:
+    """The lab planned again (resolve's add-on phase) from its blueprint's ``extra:`` with keys
+    of ``openstack`` changed (None: removed), and the plans' problems."""
+    extra = lab.extra_vars.thaw()
+    openstack = {k: v for k, v in {**extra["openstack"], **changes}.items() if v is not None}
+    return plan_addons(lab, {**extra, "openstack": openstack})
 
 
-def with_extra(lab: Lab, **changes: Any) -> Lab:
-    return replace(lab, extra={**lab.extra, **changes})
+def with_extra(lab: Lab, **changes: Any) -> tuple[Lab, list[Issue]]:
+    """The lab planned again with top-level ``extra:`` keys changed, and the problems."""
+    return plan_addons(lab, {**lab.extra_vars.thaw(), **changes})
 
 
 def test_the_reference_lab_has_no_problems(lab: Lab) -> None:
@@ -252,16 +254,13 @@ BAD_OPENSTACK = {  # extra.openstack change -> (path under extra.openstack, mess
 @pytest.mark.parametrize("case", sorted(BAD_OPENSTACK))
 def test_bad_openstack_settings_are_problems(lab: Lab, case: str) -> None:
     change, path, message, fix = BAD_OPENSTACK[case]
-    bad = with_openstack(lab, **change)
-    assert check_addons(bad) == [(("extra", "openstack", *path), message, fix)]
-    with pytest.raises(OsaError) as caught:  # and render refuses with the same words
-        osa.render(bad)
-    assert caught.value.message == message
+    bad, issues = with_openstack(lab, **change)
+    assert issues == [(("extra", "openstack", *path), message, fix)]
+    assert not osa.applies(bad) and check_addons(bad) == []  # no plan: resolve stops here
 
 
 def test_openstack_section_must_be_a_mapping(lab: Lab) -> None:
-    bad = with_extra(lab, openstack="yes")
-    [(path, message, _)] = check_addons(bad)
+    _, [(path, message, _)] = with_extra(lab, openstack="yes")
     assert (path, message) == (("extra", "openstack"), "give a mapping of settings (got str)")
 
 
@@ -279,13 +278,11 @@ BAD_VLANS = {  # extra.provider_vlans -> message
 
 @pytest.mark.parametrize("written", sorted(BAD_VLANS))
 def test_bad_provider_vlans_are_problems(lab: Lab, written: str) -> None:
-    bad = with_extra(lab, provider_vlans=yaml.safe_load(written))
-    problems = check_addons(bad)
+    bad, problems = with_extra(lab, provider_vlans=yaml.safe_load(written))
     assert [(p, m) for p, m, _ in problems] == [(("extra", "provider_vlans"), BAD_VLANS[written]
                                                  + ("" if written == "5-25" else
                                                     f" (got {yaml.safe_load(written)!r})"))]
-    with pytest.raises(GeneratorError):  # both add-ons' renderers refuse it too
-        render_addons(bad)
+    assert bad.addons == ()  # neither add-on planned: resolve stops here
 
 
 def test_model_problems_are_reported_at_check_time(lab: Lab) -> None:
@@ -298,10 +295,10 @@ def test_model_problems_are_reported_at_check_time(lab: Lab) -> None:
 
 
 def test_check_passing_means_render_works_for_good_variants(lab: Lab) -> None:
-    for good in (with_extra(lab, provider_vlans=[101, "300-310"]),
-                 with_openstack(lab, release="stable/victoria"),
-                 with_extra(lab, provider_vlans=None)):
-        assert check_addons(good) == []
+    for good, issues in (with_extra(lab, provider_vlans=[101, "300-310"]),
+                         with_openstack(lab, release="stable/victoria"),
+                         with_extra(lab, provider_vlans=None)):
+        assert issues == [] and check_addons(good) == []
         assert render_addons(good)
 
 
