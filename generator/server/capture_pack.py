@@ -16,9 +16,11 @@ took them. The re-pack keeps every member GNS3 exported, and:
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from collections.abc import Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 from generator import qcow2
 from generator.archive_format import (
@@ -63,13 +65,15 @@ def repack_capture(exported: Path, target: Path, manifest: Manifest, capture: Ca
                 base = PurePosixPath(name).name
                 snap, stage, created = taken.get(base, (base.rsplit(".", 1)[0], "", 0))
                 out = portable_member(snap, created)
-                piece = workdir / "snapshot.zip"
+                piece, portable = workdir / "snapshot.zip", workdir / "portable.zip"
                 with piece.open("wb") as fh:
                     src.copy(name, fh, src.infos[name].file_size)
-                snapshots[out] = SnapshotRecord(name=snap, stage=stage, created_at=created,
-                                                files=_snapshot_files(piece, name))
-                files[out] = _write(dst, out, _file_chunks(piece))
+                _portable_snapshot(piece, portable, name)
                 piece.unlink()
+                snapshots[out] = SnapshotRecord(name=snap, stage=stage, created_at=created,
+                                                files=_snapshot_files(portable, name))
+                files[out] = _write(dst, out, _file_chunks(portable))
+                portable.unlink()
                 continue
             chunks = src.chunks(name)
             if name.startswith(NODES_PREFIX) and name.endswith(".qcow2"):
@@ -90,13 +94,65 @@ def check_export(exported: Path) -> None:
     with SafeArchive(exported) as src:
         if PROJECT_FILE not in src.infos:
             raise ArchiveError(f"{exported}: no {PROJECT_FILE} at its root")
-        try:
-            doc = load_json(src.read(PROJECT_FILE, MAX_DOCUMENT))
-        except (BadReply, ValueError) as exc:
-            raise ArchiveError(f"{exported}: {PROJECT_FILE} is not readable JSON: {exc}"
-                               ) from None
+        doc = _json(src, PROJECT_FILE)
         if problem := project_problem(doc):
             raise ArchiveError(f"{exported}: {PROJECT_FILE}: {problem}")
+
+
+def _portable_snapshot(piece: Path, out: Path, member: str) -> None:
+    """GNS3's snapshot ``piece`` rewritten to ``out`` so that any server restores it: GNS3
+    2.2 writes into a snapshot's project file the absolute path of each node's seed ISO in the
+    capturing project's folder (its export makes the main project file's paths bare, not the
+    snapshots'), and a restore elsewhere, or after that project is deleted, fails with "The
+    image ... is missing". Each node's ``*_image`` path is made bare, as in the archive's
+    project file, and each overlay's backing name too; the rest is copied as it is (stored,
+    as GNS3 writes snapshots). ArchiveError naming ``member`` when it is no readable zip."""
+    try:
+        with SafeArchive(piece) as src, zipfile.ZipFile(
+                out, "w", zipfile.ZIP_STORED, allowZip64=True) as dst:
+            for name in src.names:
+                info = zipfile.ZipInfo(name, date_time=DATE)
+                info.external_attr = src.infos[name].external_attr
+                if name.endswith("/"):
+                    dst.writestr(info, b"")
+                    continue
+                if name == PROJECT_FILE:
+                    doc = _json(src, name)
+                    dst.writestr(info, json.dumps(bare_image_paths(doc), indent=4))
+                    continue
+                chunks = src.chunks(name)
+                if name.startswith(NODES_PREFIX) and name.endswith(".qcow2"):
+                    chunks = _bare_backing(chunks)
+                with dst.open(info, "w", force_zip64=True) as fh:
+                    for chunk in chunks:
+                        fh.write(chunk)
+    except ArchiveError as exc:
+        detail = exc.message.removeprefix(f"{piece}: ")
+        raise ArchiveError(f"snapshot {member}: {detail}") from None
+
+
+def _json(src: SafeArchive, name: str) -> Any:
+    try:
+        return load_json(src.read(name, MAX_DOCUMENT))
+    except (BadReply, ValueError) as exc:
+        raise ArchiveError(f"{src.path}: {name} is not readable JSON: {exc}") from None
+
+
+def bare_image_paths(doc: Any) -> Any:
+    """``doc`` (a project file) with every node's absolute ``*_image`` path cut to its file
+    name (GNS3 finds a bare name in the node's folder, then in its images)."""
+    nodes = doc.get("topology", {}).get("nodes", []) if isinstance(doc, dict) else []
+    for node in nodes if isinstance(nodes, list) else []:
+        props = node.get("properties") if isinstance(node, dict) else None
+        for key, value in (props or {}).items():
+            if key.endswith("image") and isinstance(value, str) and _absolute(value):
+                props[key] = PureWindowsPath(value).name if "\\" in value \
+                    else PurePosixPath(value).name
+    return doc
+
+
+def _absolute(path: str) -> bool:
+    return path.startswith("/") or "\\" in path or (len(path) > 2 and path[1] == ":")
 
 
 def _snapshot_files(piece: Path, member: str) -> dict[str, FileRecord]:
