@@ -6,13 +6,17 @@ export (not a zip, members named ``../`` or ``/etc``, a zip bomb, a ``project.gn
 JSON, a body cut short, an error, a drip that never ends), the snapshot list (names that are
 paths, dates that are not numbers) and the version. Whatever it says, the real CLI exits 2 with
 one message naming the server and what to do, never a traceback, and leaves nothing in the
-output folder: no archive, no partial file, no temporary folder.
+output folder: no archive, no partial file, no temporary folder (nor the folder it made). An
+export without end that fills the disk ends the same way (a file-size limit stands in).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import resource
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -25,6 +29,7 @@ from click.testing import CliRunner, Result
 from generator.cli import main
 from generator.errors import ServerError
 from generator.server.capture import capture_archive
+from tests.helpers import REPO
 from tests.support.fake_gns3 import FakeGns3, Raw, Stream, TelnetConsole, exported_zip, node
 from tests.support.hostile_archives import member, repeated, write_zip
 
@@ -229,3 +234,27 @@ def test_the_library_raises_a_server_error(tmp_path: Path, server: FakeGns3,
     with pytest.raises(ServerError, match="not a GNS3 project export"):
         capture_archive(archive, server.url, tmp_path / "out", timeout=60)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_endless_export_that_fills_the_disk_leaves_nothing(tmp_path: Path, server: FakeGns3,
+                                                              archive: Path) -> None:
+    """An export without end, written until the disk is full (a 16 MiB file-size limit stands
+    in for it: the write fails as on a full disk): exit 2 naming the server, nothing left."""
+    def endless() -> Iterator[bytes]:
+        zeros = bytes(MIB)
+        while True:
+            yield zeros
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * MIB, 16 * MIB))
+
+    server.replies["export"] = Stream(endless)
+    out = tmp_path / "out"
+    run = subprocess.run([sys.executable, "-m", "generator.cli", "capture", str(archive),
+                          "--server", server.url, "-o", str(out), "--timeout", "60"],
+                         cwd=REPO, capture_output=True, text=True, timeout=120,
+                         preexec_fn=limit, check=False)
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    message = run.stderr[run.stderr.index("error: "):]
+    assert server.url in message and "hint: " in message and "Traceback" not in run.stderr
+    assert not out.exists()
