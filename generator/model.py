@@ -174,14 +174,18 @@ class CloudInitUser:
     groups: tuple[str, ...]
 
 
+#: A cloud-init ``bootcmd``/``runcmd`` entry: a shell line, or an argv (frozen as a tuple).
+Command = str | tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class CloudInitSpec:
     users: tuple[CloudInitUser, ...]
     packages: tuple[str, ...]
     write_files: tuple[tuple[str, str, str, str], ...]  # path, content, permissions, owner
-    bootcmd: tuple[Any, ...]
-    runcmd: tuple[Any, ...]
-    user_data: tuple[tuple[str, Any], ...]  # raw keys merged over the document
+    bootcmd: tuple[Command, ...]
+    runcmd: tuple[Command, ...]
+    user_data: FrozenMap  # raw keys merged over the document, in key order
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from generator.model import GuestInterface, Lab, Node
+from generator.model import Command, GuestInterface, Lab, Node
 from generator.render.yamltext import dump_yaml
 
 
@@ -115,12 +115,16 @@ def render_user_data(node: Node, lab: Lab, lab_public_key: str | None,
     if files:
         doc["write_files"] = files + doc.get("write_files", [])
     if spec.bootcmd:
-        doc["bootcmd"] = list(spec.bootcmd) + doc.get("bootcmd", [])
+        doc["bootcmd"] = thawed_commands(spec.bootcmd) + doc.get("bootcmd", [])
     if spec.runcmd:
-        doc["runcmd"] = doc.get("runcmd", []) + list(spec.runcmd)
-    for key, value in spec.user_data:
-        doc[key] = value
+        doc["runcmd"] = doc.get("runcmd", []) + thawed_commands(spec.runcmd)
+    doc.update(spec.user_data.thaw())
     return doc
+
+
+def thawed_commands(commands: tuple[Command, ...]) -> list[str | list[str]]:
+    """The model's frozen commands as cloud-init lists (an argv tuple would dump as a tag)."""
+    return [c if isinstance(c, str) else list(c) for c in commands]
 
 
 def render_resolv_conf(node: Node, domain: str) -> str:

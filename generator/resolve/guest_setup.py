@@ -42,8 +42,10 @@ class GuestSetupSteps(ResolverBase):
         users[0] = m.CloudInitUser(first.name, first.sudo, first.shell,
                                    first.ssh_keys + tuple(extra_keys), first.password_hash,
                                    first.groups)
+        # The raw data is frozen here so no later stage can edit it; the seed renderer thaws it.
         return m.CloudInitSpec(tuple(users), tuple(dict.fromkeys(packages)), tuple(files),
-                               tuple(bootcmd), tuple(runcmd), tuple(sorted(raw.items())))
+                               frozen_commands(bootcmd), frozen_commands(runcmd),
+                               m.FrozenMap.of(dict(sorted(raw.items()))))
 
     def password_hash(self, d: Draft, user: bp.Users) -> str | None:
         """The user's console password as SHA-512 crypt, salted by lab, node and user."""
@@ -84,3 +86,8 @@ class GuestSetupSteps(ResolverBase):
                     kind="symlink" if item.symlink is not None else "file",
                     target=item.symlink, enable=item.enable))
         return tuple(out)
+
+
+def frozen_commands(commands: list[str | list[str]]) -> tuple[m.Command, ...]:
+    """``bootcmd``/``runcmd`` entries as written, each argv list frozen as a tuple."""
+    return tuple(c if isinstance(c, str) else tuple(c) for c in commands)

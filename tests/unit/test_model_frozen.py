@@ -16,13 +16,10 @@ from pydantic import BaseModel
 
 from generator.build import load_lab
 from generator.model import FrozenMap, Lab
+from generator.render.seeds import render_seed
 from tests.golden.test_render_golden import BLUEPRINTS, REPO, images  # noqa: F401 (fixture)
 
 MUTABLE = (dict, list, set, bytearray)
-#: Raw cloud-init values the blueprint passes through to the seed as written (a ``runcmd``
-#: entry may be an argv list, ``user_data`` any YAML): render/seeds.py merges them as plain
-#: data. Left for a later change (freeze here, thaw in the seed renderer); nothing else may.
-RAW_PASSTHROUGH = frozenset({".cloud_init.bootcmd", ".cloud_init.runcmd", ".cloud_init.user_data"})
 
 
 def mutable_values(value: Any, path: str, seen: set[int]) -> Iterator[str]:
@@ -36,8 +33,6 @@ def mutable_values(value: Any, path: str, seen: set[int]) -> Iterator[str]:
     seen.add(id(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
-            if any(f"{path}.{f.name}".endswith(raw) for raw in RAW_PASSTHROUGH):
-                continue
             yield from mutable_values(getattr(value, f.name), f"{path}.{f.name}", seen)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
@@ -71,3 +66,74 @@ def test_frozen_map_freezes_and_thaws_json_like_data() -> None:
     assert not any(mutable_values(frozen, "x", set()))
     with pytest.raises(TypeError):
         frozen["a"] = 1  # type: ignore[index]
+
+
+#: Raw cloud-init data in two layers (group, then node): argv commands, nested ``user_data``
+#: mappings and lists, a raw key over a generated one. No bundled blueprint has ``user_data``.
+RAW_CLOUD_INIT = """\
+name: rawci
+groups:
+  g:
+    cloud_init:
+      bootcmd: [echo first, [sh, -c, echo argv]]
+      user_data:
+        zeta: {b: [1, {c: x}], a: true}
+        apt: {preserve_sources_list: true}
+        hostname: ignored-by-the-node
+nodes:
+  n1:
+    appliance: Ubuntu Cloud Guest
+    group: g
+    cloud_init:
+      runcmd: [[touch, /tmp/x], echo done]
+      user_data:
+        apt: {conf: "x"}
+        hostname: raw-wins
+        power_state: {mode: reboot, delay: now}
+"""
+
+#: The user-data these layers gave when the model held them as plain lists and dicts: raw keys
+#: merged last in sorted order, nested mappings in written order, argv entries as lists.
+RAW_USER_DATA = """\
+#cloud-config
+hostname: raw-wins
+fqdn: n1.lab.internal
+prefer_fqdn_over_hostname: false
+manage_etc_hosts: true
+users:
+- name: lab
+  shell: /bin/bash
+  lock_passwd: true
+  sudo: ALL=(ALL) NOPASSWD:ALL
+ssh_pwauth: false
+bootcmd:
+- echo first
+- - sh
+  - -c
+  - echo argv
+runcmd:
+- - touch
+  - /tmp/x
+- echo done
+apt:
+  conf: x
+power_state:
+  mode: reboot
+  delay: now
+zeta:
+  b:
+  - 1
+  - c: x
+  a: true
+"""
+
+
+def test_raw_cloud_init_is_frozen_and_renders_as_written(tmp_path: Path) -> None:
+    """``bootcmd``/``runcmd``/``user_data`` are frozen at resolve and thawed by the seed
+    renderer: the model holds no list or dict, and the user-data bytes are unchanged."""
+    (tmp_path / "lab.yaml").write_text(RAW_CLOUD_INIT)
+    lab = load_lab(tmp_path / "lab.yaml")
+    assert list(mutable_values(lab, "lab", set())) == []
+    node = lab.nodes[0]
+    hash(node.cloud_init)
+    assert render_seed(node, lab, None)["user-data"].decode() == RAW_USER_DATA
