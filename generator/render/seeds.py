@@ -123,7 +123,8 @@ def render_user_data(node: Node, lab: Lab, lab_public_key: str | None,
 
 
 def thawed_commands(commands: tuple[Command, ...]) -> list[str | list[str]]:
-    """The model's frozen commands as cloud-init lists (an argv tuple would dump as a tag)."""
+    """The model's frozen commands as plain lists, like the rest of the document (an add-on's
+    ``extra`` commands are lists too)."""
     return [c if isinstance(c, str) else list(c) for c in commands]
 
 
