@@ -1,6 +1,7 @@
 """Issue 19's built-in recipes ``frr`` and ``debian-12-netplan``: what their images hold, read
 back from the built qcow2 files (libguestfs, read-only; the images are the session's
-``recipe_images``, built once and cached). Their boots are tests/e2e/test_recipes_boot.py."""
+``recipe_images``, built once and cached). They boot in the mini lab
+(tests/e2e/test_openstack_mini_boot.py)."""
 
 from __future__ import annotations
 

@@ -38,7 +38,7 @@ def lab_image() -> BuiltImage:
     return build_image("debian-12", images_dir())
 
 
-#: The built-in recipes issue 19's boot runs (tests/e2e/test_recipes_boot.py).
+#: The built-in recipes the mini lab boots besides debian-12 (test_openstack_mini_boot.py).
 BOOT_RECIPES = ("frr", "debian-12-netplan")
 
 
