@@ -144,7 +144,9 @@ def bare_image_paths(doc: Any) -> Any:
     nodes = doc.get("topology", {}).get("nodes", []) if isinstance(doc, dict) else []
     for node in nodes if isinstance(nodes, list) else []:
         props = node.get("properties") if isinstance(node, dict) else None
-        for key, value in (props or {}).items():
+        if not isinstance(props, dict):
+            continue
+        for key, value in props.items():
             if key.endswith("image") and isinstance(value, str) and _absolute(value):
                 props[key] = PureWindowsPath(value).name if "\\" in value \
                     else PurePosixPath(value).name
