@@ -118,6 +118,8 @@ def _portable_snapshot(piece: Path, out: Path, member: str) -> None:
                     continue
                 if name == PROJECT_FILE:
                     doc = _json(src, name)
+                    if problem := project_problem(doc):
+                        raise ArchiveError(f"{piece}: {PROJECT_FILE}: {problem}")
                     dst.writestr(info, json.dumps(bare_image_paths(doc), indent=4))
                     continue
                 chunks = src.chunks(name)

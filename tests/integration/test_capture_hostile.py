@@ -133,6 +133,9 @@ def hostile_exports(tmp_path: Path) -> dict[str, tuple[Any, tuple[str, ...]]]:
                        ("project.gns3",)),
         "snapshot-not-a-zip": (Raw(zip_bytes(tmp_path, project, member(
             "snapshots/servers.gns3snapshot", b"not a zip"))), ("servers.gns3snapshot",)),
+        "snapshot-project-not-a-project": (Raw(zip_bytes(tmp_path, project, member(
+            "snapshots/servers.gns3snapshot", zip_bytes(tmp_path, member(
+                "project.gns3", b'{"topology": []}'))))), ("servers.gns3snapshot",)),
         "http-500": (Raw(b'{"message": "disk full"}', 500), ("HTTP 500", "disk full")),
         "cut-short": (Raw(exported_zip("lab", [node("r1")])[:200], length=1 << 20),
                       ("export",)),
@@ -141,7 +144,8 @@ def hostile_exports(tmp_path: Path) -> dict[str, tuple[Any, tuple[str, ...]]]:
 
 CASES = [
     "not-a-zip", "dotdot-member", "absolute-member", "zip-bomb", "project-not-json",
-    "project-not-a-project", "no-project", "snapshot-not-a-zip", "http-500", "cut-short"]
+    "project-not-a-project", "no-project", "snapshot-not-a-zip", "snapshot-project-not-a-project",
+    "http-500", "cut-short"]
 
 
 @pytest.mark.parametrize("case", CASES)
