@@ -11,6 +11,13 @@ node's start. Two things come from the guests' own clocks, read off the transcri
 - ``gns3lab: at U bootstrap start|host <node> up|stage <name> start``, printed by the
   controller's bootstrap with its own uptime U: placed on the host's clock through the
   controller's cloud-init line (same clock), so no line needs a host timestamp of its own.
+  A lab that boots again on the way (``capture --checkpoints``) prints ``bootstrap start``
+  and its cloud-init line once per boot: the marks after the k-th ``bootstrap start`` are
+  placed through the k-th cloud-init line, on that boot's own clock.
+
+A checkpoint (``capture --checkpoints``: the guests rest, GNS3 snapshots them, they boot again)
+is its own part of the time, from the end of the stage it follows to the start of the next
+one; :attr:`Timeline.ratio` leaves it out, since it is the capture's work, not the lab's.
 
 :func:`build_timeline` makes a :class:`Timeline`; :func:`render_text` prints it as a table and
 :func:`timeline_json` gives it as plain data (``push --timeline FILE``). The figure the
@@ -30,6 +37,7 @@ _CLOUD_INIT_UP = re.compile(r"Cloud-init v\. \S+ finished at .*?Up (?P<up>[0-9.]
 _MARK = re.compile(r"(?:^|\s)gns3lab: at (?P<up>[0-9.]+) (?P<what>.+?)\s*$")
 _HOST_UP = re.compile(r"host (?P<node>\S+) up")
 _STAGE_START = re.compile(r"stage (?P<name>\S+) start")
+_CHECKPOINT = re.compile(r"checkpoint after stage (?P<name>\S+):")
 CHECK_STAGE = "check"
 
 
@@ -67,12 +75,32 @@ class StageTimes:
 
 
 @dataclass(frozen=True)
+class CheckpointTimes:
+    """One checkpoint after stage ``after``: from that stage's end (the guests go to rest) to
+    the next stage's start on the lab's next boot (or to lab ready, or to the restart)."""
+
+    after: str
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
 class Timeline:
     nodes: tuple[NodeTimes, ...]
     stages: tuple[StageTimes, ...]
     controller: str | None = None
     bootstrap_start: float | None = None
     ready: float | None = None
+    checkpoints: tuple[CheckpointTimes, ...] = ()
+
+    @property
+    def paused(self) -> float:
+        """Seconds spent in checkpoints before lab ready."""
+        return sum(c.seconds for c in self.checkpoints)
 
     @property
     def guests_ready(self) -> float | None:
@@ -85,19 +113,21 @@ class Timeline:
         """Lab ready / the slowest guest's cloud-init finish (1.0 is the floor)."""
         if self.ready is None or not self.guests_ready:
             return None
-        return self.ready / self.guests_ready
+        return (self.ready - self.paused) / self.guests_ready
 
     def after_guests(self) -> dict[str, float]:
         """The seconds from the slowest guest's cloud-init finish to lab ready, by part: each
-        stage's share of that window ("stage <name>"), and "other" for the rest."""
+        stage's share of that window ("stage <name>"), the checkpoints' ("checkpoints", when
+        there are any), and "other" for the rest."""
         guests, ready = self.guests_ready, self.ready
         if guests is None or ready is None:
             return {}
         parts: dict[str, float] = {}
-        for stage in self.stages:
-            if stage.start is not None:
-                overlap = min(stage.end, ready) - max(stage.start, guests)
-                parts[f"stage {stage.name}"] = round(max(0.0, overlap), 1)
+        spans = [(f"stage {s.name}", s.start, s.end) for s in self.stages if s.start is not None]
+        spans += [("checkpoints", c.start, c.end) for c in self.checkpoints]
+        for name, start, end in spans:
+            overlap = max(0.0, min(end, ready) - max(start, guests))
+            parts[name] = round(parts.get(name, 0.0) + overlap, 1)
         parts["other"] = round(max(0.0, ready - guests) - sum(parts.values()), 1)
         return parts
 
@@ -105,23 +135,29 @@ class Timeline:
 # -- building ----------------------------------------------------------------------------------
 
 
-def _cloud_init_uptimes(transcripts: Mapping[str, str]) -> dict[str, float]:
-    """Node -> its uptime in the first ``Cloud-init … finished … Up N seconds`` line."""
-    out = {}
-    for node, text in transcripts.items():
-        if match := _CLOUD_INIT_UP.search(text):
-            out[node] = float(match["up"])
+def _cloud_init_uptimes(text: str) -> list[float]:
+    """The uptime in each ``Cloud-init … finished … Up N seconds`` line (one per boot)."""
+    return [float(m["up"]) for m in _CLOUD_INIT_UP.finditer(text)]
+
+
+def _marks(text: str) -> list[tuple[int, float, str]]:
+    """The controller's ``gns3lab: at U WHAT`` lines as (boot, U, WHAT), in order; a boot is
+    counted from each ``bootstrap start`` (0 for the first)."""
+    out, boot = [], -1
+    for line in text.splitlines():
+        if m := _MARK.search(line):
+            boot += m["what"] == "bootstrap start"
+            out.append((max(boot, 0), float(m["up"]), m["what"]))
     return out
-
-
-def _marks(text: str) -> list[tuple[float, str]]:
-    """The controller's ``gns3lab: at U WHAT`` lines as (U, WHAT), in order."""
-    return [(float(m["up"]), m["what"]) for line in text.splitlines()
-            if (m := _MARK.search(line))]
 
 
 def _first(times: dict[str, float], key: str, value: float) -> None:
     times.setdefault(key, value)
+
+
+def _first_of(values: list[float] | None) -> float | None:
+    """The first boot's value (None: not seen)."""
+    return values[0] if values else None
 
 
 def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mapping[str, str],
@@ -133,39 +169,61 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
     starts = [t for t, e in events if e.kind == "started"]
     origin = min(starts) if starts else min(t for t, _ in events)
     started: dict[str, float] = {}
-    cloud_init: dict[str, float] = {}
+    cloud_init: dict[str, list[float]] = {}  # node -> when each boot's line was seen
     ends: list[tuple[str, float, bool]] = []
+    pauses: list[tuple[str, float]] = []
     ready, controller = None, (stages or {}).get("controller")
     for t, event in events:
         rel = round(t - origin, 1)
         if event.kind == "started" and event.node:
             _first(started, event.node, rel)
         elif event.kind == "cloud-init" and event.node:
-            _first(cloud_init, event.node, rel)
+            cloud_init.setdefault(event.node, []).append(rel)
         elif event.kind == "stage":
             ends.append((event.args[0], rel, bool(event.ok)))
             controller = controller or event.node
         elif event.kind == "ready" and ready is None:
             ready, controller = rel, controller or event.node
-    uptimes = _cloud_init_uptimes(transcripts)
-    booted = {n: round(cloud_init[n] - up, 1) for n, up in uptimes.items() if n in cloud_init}
+        elif event.kind == "stopped" and (m := _CHECKPOINT.match(event.message)):
+            pauses.append((m["name"], rel))
+    # each boot's uptime 0 on the host's clock: when its cloud-init line was seen, minus it
+    boots = {n: [round(seen - up, 1) for seen, up in zip(
+        cloud_init.get(n, []), _cloud_init_uptimes(text), strict=False)]
+        for n, text in transcripts.items()}
     ssh_up: dict[str, float] = {}
     stage_start: dict[str, float] = {}
     bootstrap: float | None = None
-    if controller in booted:  # the controller's uptime 0 on the host's clock
-        for up, what in _marks(transcripts.get(controller, "")):
-            at = round(booted[controller] + up, 1)
-            if what == "bootstrap start":
-                bootstrap = at if bootstrap is None else bootstrap
-            elif m := _HOST_UP.fullmatch(what):
-                _first(ssh_up, m["node"], at)
-            elif m := _STAGE_START.fullmatch(what):
-                _first(stage_start, m["name"], at)
+    clocks = boots.get(controller or "", [])
+    for boot, up, what in _marks(transcripts.get(controller or "", "")):
+        if boot >= len(clocks):
+            continue  # that boot's cloud-init line was not seen: no clock to place it on
+        at = round(clocks[boot] + up, 1)
+        if what == "bootstrap start":
+            bootstrap = at if bootstrap is None else bootstrap
+        elif m := _HOST_UP.fullmatch(what):
+            _first(ssh_up, m["node"], at)
+        elif m := _STAGE_START.fullmatch(what):
+            _first(stage_start, m["name"], at)
     names = list(dict.fromkeys([*started, *cloud_init, *transcripts]))
-    nodes = tuple(NodeTimes(n, started.get(n), booted.get(n), ssh_up.get(n), cloud_init.get(n))
-                  for n in names)
-    return Timeline(nodes=nodes, stages=_stages(ends, stage_start, ssh_up, bootstrap, stages),
-                    controller=controller, bootstrap_start=bootstrap, ready=ready)
+    nodes = tuple(NodeTimes(n, started.get(n), _first_of(boots.get(n)), ssh_up.get(n),
+                            _first_of(cloud_init.get(n))) for n in names)
+    timed = _stages(ends, stage_start, ssh_up, bootstrap, stages)
+    return Timeline(nodes=nodes, stages=timed, controller=controller, bootstrap_start=bootstrap,
+                    ready=ready, checkpoints=_checkpoints(pauses, timed, ready))
+
+
+def _checkpoints(pauses: list[tuple[str, float]], stages: tuple[StageTimes, ...],
+                 ready: float | None) -> tuple[CheckpointTimes, ...]:
+    """Each checkpoint, from its stage's end to the next stage's start (or lab ready)."""
+    out = []
+    for after, seen in pauses:
+        names = [s.name for s in stages]
+        here = names.index(after) if after in names else None
+        start = stages[here].end if here is not None else seen
+        later = stages[here + 1].start if here is not None and here + 1 < len(stages) else None
+        end = later if later is not None and later >= start else ready
+        out.append(CheckpointTimes(after, start, end if end is not None else start))
+    return tuple(out)
 
 
 def _stages(ends: list[tuple[str, float, bool]], start: dict[str, float],
@@ -209,6 +267,8 @@ def timeline_json(tl: Timeline) -> dict[str, Any]:
                     "ok": s.ok, "seconds": None if s.seconds is None else round(s.seconds, 1),
                     "waiting": round(s.waiting, 1), "share": _share(s.seconds, tl.ready)}
                    for s in tl.stages],
+        "checkpoints": [{"after": c.after, "start": c.start, "end": c.end,
+                         "seconds": round(c.seconds, 1)} for c in tl.checkpoints],
         "after_guests": {"seconds": (None if tl.ready is None or tl.guests_ready is None
                                      else round(tl.ready - tl.guests_ready, 1)),
                          "parts": tl.after_guests()},
@@ -239,7 +299,11 @@ def render_text(tl: Timeline) -> str:
     if tl.ready is None:
         lines.append("lab ready: not seen")
         return "\n".join(lines) + "\n"
-    lines.append(f"lab ready at {tl.ready:.1f} s")
+    for c in tl.checkpoints:
+        lines.append(f"{'(checkpoint)':<16}{_cell(c.start)}{'':>9}{_cell(c.end)}"
+                     f"{_cell(c.seconds, 11)}  after {c.after}: rest, snapshot, boot again")
+    lines.append(f"lab ready at {tl.ready:.1f} s"
+                 + (f" ({tl.paused:.1f} s of it in checkpoints)" if tl.checkpoints else ""))
     if tl.guests_ready is not None and tl.ratio is not None:
         parts = ", ".join(f"{k} {v:.1f} s" for k, v in tl.after_guests().items() if v)
         lines.append(f"slowest guest's cloud-init finished at {tl.guests_ready:.1f} s: lab "

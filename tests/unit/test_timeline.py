@@ -130,3 +130,55 @@ def test_a_failed_lab_and_no_marks() -> None:
     text = render_text(tl)
     assert "FAILED" in text.splitlines()[-2] and text.endswith("lab ready: not seen\n")
     assert build_timeline([], {}, None).stages == ()
+
+
+def checkpointed() -> tuple[list[tuple[float, PushEvent]], dict[str, str]]:
+    """The same lab captured with --checkpoints: after 'servers' the guests rest, GNS3
+    snapshots them and they boot again; the controller's second boot prints its own
+    'bootstrap start', cloud-init line (Up 65 s, seen at +220: that boot's uptime 0 is +155)
+    and 'stage check start' at its uptime 60 (+215)."""
+    first = [(t, n, line) for t, n, line in CONSOLE if "check" not in line and "ready" not in line]
+    events = [(T0 + i * 0.5, PushEvent("started", "started", node))
+              for i, node in enumerate(("mgmt", "srv1", "srv2"))]
+    for t, node, line in first:
+        events.append((t, parse_console_line(node, line)))  # type: ignore[arg-type]
+    events += [(T0 + 130.5, PushEvent("stopped", "checkpoint after stage servers: pausing and "
+                                      "powering off the guests")),
+               (T0 + 150.0, PushEvent("stopped", "snapshot 'servers' taken; starting the lab "
+                                      "again"))]
+    second = [(T0 + 220.0, "mgmt", CI.format(up="65.00")),
+              (T0 + 222.0, "mgmt", "gns3lab: stage check ok"),
+              (T0 + 222.2, "mgmt", "gns3lab: lab ready")]
+    for t, node, line in second:
+        events.append((t, parse_console_line(node, line)))  # type: ignore[arg-type]
+    text = {node: "".join(f"{line}\n" for _, n, line in first if n == node)
+            for node in ("mgmt", "srv1", "srv2")}
+    text["mgmt"] = (f"{CI.format(up='60.50')}\n" + "\n".join(MARKS[:4]) + "\n"
+                    "gns3lab: stage servers ok\n[  OK  ] Reached target Power-Off.\n"
+                    "gns3lab: at 50.00 bootstrap start\n"
+                    "gns3lab: stage servers done before\n"
+                    f"{CI.format(up='65.00')}\n"
+                    "gns3lab: at 60.00 stage check start\n"
+                    "gns3lab: stage check ok\ngns3lab: lab ready\n")
+    return events, text
+
+
+def test_a_checkpoint_is_its_own_part_and_the_next_boot_has_its_own_clock() -> None:
+    """capture --checkpoints: the second boot's marks are placed on that boot's clock (they
+    were placed on the first boot's, so 'check' started before 'servers' ended), and the
+    checkpoint (servers' end to check's start) is left out of the ratio."""
+    events, text = checkpointed()
+    tl = build_timeline(events, text, STAGES)
+    starts = {s.name: (s.start, s.end) for s in tl.stages}
+    assert starts == {"servers": (50.1 + 1.5, 130.0), "check": (215.0, 222.0)}
+    assert [(c.after, c.start, c.end) for c in tl.checkpoints] == [("servers", 130.0, 215.0)]
+    assert tl.paused == 85.0 and tl.ready == 222.2
+    assert tl.ratio == pytest.approx((222.2 - 85.0) / 118.5)
+    assert tl.after_guests() == {"stage servers": 11.5, "checkpoints": 85.0,
+                                 "stage check": 7.0, "other": 0.2}
+    assert tl.bootstrap_start == 51.5  # the first boot's
+    assert {n.node: n.booted for n in tl.nodes}["mgmt"] == 1.5  # the first boot's kernel
+    data = timeline_json(tl)
+    assert data["checkpoints"] == [{"after": "servers", "start": 130.0, "end": 215.0,
+                                    "seconds": 85.0}]
+    assert "(checkpoint)" in render_text(tl) and "85.0 s of it in checkpoints" in render_text(tl)
