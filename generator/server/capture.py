@@ -31,6 +31,7 @@ from generator.server.consoles import Progress, PushEvent
 from generator.server.facts import read_archive
 from generator.server.push import HTTP_TIMEOUT, PushResult, push_archive, start_order
 from generator.server.snapshots import EXPORT_TIMEOUT, SnapshotClient, rest
+from generator.server.timeline import TIMELINE_KINDS, build_timeline
 
 #: What a GNS3 version looks like (2.2.61, 3.0.6, 3.1.0rc1, 2.2.0a1+dev): it goes into the
 #: captured manifest, so a server that answers anything else is not captured from.
@@ -80,9 +81,17 @@ class _Checkpoints:
         self.first_start: float | None = None
         self.times: list[CaptureStage] = []
         self.taken: list[str] = []
+        self.events: list[tuple[float, PushEvent]] = []
+
+    def emit(self, event: PushEvent) -> None:
+        """Pass ``event`` on, keeping the host's clock of those a timeline reads (push's own
+        timeline never sees the checkpoints, which happen here)."""
+        if event.kind in TIMELINE_KINDS:
+            self.events.append((time.monotonic(), event))
+        self.progress(event)
 
     def __call__(self, event: PushEvent) -> None:
-        self.progress(event)
+        self.emit(event)
         now = time.monotonic()
         if event.kind == "imported" and event.args:
             self.pid = event.args[0]
@@ -99,12 +108,13 @@ class _Checkpoints:
 
     def checkpoint(self, stage: str) -> None:
         """Rest the guests, snapshot the project as ``stage``, start the nodes again."""
-        self.progress(PushEvent("stopped", f"checkpoint after stage {stage}: pausing and "
-                                "powering off the guests"))
+        self.emit(PushEvent("stopped", f"checkpoint after stage {stage}: pausing and "
+                            "powering off the guests", args=("checkpoint", stage)))
         rest(self.client, self.pid)
         self.client.take_snapshot(self.pid, stage)
         self.taken.append(stage)
-        self.progress(PushEvent("stopped", f"snapshot {stage!r} taken; starting the lab again"))
+        self.emit(PushEvent("stopped", f"snapshot {stage!r} taken; starting the lab again",
+                            args=("restart", stage)))
         ids = {n["name"]: n["node_id"] for n in self.client.nodes(self.pid)}
         for node in self.order:
             if node in ids:
@@ -133,6 +143,8 @@ def capture_archive(archive: Path, server_url: str, out_dir: Path, *,
     source = sha256_file(archive)
     push = push_archive(archive, server_url, username=username, password=password, name=name,
                         wait=True, timeout=timeout, stall=stall, progress=hook)
+    if hook.taken and push.timeline is not None:  # push's own timeline saw no checkpoint
+        push.timeline = build_timeline(hook.events, push.transcripts, facts.stages)
     if not push.ready:
         raise CaptureFailed(push)
     ready = time.monotonic() - (hook.first_start or time.monotonic())

@@ -51,7 +51,7 @@ from generator.server.placement import (
     repack,
     settle_imported,
 )
-from generator.server.timeline import Timeline, build_timeline
+from generator.server.timeline import TIMELINE_KINDS, Timeline, build_timeline
 
 __all__ = ["CheckResult", "NodeInfo", "PushEvent", "PushResult", "parse_console_line",
            "push_archive", "read_archive", "start_order"]
@@ -183,7 +183,7 @@ class _Stamped:
     cloud-init finishes, stages, ready: a few per node, never the console lines, whose number
     a guest decides)."""
 
-    KINDS = frozenset({"started", "cloud-init", "stage", "ready"})
+    KINDS = TIMELINE_KINDS
     LIMIT = 100_000  # a console flooding marker lines must not grow this without end
 
     def __init__(self, progress: Progress) -> None:

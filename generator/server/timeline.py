@@ -13,7 +13,9 @@ node's start. Two things come from the guests' own clocks, read off the transcri
   controller's cloud-init line (same clock), so no line needs a host timestamp of its own.
   A lab that boots again on the way (``capture --checkpoints``) prints ``bootstrap start``
   and its cloud-init line once per boot: the marks after the k-th ``bootstrap start`` are
-  placed through the k-th cloud-init line, on that boot's own clock.
+  placed through the k-th cloud-init line, on that boot's own clock, or, when that line came
+  after the wait ended (the bootstrap may say ``lab ready`` before cloud-init is done), through
+  the checkpoint's restart (the controller starts first; a few seconds early).
 
 A checkpoint (``capture --checkpoints``: the guests rest, GNS3 snapshots them, they boot again)
 is its own part of the time, from the end of the stage it follows to the start of the next
@@ -37,7 +39,10 @@ _CLOUD_INIT_UP = re.compile(r"Cloud-init v\. \S+ finished at .*?Up (?P<up>[0-9.]
 _MARK = re.compile(r"(?:^|\s)gns3lab: at (?P<up>[0-9.]+) (?P<what>.+?)\s*$")
 _HOST_UP = re.compile(r"host (?P<node>\S+) up")
 _STAGE_START = re.compile(r"stage (?P<name>\S+) start")
-_CHECKPOINT = re.compile(r"checkpoint after stage (?P<name>\S+):")
+#: The events a timeline reads (push keeps the host's clock of these, never console lines):
+#: a checkpoint's are ``stopped`` events with ``args`` ``("checkpoint", stage)`` when the
+#: guests go to rest and ``("restart", stage)`` when they start again.
+TIMELINE_KINDS = frozenset({"started", "cloud-init", "stage", "ready", "stopped"})
 CHECK_STAGE = "check"
 
 
@@ -172,6 +177,7 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
     cloud_init: dict[str, list[float]] = {}  # node -> when each boot's line was seen
     ends: list[tuple[str, float, bool]] = []
     pauses: list[tuple[str, float]] = []
+    restarts: list[float] = []
     ready, controller = None, (stages or {}).get("controller")
     for t, event in events:
         rel = round(t - origin, 1)
@@ -184,8 +190,10 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
             controller = controller or event.node
         elif event.kind == "ready" and ready is None:
             ready, controller = rel, controller or event.node
-        elif event.kind == "stopped" and (m := _CHECKPOINT.match(event.message)):
-            pauses.append((m["name"], rel))
+        elif event.kind == "stopped" and event.args[:1] == ("checkpoint",):
+            pauses.append((event.args[-1], rel))
+        elif event.kind == "stopped" and event.args[:1] == ("restart",):
+            restarts.append(rel)
     # each boot's uptime 0 on the host's clock: when its cloud-init line was seen, minus it
     boots = {n: [round(seen - up, 1) for seen, up in zip(
         cloud_init.get(n, []), _cloud_init_uptimes(text), strict=False)]
@@ -194,9 +202,10 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
     stage_start: dict[str, float] = {}
     bootstrap: float | None = None
     clocks = boots.get(controller or "", [])
+    clocks += restarts[max(0, len(clocks) - 1):]  # later boots without their cloud-init line
     for boot, up, what in _marks(transcripts.get(controller or "", "")):
         if boot >= len(clocks):
-            continue  # that boot's cloud-init line was not seen: no clock to place it on
+            continue  # no clock to place that boot's marks on
         at = round(clocks[boot] + up, 1)
         if what == "bootstrap start":
             bootstrap = at if bootstrap is None else bootstrap

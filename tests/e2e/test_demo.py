@@ -156,6 +156,12 @@ def test_demo_lab_builds_itself(demo: BuildResult, captured_demo: Captured,  # t
         assert captured_demo.capture.snapshots == ["servers", "check"]
         assert [s["name"] for s in timeline["stages"]] == ["servers", "check"]
         assert timeline["ready"] and timeline["guests_ready"]
+        # the checkpoint is its own part: from servers' end to check's start on the next boot
+        servers, check = timeline["stages"]
+        (pause,) = timeline["checkpoints"]
+        assert pause["after"] == "servers" and pause["start"] == servers["end"]
+        assert servers["end"] < pause["end"] == check["start"] < check["end"], timeline
+        assert all(v >= 0 for v in timeline["after_guests"]["parts"].values()), timeline
 
 
 @pytest.mark.timeout(2700)

@@ -143,9 +143,9 @@ def checkpointed() -> tuple[list[tuple[float, PushEvent]], dict[str, str]]:
     for t, node, line in first:
         events.append((t, parse_console_line(node, line)))  # type: ignore[arg-type]
     events += [(T0 + 130.5, PushEvent("stopped", "checkpoint after stage servers: pausing and "
-                                      "powering off the guests")),
+                                      "powering off the guests", args=("checkpoint", "servers"))),
                (T0 + 150.0, PushEvent("stopped", "snapshot 'servers' taken; starting the lab "
-                                      "again"))]
+                                      "again", args=("restart", "servers")))]
     second = [(T0 + 220.0, "mgmt", CI.format(up="65.00")),
               (T0 + 222.0, "mgmt", "gns3lab: stage check ok"),
               (T0 + 222.2, "mgmt", "gns3lab: lab ready")]
@@ -182,3 +182,16 @@ def test_a_checkpoint_is_its_own_part_and_the_next_boot_has_its_own_clock() -> N
     assert data["checkpoints"] == [{"after": "servers", "start": 130.0, "end": 215.0,
                                     "seconds": 85.0}]
     assert "(checkpoint)" in render_text(tl) and "85.0 s of it in checkpoints" in render_text(tl)
+
+
+def test_a_later_boot_without_its_cloud_init_line_is_placed_by_the_restart() -> None:
+    """The real demo's second boot: the controller said 'lab ready' before its cloud-init line
+    came, so the wait ended without it; its marks go through the checkpoint's restart (+150:
+    'stage check start' at uptime 60 is +210), not dropped (the stage's start then fell back
+    to the previous stage's end and the checkpoint disappeared into the check stage)."""
+    events, text = checkpointed()
+    events = [(t, e) for t, e in events if not (e.kind == "cloud-init" and t > T0 + 200)]
+    tl = build_timeline(events, text, STAGES)
+    assert {s.name: s.start for s in tl.stages} == {"servers": 51.6, "check": 210.0}
+    assert [(c.after, c.start, c.end) for c in tl.checkpoints] == [("servers", 130.0, 210.0)]
+    assert tl.ratio == pytest.approx((222.2 - 80.0) / 118.5)
