@@ -31,7 +31,7 @@ from generator.server.consoles import Progress, PushEvent
 from generator.server.facts import read_archive
 from generator.server.push import HTTP_TIMEOUT, PushResult, push_archive, start_order
 from generator.server.snapshots import EXPORT_TIMEOUT, SnapshotClient, rest
-from generator.server.timeline import TIMELINE_KINDS, build_timeline
+from generator.server.timeline import EVENT_LIMIT, TIMELINE_KINDS, build_timeline
 
 #: What a GNS3 version looks like (2.2.61, 3.0.6, 3.1.0rc1, 2.2.0a1+dev): it goes into the
 #: captured manifest, so a server that answers anything else is not captured from.
@@ -86,7 +86,7 @@ class _Checkpoints:
     def emit(self, event: PushEvent) -> None:
         """Pass ``event`` on, keeping the host's clock of those a timeline reads (push's own
         timeline never sees the checkpoints, which happen here)."""
-        if event.kind in TIMELINE_KINDS:
+        if event.kind in TIMELINE_KINDS and len(self.events) < EVENT_LIMIT:
             self.events.append((time.monotonic(), event))
         self.progress(event)
 

@@ -51,7 +51,7 @@ from generator.server.placement import (
     repack,
     settle_imported,
 )
-from generator.server.timeline import TIMELINE_KINDS, Timeline, build_timeline
+from generator.server.timeline import EVENT_LIMIT, TIMELINE_KINDS, Timeline, build_timeline
 
 __all__ = ["CheckResult", "NodeInfo", "PushEvent", "PushResult", "parse_console_line",
            "push_archive", "read_archive", "start_order"]
@@ -184,7 +184,7 @@ class _Stamped:
     a guest decides)."""
 
     KINDS = TIMELINE_KINDS
-    LIMIT = 100_000  # a console flooding marker lines must not grow this without end
+    LIMIT = EVENT_LIMIT
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress

@@ -43,6 +43,9 @@ _STAGE_START = re.compile(r"stage (?P<name>\S+) start")
 #: a checkpoint's are ``stopped`` events with ``args`` ``("checkpoint", stage)`` when the
 #: guests go to rest and ``("restart", stage)`` when they start again.
 TIMELINE_KINDS = frozenset({"started", "cloud-init", "stage", "ready", "stopped"})
+#: At most this many of them are kept: a console flooding marker lines must not grow the list
+#: without end (a few per node is what a lab prints).
+EVENT_LIMIT = 100_000
 CHECK_STAGE = "check"
 
 
