@@ -152,7 +152,7 @@ def rest(client: SnapshotClient, pid: str, wait: float = STOP_WAIT) -> None:
         if not running:
             return
         if time.monotonic() > deadline:
-            raise ServerError(f"nodes still running {wait:g} s after the stop: "
-                              f"{', '.join(sorted(running))}",
+            raise ServerError(f"the GNS3 server at {client.url} still runs nodes {wait:g} s "
+                              f"after their stop: {', '.join(sorted(running))}",
                               hint="stop them in GNS3, then capture again")
         time.sleep(0.5)

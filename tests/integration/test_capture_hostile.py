@@ -29,6 +29,7 @@ from click.testing import CliRunner, Result
 from generator.cli import main
 from generator.errors import ServerError
 from generator.server.capture import capture_archive
+from generator.server.snapshots import SnapshotClient, rest
 from tests.helpers import REPO
 from tests.support.fake_gns3 import FakeGns3, Raw, Stream, TelnetConsole, exported_zip, node
 from tests.support.hostile_archives import member, repeated, write_zip
@@ -238,6 +239,16 @@ def test_the_library_raises_a_server_error(tmp_path: Path, server: FakeGns3,
     with pytest.raises(ServerError, match="not a GNS3 project export"):
         capture_archive(archive, server.url, tmp_path / "out", timeout=60)
     assert not (tmp_path / "out").exists()
+
+
+def test_nodes_that_never_stop_are_named_with_their_server(server: FakeGns3) -> None:
+    """A server that keeps saying 'started' after the stop: the wait ends with a ServerError
+    naming the server and the nodes (it named the nodes only)."""
+    server.replies["nodes"] = [node("r1", status="started"), node("r2", status="suspended")]
+    with pytest.raises(ServerError) as caught:
+        rest(SnapshotClient(server.url), "p1", wait=1.0)
+    assert server.url in caught.value.message and "r1, r2" in caught.value.message
+    assert caught.value.hint
 
 
 def test_an_endless_export_that_fills_the_disk_leaves_nothing(tmp_path: Path, server: FakeGns3,
