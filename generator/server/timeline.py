@@ -205,7 +205,8 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
     stage_start: dict[str, float] = {}
     bootstrap: float | None = None
     clocks = boots.get(controller or "", [])
-    clocks += restarts[max(0, len(clocks) - 1):]  # later boots without their cloud-init line
+    if clocks:  # later boots without their cloud-init line: boot k started at restart k-1
+        clocks = [*clocks, *restarts[len(clocks) - 1:]]
     for boot, up, what in _marks(transcripts.get(controller or "", "")):
         if boot >= len(clocks):
             continue  # no clock to place that boot's marks on
@@ -227,9 +228,8 @@ def build_timeline(events: Sequence[tuple[float, PushEvent]], transcripts: Mappi
 def _checkpoints(pauses: list[tuple[str, float]], stages: tuple[StageTimes, ...],
                  ready: float | None) -> tuple[CheckpointTimes, ...]:
     """Each checkpoint, from its stage's end to the next stage's start (or lab ready)."""
-    out = []
+    out, names = [], [s.name for s in stages]
     for after, seen in pauses:
-        names = [s.name for s in stages]
         here = names.index(after) if after in names else None
         start = stages[here].end if here is not None else seen
         later = stages[here + 1].start if here is not None and here + 1 < len(stages) else None

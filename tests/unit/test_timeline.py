@@ -195,3 +195,13 @@ def test_a_later_boot_without_its_cloud_init_line_is_placed_by_the_restart() -> 
     assert {s.name: s.start for s in tl.stages} == {"servers": 51.6, "check": 210.0}
     assert [(c.after, c.start, c.end) for c in tl.checkpoints] == [("servers", 130.0, 210.0)]
     assert tl.ratio == pytest.approx((222.2 - 80.0) / 118.5)
+
+
+def test_without_the_first_cloud_init_line_no_boot_is_placed_by_a_restart() -> None:
+    """No clock for the first boot (its cloud-init line never seen): its marks are not put on
+    the restart's clock, which is the second boot's."""
+    events, text = checkpointed()
+    events = [(t, e) for t, e in events if not (e.kind == "cloud-init" and e.node == "mgmt")]
+    tl = build_timeline(events, text, STAGES)
+    assert tl.bootstrap_start is None
+    assert {s.name: s.start for s in tl.stages} == {"servers": None, "check": 130.0}
