@@ -129,8 +129,12 @@ def _portable_snapshot(piece: Path, out: Path, member: str) -> None:
                     for chunk in chunks:
                         fh.write(chunk)
     except ArchiveError as exc:
-        detail = exc.message.removeprefix(f"{piece}: ")
-        raise ArchiveError(f"snapshot {member}: {detail}") from None
+        raise _in_snapshot(exc, piece, member) from None
+
+
+def _in_snapshot(exc: ArchiveError, piece: Path, member: str) -> ArchiveError:
+    """``exc`` about the working copy ``piece``, told about the snapshot ``member``."""
+    return ArchiveError(f"snapshot {member}: {exc.message.removeprefix(f'{piece}: ')}")
 
 
 def _json(src: SafeArchive, name: str) -> Any:
@@ -165,8 +169,7 @@ def _snapshot_files(piece: Path, member: str) -> dict[str, FileRecord]:
     try:
         return files_of(piece)
     except ArchiveError as exc:
-        detail = exc.message.removeprefix(f"{piece}: ")
-        raise ArchiveError(f"snapshot {member}: {detail}") from None
+        raise _in_snapshot(exc, piece, member) from None
 
 
 def _write(dst: zipfile.ZipFile, name: str, chunks: Iterator[bytes]) -> FileRecord:
