@@ -1,15 +1,18 @@
 """libguestfs injection into qcow2 overlays (generator/write/inject.py and its parts:
 inject_session, inject_tar, inject_units, inject_accounts).
 
-Launches (about 20 s each under TCG): one to build the test bases, one for the good injection
-(root found by the /etc probe), one to read it back through a fresh handle (root found by
-inspect_os, which costs about one more launch), one for all the in-guest error cases.
+Launches (about 20 s each under TCG): one for the good injection (root found by the /etc
+probe), one to read it back through a fresh handle (root found by inspect_os, which costs about
+one more launch), one for all the in-guest error cases. The test bases take none: their
+filesystems are made on the host (``mke2fs -d``, tests/support/standin_images.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +26,7 @@ from generator.write.disks import create_blank_disk, create_overlay
 from generator.write.inject import GuestFile, Injection, inject_all
 from generator.write.inject_units import install_targets
 from tests.support.readback import launches, read_back_many
+from tests.support.standin_images import to_qcow2, write_fs, write_full_fs
 
 pytestmark = pytest.mark.slow
 
@@ -43,71 +47,63 @@ KEY_ROOT = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHJvb3Ryb290cm9vdHJvb3Ryb290 roo
 NODES = ("flat-a", "flat-b", "mbr-a", "mbr-b.lab.test")
 
 
-def _populate(g) -> None:
-    """A minimal Debian-like tree: accounts, hosts, a unit in /lib, a symlink to replace."""
-    for d in ("/etc/systemd/system", "/root", "/lib/systemd/system", "/home/lab/.ssh"):
-        g.mkdir_p(d)
-    for path, text in (("/etc/passwd", PASSWD), ("/etc/group", GROUP), ("/etc/hosts", HOSTS),
-                       ("/etc/hostname", "base-image\n"),
-                       ("/lib/systemd/system/lab-sample.service", SAMPLE_UNIT),
-                       ("/home/lab/.ssh/authorized_keys", KEY_LAB + "\n")):
-        g.write(path, text.encode())
-    g.chmod(0o700, "/root")
-    g.chown(1000, 1000, "/home/lab")
-    g.ln_s("/etc/hostname", "/etc/old-link")
+def _populate(root: Path) -> Path:
+    """A minimal Debian-like tree in the host folder ``root``: accounts, hosts, a unit in /lib,
+    a symlink to replace (modes and owners as a guest's: dirs 0755, files 0644, root's)."""
+    for d in ("etc/systemd/system", "root", "lib/systemd/system", "home/lab/.ssh"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for path, text in (("etc/passwd", PASSWD), ("etc/group", GROUP), ("etc/hosts", HOSTS),
+                       ("etc/hostname", "base-image\n"),
+                       ("lib/systemd/system/lab-sample.service", SAMPLE_UNIT),
+                       ("home/lab/.ssh/authorized_keys", KEY_LAB + "\n")):
+        (root / path).write_text(text)
+    for path in (root, *root.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (root / "root").chmod(0o700)
+    os.chown(root / "home/lab", 1000, 1000)
+    (root / "etc/old-link").symlink_to("/etc/hostname")
+    return root
 
 
-def _fill(g) -> None:
-    """Fill the mounted filesystem to the last block."""
-    st = g.statvfs("/")
-    try:
-        g.fill(0, st["bfree"] * st["bsize"] + (1 << 20), "/filler")
-    except RuntimeError:
-        pass
+def _populate_mbr(d: Path) -> tuple[Path, Path]:
+    """The trees of the partitioned base: /boot's (p1) and the root's (p2, with /bin/sh and
+    os-release, so inspection finds a Linux root, and an fstab naming both by UUID)."""
+    boot, root = d / "mbr-p1", _populate(d / "mbr-p2")
+    boot.mkdir(mode=0o755)
+    (boot / "BOOT_PART").write_text("p1\n")
+    (root / "bin").mkdir(mode=0o755)
+    (root / "bin/sh").write_bytes(b"")
+    (root / "bin/sh").chmod(0o755)
+    (root / "boot").mkdir(mode=0o755)
+    (root / "etc/os-release").write_text("ID=debian\nVERSION_ID=12\nNAME=\"Debian GNU/Linux\"\n")
+    return boot, root
 
 
 def _build_bases(d: Path) -> dict[str, Path]:
     """flat: whole-disk ext4, no /bin/sh (inspection fails, /etc fallback); mbr: two partitions,
     /boot on p1 and root on p2 with fstab by UUID (inspection works); tiny: full ext4;
-    blank: no filesystem. One launch."""
-    import guestfs
+    blank: no filesystem. No launch: ``mke2fs -d`` makes each filesystem from a host folder."""
     bases = {name: d / f"{name}.qcow2" for name in ("flat", "mbr", "tiny", "blank")}
-    for name, size in (("flat", 64), ("mbr", 96), ("tiny", 16), ("blank", 16)):
-        create_blank_disk(bases[name], size << 20)
-    g = guestfs.GuestFS(python_return_dict=True)
-    try:
-        for name in ("flat", "mbr", "tiny"):
-            g.add_drive_opts(str(bases[name]), format="qcow2", readonly=False)
-        g.launch()
-        g.mkfs("ext4", "/dev/sda")
-        g.mount("/dev/sda", "/")
-        _populate(g)
-        g.umount_all()
-        g.part_init("/dev/sdb", "mbr")
-        g.part_add("/dev/sdb", "p", 2048, 2048 + 32768 - 1)
-        g.part_add("/dev/sdb", "p", 2048 + 32768, -1)
-        g.mkfs("ext2", "/dev/sdb1")
-        g.mkfs("ext4", "/dev/sdb2")
-        g.mount("/dev/sdb2", "/")
-        _populate(g)
-        g.mkdir_p("/bin")
-        g.write("/bin/sh", b"")
-        g.chmod(0o755, "/bin/sh")
-        g.write("/etc/os-release", b"ID=debian\nVERSION_ID=12\nNAME=\"Debian GNU/Linux\"\n")
-        g.write("/etc/fstab", f"UUID={g.vfs_uuid('/dev/sdb2')} / ext4 defaults 0 1\n"
-                f"UUID={g.vfs_uuid('/dev/sdb1')} /boot ext2 defaults 0 2\n".encode())
-        g.mkdir("/boot")
-        g.mount("/dev/sdb1", "/boot")
-        g.write("/boot/BOOT_PART", b"p1\n")
-        g.umount_all()
-        g.mkfs("ext4", "/dev/sdc")
-        g.mount("/dev/sdc", "/")
-        _populate(g)
-        _fill(g)
-        g.umount_all()
-        g.shutdown()
-    finally:
-        g.close()
+    create_blank_disk(bases["blank"], 16 << 20)
+    trees = d / "trees"
+    write_fs(d / "flat.raw", _populate(trees / "flat"), 64 << 20)
+    write_full_fs(d / "tiny.raw", _populate(trees / "tiny"), 16 << 20)
+    p1, p2 = (2048 * 512, 32768 * 512), (34816 * 512, (96 << 20) - 34816 * 512)
+    raw = d / "mbr.raw"
+    with raw.open("wb") as f:
+        f.truncate(96 << 20)
+    subprocess.run(["sfdisk", "-q", str(raw)], check=True, capture_output=True, text=True,
+                   input=f"label: dos\nstart={p1[0] // 512}, size={p1[1] // 512}, type=83\n"
+                         f"start={p2[0] // 512}, type=83\n")
+    uuids = {"boot": str(uuid.uuid4()), "root": str(uuid.uuid4())}
+    boot, root = _populate_mbr(trees)
+    (root / "etc/fstab").write_text(f"UUID={uuids['root']} / ext4 defaults 0 1\n"
+                                    f"UUID={uuids['boot']} /boot ext2 defaults 0 2\n")
+    write_fs(raw, boot, p1[1], offset=p1[0], fs_type="ext2", uuid=uuids["boot"])
+    write_fs(raw, root, p2[1], offset=p2[0], uuid=uuids["root"])
+    for name in ("flat", "mbr", "tiny"):
+        to_qcow2(d / f"{name}.raw", bases[name])
+        (d / f"{name}.raw").unlink()
     return bases
 
 
