@@ -1,12 +1,14 @@
 """The controller's bootstrap tree injected by ``build_lab`` into a real overlay (libguestfs).
 
-Three appliance launches (about 20 s each under TCG): one builds the small base image, one is the
-build's single injection (controller and another node together), one reads both overlays back.
+Two appliance launches (about 20 s each under TCG): the build's single injection (controller and
+another node together), and one that reads both overlays back. The small base image takes none
+(its filesystem is made on the host, tests/support/standin_images.py).
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import zipfile
 from pathlib import Path
 
@@ -16,9 +18,9 @@ from generator import tools
 from generator.build import BuildOptions, build_lab, load_lab
 from generator.paths import Layout
 from generator.render.bootstrap import render_bootstrap
-from generator.write.disks import create_blank_disk
 from tests.helpers import make_tiny_appliance
 from tests.support.readback import launches, read_back_many
+from tests.support.standin_images import to_qcow2, write_fs
 
 pytestmark = pytest.mark.slow
 
@@ -60,30 +62,23 @@ def _sha256(path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def images_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small base qcow2 (whole-disk ext4 with accounts and a unit folder), built with one
-    libguestfs launch, and its .gns3a with the real md5 and size."""
-    import guestfs
-
+    """A small base qcow2 (whole-disk ext4 with accounts and a unit folder), made on the host
+    (``mke2fs -d``, no launch), and its .gns3a with the real md5 and size."""
     folder = tmp_path_factory.mktemp("inject-images")
-    base = folder / BASE
-    create_blank_disk(base, 64 << 20)
-    g = guestfs.GuestFS(python_return_dict=True)
-    try:
-        g.add_drive_opts(str(base), format="qcow2", readonly=False)
-        g.launch()
-        g.mkfs("ext4", "/dev/sda")
-        g.mount("/dev/sda", "/")
-        for d in ("/etc/systemd/system", "/lib/systemd/system", "/root", "/home/lab", "/var/log"):
-            g.mkdir_p(d)
-        for path, text in (("/etc/passwd", PASSWD), ("/etc/group", GROUP),
-                           ("/etc/hosts", "127.0.0.1\tlocalhost\n")):
-            g.write(path, text.encode())
-        g.chmod(0o700, "/root")
-        g.chown(1000, 1000, "/home/lab")
-        g.umount_all()
-        g.shutdown()
-    finally:
-        g.close()
+    root = tmp_path_factory.mktemp("inject-base-tree")
+    for d in ("etc/systemd/system", "lib/systemd/system", "root", "home/lab", "var/log"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    for path, text in (("etc/passwd", PASSWD), ("etc/group", GROUP),
+                       ("etc/hosts", "127.0.0.1\tlocalhost\n")):
+        (root / path).write_text(text)
+    for path in (root, *root.rglob("*")):  # a guest's modes, whatever the host's umask
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (root / "root").chmod(0o700)
+    os.chown(root / "home/lab", 1000, 1000)
+    raw = folder / "base.raw"
+    write_fs(raw, root, 64 << 20)
+    to_qcow2(raw, folder / BASE)
+    raw.unlink()
     make_tiny_appliance(folder, APPLIANCE, BASE)
     return folder
 
