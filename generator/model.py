@@ -401,17 +401,31 @@ class Canvas:
 
 
 @dataclass(frozen=True)
+class SeedPart:
+    """What an add-on adds to one node's cloud-init seed, decided at resolve: files for
+    ``write_files`` (path, content, permissions, owner; after the node's own) and commands for
+    ``runcmd`` (after any the build adds, before the node's own). The FRR fabric delivers each
+    switch's frr.conf and fabric unit so, and starts them at first boot."""
+
+    node: str
+    write_files: tuple[tuple[str, str, str, str], ...] = ()
+    runcmd: tuple[Command, ...] = ()
+
+
+@dataclass(frozen=True)
 class AddonPlan:
     """An add-on's part in the lab, decided at resolve (``addons.plan_addons``): its settings
     record (frozen, typed), parsed once from the blueprint's ``extra:`` (the add-ons read only
     this, never the blueprint), the files its render writes (paths under the controller's
-    Ansible folder; none when it does not apply), and the Markdown lines it adds to the archive
-    README (``readme``, after the build's own sections)."""
+    Ansible folder; none when it does not apply), the Markdown lines it adds to the archive
+    README (``readme``, after the build's own sections), and what it adds to nodes' cloud-init
+    seeds (``seeds``, one part per node, read by ``render/seeds.py``)."""
 
     name: str
     settings: Any
     files: tuple[str, ...] = ()
     readme: tuple[str, ...] = ()
+    seeds: tuple[SeedPart, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Add-ons that contribute generated Ansible content to the controller's bootstrap tree.
+"""Add-ons that contribute generated Ansible content to the controller's bootstrap tree (and,
+through their plan's ``seeds``, files and first-boot commands to nodes' cloud-init seeds).
 
 :data:`ADDONS` lists every add-on explicitly, in the order their files merge; an add-on that
 fails to import is an error, never skipped. Each is an :class:`~generator.addons.base.Addon`

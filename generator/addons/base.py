@@ -30,7 +30,9 @@ class Addon:
     stage's ``generated:`` playbooks) read it instead of parsing or rendering again. The other
     phases read only the plan: ``applies`` says whether the lab uses the add-on, ``check``
     returns every problem ``render`` would meet (so once it returns nothing, ``render`` does not
-    fail), and ``render`` gives its files by path under the controller's Ansible folder."""
+    fail), and ``render`` gives its files by path under the controller's Ansible folder. What an
+    add-on adds to a node's cloud-init seed is decided by ``plan`` too (``AddonPlan.seeds``),
+    so the seed renderer reads it from the model."""
 
     name: str
     settings: type[BaseModel]

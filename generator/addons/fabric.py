@@ -5,8 +5,10 @@
   fabric_render`): NCLU commands for Cumulus Linux 3.x/4.x, NVUE for 5.x.
 - FRR (BGP unnumbered underlay, EVPN-VXLAN overlay, EVPN multihoming for dual-homed bonds) on
   the VMs of the roles ``extra.frr_roles`` names: planned in :mod:`~generator.addons.fabric_frr`,
-  rendered as frr.conf and a script per switch (:mod:`~generator.addons.fabric_frr_render`) and
-  the playbooks that install and check them (:mod:`~generator.addons.fabric_frr_playbooks`).
+  rendered as frr.conf and a script per switch (:mod:`~generator.addons.fabric_frr_render`),
+  which each switch's cloud-init seed installs at first boot (the plan's ``seeds``), and the
+  playbooks that verify (or install again) and check them
+  (:mod:`~generator.addons.fabric_frr_playbooks`).
 
 Its settings are ``extra.provider_vlans``, ``frr_roles`` and ``frr_loopbacks``
 (:mod:`~generator.addons.fabric_settings`). This module is the add-on's face for the registry,
@@ -24,6 +26,7 @@ from generator.addons.fabric_frr import frr_fabric_data, frr_switches
 from generator.addons.fabric_frr_playbooks import frr_playbooks
 from generator.addons.fabric_frr_render import HEADER as FRR_HEADER
 from generator.addons.fabric_frr_render import host_vars as frr_host_vars
+from generator.addons.fabric_frr_render import seed_part as frr_seed_part
 from generator.addons.fabric_plan import (
     cumulus_switches,
     fabric_data,
@@ -47,14 +50,14 @@ from generator.addons.fabric_settings import (
     parse_vlans,
 )
 from generator.errors import FabricError
-from generator.model import AddonPlan, Lab
+from generator.model import AddonPlan, Lab, SeedPart
 from generator.render.logins import is_cumulus
 from generator.render.yamltext import ansible_document
 
 __all__ = ["FabricError", "FabricSettings", "applies", "check", "compress_vlans", "fabric_data",
            "fabric_settings", "find_pairs", "frr_data", "host_vars", "is_cumulus",
            "load_fabric_settings", "mgmt_port", "nclu_commands", "nvue_commands", "parse_vlans",
-           "plan", "port_number", "port_ranges", "render"]
+           "plan", "port_number", "port_ranges", "render", "seeds"]
 
 
 def applies(lab: Lab) -> bool:
@@ -90,9 +93,17 @@ def plan(lab: Lab, extra: Mapping[str, Any]) -> Planned:
     if not applies(lab):
         return planned, []
     try:
-        return replace(planned, files=tuple(sorted(render(lab)))), []
+        return replace(planned, files=tuple(sorted(render(lab))), seeds=seeds(lab)), []
     except FabricError as exc:
         return planned, [(exc.path, exc.message, exc.hint)]
+
+
+def seeds(lab: Lab) -> tuple[SeedPart, ...]:
+    """What each FRR switch's cloud-init seed adds (its fabric files, started at first boot),
+    by switch name; the Cumulus backend's switches have no seed (their set-up is injected)."""
+    if not frr_switches(lab, fabric_settings(lab)):
+        return ()
+    return tuple(frr_seed_part(name, sw) for name, sw in sorted(frr_data(lab)["switches"].items()))
 
 
 def frr_data(lab: Lab) -> dict[str, Any]:

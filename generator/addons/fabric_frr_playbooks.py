@@ -1,5 +1,6 @@
-"""The FRR fabric's playbooks (pure): one that installs each switch's files (stage ``fabric``)
-and one that proves the fabric works, one console line per fact (the check stage):
+"""The FRR fabric's playbooks (pure): one that verifies the files each switch's seed installed,
+and installs them again where they differ (stage ``fabric``), and one that proves the fabric
+works, one console line per fact (the check stage):
 
 - ``bgp``: every BGP session of every routing switch is Established (``show bgp summary json``),
   and the BFD session of each live uplink is up (``show bfd peers json``);
@@ -18,43 +19,55 @@ from __future__ import annotations
 
 from typing import Any
 
-from generator.addons.fabric_frr_render import CHECK_PLAYBOOK, HEADER, PLAYBOOK
+from generator.addons.fabric_frr_render import (
+    CHECK_PLAYBOOK,
+    FRR_CONF,
+    HEADER,
+    PLAYBOOK,
+    SCRIPT,
+    UNIT,
+    UNIT_NAME,
+    UNIT_TEXT,
+    file_sums,
+)
 from generator.model import Lab
 from generator.render.yamltext import ansible_document
 
-SCRIPT = "/usr/local/sbin/gns3lab-fabric"
-UNIT = "/etc/systemd/system/gns3lab-fabric.service"
 RETRIES = 60  # x DELAY s: BGP, EVPN and LACP settle within a minute or two under TCG
 DELAY = 5
+SEED_WAIT = 600  # seconds the switch's first boot may still take to run its seed's runcmd
+#: What the fabric task prints last: whether the switch already held its fabric or got it now.
+VERIFIED, INSTALLED = "GNS3LAB_FABRIC=verified", "GNS3LAB_FABRIC=installed"
 
+# The seed wrote the files and started both units at first boot (fabric_frr_render's
+# docstring): wait for its runcmd, then compare; only a switch that differs is installed
+# again, as before (files rewritten, both units enabled and restarted).
 _INSTALL = f"""set -e
+timeout {SEED_WAIT} cloud-init status --wait >/dev/null 2>&1 || true
+stale=0
+sha256sum --check --status <<'GNS3LAB_EOF' || stale=1
+{{{{ fabric_sums[inventory_hostname] }}}}GNS3LAB_EOF
+for unit in {UNIT_NAME}{{% if fabric_frr_conf %}} frr.service{{% endif %}}; do
+  systemctl is-enabled --quiet "$unit" && systemctl is-active --quiet "$unit" || stale=1
+done
+if [ "$stale" = 0 ]; then echo {VERIFIED}; exit 0; fi
 cat >{SCRIPT} <<'GNS3LAB_EOF'
 {{{{ fabric_script }}}}GNS3LAB_EOF
 chmod 0755 {SCRIPT}
 cat >{UNIT} <<'GNS3LAB_EOF'
-[Unit]
-Description=gns3lab fabric: bonds, bridge and VXLAN devices for FRR
-Before=frr.service
-After=systemd-udevd.service network-pre.target
-
-[Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart={SCRIPT}
-
-[Install]
-WantedBy=multi-user.target
-GNS3LAB_EOF
+{UNIT_TEXT}GNS3LAB_EOF
 systemctl daemon-reload
-systemctl enable --quiet gns3lab-fabric.service
-systemctl restart gns3lab-fabric.service
+systemctl enable --quiet {UNIT_NAME}
+systemctl restart {UNIT_NAME}
 {{% if fabric_frr_conf %}}
-cat >/etc/frr/frr.conf <<'GNS3LAB_EOF'
+cat >{FRR_CONF} <<'GNS3LAB_EOF'
 {{{{ fabric_frr_conf }}}}GNS3LAB_EOF
-chown frr:frr /etc/frr/frr.conf
+chown frr:frr {FRR_CONF}
+chmod 0640 {FRR_CONF}
 systemctl enable --quiet frr.service
 systemctl restart frr.service
 {{% endif %}}
+echo {INSTALLED}
 """
 
 #: Every check line starts so: the round (``boot`` unless ``-e fabric_round=...``), then the fact.
@@ -69,14 +82,22 @@ def _report(line: str, **more: str) -> dict[str, Any]:
             "become": False, "changed_when": False}
 
 
-def install_playbook(switches: list[str]) -> bytes:
-    """One play over the FRR switches: the script, its unit and frr.conf, in one round trip."""
-    play = {"name": "FRR fabric: each switch's Linux side and frr.conf, rebuilt at every boot",
-            "hosts": ":".join(switches), "gather_facts": False, "become": True,
+def install_playbook(switches: dict[str, Any]) -> bytes:
+    """One play over the FRR switches, one round trip each: the fabric their seeds installed
+    verified (``fabric_sums``: the digests of the rendered files), or installed again. The
+    console line says which: ``verified`` or ``installed``."""
+    sums = {name: file_sums(name, switch) for name, switch in sorted(switches.items())}
+    done = f"'{INSTALLED}' in fabric_install.stdout"
+    play = {"name": "FRR fabric: each switch's Linux side and frr.conf, from its seed, verified",
+            "hosts": ":".join(sorted(switches)), "gather_facts": False, "become": True,
+            "vars": {"fabric_sums": sums},
             "tasks": [
-                {"name": "Write the fabric script, its unit and frr.conf; start both",
-                 "ansible.builtin.raw": _INSTALL, "changed_when": True},
-                _report("gns3lab-fabric: installed {{ inventory_hostname }} "
+                {"name": "Verify the fabric script, its unit and frr.conf; install them again "
+                 "if they differ",
+                 "ansible.builtin.raw": _INSTALL, "register": "fabric_install",
+                 "changed_when": done},
+                _report(f"gns3lab-fabric: {{{{ 'installed' if {done} else 'verified' }}}} "
+                        "{{ inventory_hostname }} "
                         "({{ fabric.kind }}, AS {{ fabric.asn | default('-') }})")]}
     return ansible_document(HEADER, [play])
 
@@ -320,5 +341,5 @@ def check_playbook(lab: Lab, data: dict[str, Any]) -> bytes:
 
 def frr_playbooks(lab: Lab, data: dict[str, Any]) -> dict[str, bytes]:
     """The install playbook and the check playbook, by path."""
-    return {PLAYBOOK: install_playbook(sorted(data["switches"])),
+    return {PLAYBOOK: install_playbook(data["switches"]),
             CHECK_PLAYBOOK: check_playbook(lab, data)}

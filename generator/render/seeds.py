@@ -4,6 +4,8 @@ Rules the documents follow:
 - every NIC the config names is matched by MAC and renamed to its GNS3 port name, so the names
   in the blueprint, in GNS3 and in the guest are the same;
 - the lab's public key goes to the first (default) user, so the controller can manage the node;
+- add-ons' seed parts (``AddonPlan.seeds``, decided at resolve) add their files after the
+  node's own ``write_files`` and their commands before its own ``runcmd``;
 - raw ``user_data`` keys from the blueprint are merged over the generated document last.
 """
 
@@ -103,8 +105,10 @@ def render_user_data(node: Node, lab: Lab, lab_public_key: str | None,
     }
     if spec.packages:
         doc["packages"] = list(spec.packages)
+    parts = [part for plan in lab.addons for part in plan.seeds if part.node == node.name]
     files = [{"path": p, "content": c, "permissions": perm, "owner": own}
-             for p, c, perm, own in spec.write_files]
+             for p, c, perm, own in spec.write_files + tuple(f for part in parts
+                                                              for f in part.write_files)]
     resolv = render_resolv_conf(node, lab.domain)
     if resolv:
         # Debian's ENI renderer cannot set resolvers without resolvconf: write the file.
@@ -116,8 +120,9 @@ def render_user_data(node: Node, lab: Lab, lab_public_key: str | None,
         doc["write_files"] = files + doc.get("write_files", [])
     if spec.bootcmd:
         doc["bootcmd"] = thawed_commands(spec.bootcmd) + doc.get("bootcmd", [])
-    if spec.runcmd:
-        doc["runcmd"] = doc.get("runcmd", []) + thawed_commands(spec.runcmd)
+    runcmd = tuple(c for part in parts for c in part.runcmd) + spec.runcmd
+    if runcmd:
+        doc["runcmd"] = doc.get("runcmd", []) + thawed_commands(runcmd)
     doc.update(spec.user_data.thaw())
     return doc
 
