@@ -32,15 +32,16 @@ FABRIC_MODULES = ("vxlan", "bridge", "bonding", "8021q", "vrf", "dummy", "sch_in
 
 @pytest.fixture(scope="module")
 def contents(recipe_images) -> dict[str, dict[str, GuestStat]]:  # type: ignore[no-untyped-def]
-    """The files above, then the frr kernel's modules.dep, read back in two launches."""
+    """The files above and the frr kernel's modules.dep, read back in one launch (every
+    modules.dep in the image, by pattern: the kernel version is the image's)."""
     frr, netplan = recipe_images["frr"].path, recipe_images["debian-12-netplan"].path
-    first = read_back_many({frr: FRR_FILES, netplan: NETPLAN_FILES})
-    kernel = first[frr]["/vmlinuz"].target or ""
+    read = read_back_many({frr: (*FRR_FILES, "/usr/lib/modules/*/modules.dep"),
+                           netplan: NETPLAN_FILES})
+    kernel = read[frr]["/vmlinuz"].target or ""
     version = kernel.rsplit("/vmlinuz-", 1)[-1]
     dep = f"/usr/lib/modules/{version}/modules.dep"
-    second = read_back_many({frr: (dep,)})
-    return {"frr": {**first[frr], "modules.dep": second[frr][dep]},
-            "debian-12-netplan": first[netplan]}
+    return {"frr": {**read[frr], "modules.dep": read[frr][dep]},
+            "debian-12-netplan": read[netplan]}
 
 
 def _text(stat: GuestStat) -> str:

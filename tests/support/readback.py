@@ -62,7 +62,9 @@ def read_back_many(requests: Mapping[Path, Sequence[str]], *, batch_size: int = 
                    ) -> dict[Path, dict[str, GuestStat]]:
     """Stat and read guest paths on several disks, read-only, one launch per batch.
 
-    Missing paths are left out."""
+    A path with ``*`` in it is a pattern: each guest path it matches is read (libguestfs'
+    glob_expand), so a path whose name the guest decides (a kernel version) costs no second
+    launch. Missing paths are left out."""
     disks = list(requests)
     out: dict[Path, dict[str, GuestStat]] = {}
     for start in range(0, len(disks), batch_size):
@@ -78,7 +80,9 @@ def read_back_many(requests: Mapping[Path, Sequence[str]], *, batch_size: int = 
                 try:
                     mount(g, fail, devs, dev, readonly=True)
                     acc = Accounts.parse(read_text(g, "/etc/passwd"), read_text(g, "/etc/group"))
-                    stats = {p: _stat(g, p, acc) for p in requests[disk]}
+                    paths = [q for p in requests[disk]
+                             for q in (g.glob_expand(p) if "*" in p else [p])]
+                    stats = {p: _stat(g, p, acc) for p in paths}
                     out[disk] = {p: s for p, s in stats.items() if s is not None}
                 finally:
                     g.umount_all()
