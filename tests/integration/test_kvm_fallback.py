@@ -4,7 +4,10 @@ This host is such a host (its /dev/kvm is not backed by hardware virtualisation)
 under KVM never shows an appliance, and libguestfs alone would wait 20 minutes. The build
 runs with libguestfs' own defaults (no LIBGUESTFS_BACKEND_SETTINGS, which conftest sets for
 every other test), so the real first launch fails, the fallback says so in one line, and the
-build succeeds. One real build: the stalled KVM launch (KVM_STALL_SECONDS), then one TCG launch.
+build succeeds. One real build: the stalled KVM launch, then one TCG launch. The build waits
+out TEST_STALL_SECONDS instead of the product's KVM_STALL_SECONDS (30 s): a stall is a stall
+after 5 s as after 30 s here, and the test need not sit idle (the constant is set in the build's
+own process, which otherwise runs ``python -m generator.cli`` unchanged).
 
 The other way such a host fails is a qemu that dies at once (``failed to set MSR 0x10a``, an
 assertion in qemu's KVM code, ``kvm run failed``): libguestfs then raises only its generic
@@ -28,7 +31,6 @@ from generator import tools
 from generator.errors import InjectionError
 from generator.write.inject_session import (
     FALLBACK_MESSAGE,
-    KVM_STALL_SECONDS,
     TCG_SETTING,
     appliance,
 )
@@ -51,9 +53,22 @@ def _kvm_is_unusable() -> bool:
     return Path("/dev/kvm").exists() and "vmx" not in flags and "svm" not in flags
 
 
-def _run(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "generator.cli", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=1200, check=False)
+#: The KVM stall the first test's build waits out (the product's default stays
+#: KVM_STALL_SECONDS).
+TEST_STALL_SECONDS = 5.0
+
+
+def _run(*args: str, env: dict[str, str], cwd: Path,
+         stall: float | None = None) -> subprocess.CompletedProcess[str]:
+    """``gns3lab ARGS`` in a child Python (``python -m generator.cli``); with ``stall``, the
+    child's KVM_STALL_SECONDS is set to it before the CLI runs."""
+    argv = [sys.executable, "-m", "generator.cli", *args]
+    if stall is not None:
+        argv[1:3] = ["-c", "import runpy, generator.write.inject_session as session; "
+                     f"session.KVM_STALL_SECONDS = {stall!r}; "
+                     "runpy.run_module('generator.cli', run_name='__main__', alter_sys=True)"]
+    return subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=1200, check=False)
 
 
 def test_unusable_kvm_falls_back_to_tcg_and_the_build_succeeds(lab_image, tmp_path: Path
@@ -64,12 +79,12 @@ def test_unusable_kvm_falls_back_to_tcg_and_the_build_succeeds(lab_image, tmp_pa
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
     images = str(lab_image.path.parent)
     built = _run("build", str(tmp_path), "-o", str(tmp_path / "dist"), "--images-dir", images,
-                 "--no-include-images", env=env, cwd=tmp_path)
+                 "--no-include-images", env=env, cwd=tmp_path, stall=TEST_STALL_SECONDS)
     out = built.stdout + built.stderr
     assert built.returncode == 0, out
     fallback = [line for line in out.splitlines() if FALLBACK_MESSAGE in line]
     assert len(fallback) == 1, out
-    assert f"no appliance after {KVM_STALL_SECONDS:.0f} s under KVM" in fallback[0]
+    assert f"no appliance after {TEST_STALL_SECONDS:.0f} s under KVM" in fallback[0]
     assert "retried with TCG" in fallback[0]
     assert TCG_SETTING not in env.get("LIBGUESTFS_BACKEND_SETTINGS", "")
     assert "injecting into vm1" in out
