@@ -320,8 +320,18 @@ def _hits(pairs: list[tuple[str, ...]], centre: dict[str, tuple[float, float]],
           size: dict[str, tuple[int, int]], movable: list[str], grow: float
           ) -> list[tuple[tuple[str, ...], str]]:
     """(link ends, node) for every movable node within ``grow`` of a link between two others."""
-    return [(pair, c) for pair in pairs for c in movable if c not in pair and segment_hits_box(
-        centre[pair[0]], centre[pair[1]], _icon(c, centre, size, grow))]
+    icons = {c: _icon(c, centre, size, grow) for c in movable}  # once, not once per link
+    out = []
+    for pair in pairs:
+        p, q = centre[pair[0]], centre[pair[1]]
+        lo_x, hi_x, lo_y, hi_y = min(p[0], q[0]), max(p[0], q[0]), min(p[1], q[1]), max(p[1], q[1])
+        for c in movable:
+            box = icons[c]
+            if hi_x < box.x0 or lo_x > box.x1 or hi_y < box.y0 or lo_y > box.y1:
+                continue  # apart (segment_hits_box's own first test): most pairs, cheaply
+            if c not in pair and segment_hits_box(p, q, box):
+                out.append((pair, c))
+    return out
 
 
 def _shift(name: str, dx: float, row: list[str], centre: dict[str, tuple[float, float]],

@@ -26,6 +26,7 @@ link crossings. The geometry is GNS3's own, read from its two clients:
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -140,6 +141,7 @@ def font_px(style: str | None, default_pt: float = 10.0) -> float:
     return size if match.group(2) == "px" else size * 4 / 3
 
 
+@functools.lru_cache(maxsize=4096)  # the label placement asks for the same text at every spot
 def text_size(text: str, px: float) -> tuple[float, float]:
     """(width, height) of one line at ``px`` in the wider of Noto Sans Bold and DejaVu Sans
     Bold (see the module docstring)."""
