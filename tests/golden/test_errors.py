@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import sys
 import time
 import traceback
@@ -34,6 +33,7 @@ from generator.blueprint.load import MAX_STRING, MAX_YAML_DEPTH, load_blueprint
 from generator.cli import main
 from generator.errors import BlueprintError
 from generator.naming import MAX_RANGE, expand_name
+from tests.golden.cli_child import run_child
 from tests.helpers import REPO
 from tests.support.peak import measure
 
@@ -230,27 +230,20 @@ def run_cli(args: list[str], t: Path, child: bool) -> Run:
     return Run(result.exit_code, output, crash)
 
 
-def _limit_memory() -> None:  # pragma: no cover - runs in the child
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY, CHILD_MEMORY))
-
-
 def _run_child(args: list[str], t: Path, env: dict[str, str]) -> Run:
-    code = "import sys; from generator.cli import main; sys.exit(main())"
+    """``sys.exit(main())`` in a child forked with CHILD_MEMORY and CHILD_TIMEOUT (see
+    :mod:`tests.golden.cli_child`); its output is kept beside ``t``, not in it (``t`` is
+    checked for debris)."""
     env["PYTHONPATH"] = str(REPO)
-    try:
-        proc = subprocess.run([sys.executable, "-c", code, *args], cwd=t, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              errors="replace", timeout=CHILD_TIMEOUT,
-                              preexec_fn=_limit_memory)
-    except subprocess.TimeoutExpired:
+    written = t.parent / f"{t.name}.child-output"
+    code = run_child(args, t, env, written, CHILD_MEMORY, CHILD_TIMEOUT)
+    if code is None:
         return Run(-1, f"HANG: no answer in {CHILD_TIMEOUT} s\n", "timeout")
-    output = _clean(proc.stdout, t)
+    output = _clean(written.read_bytes().decode(errors="replace"), t)
     crash = ""
-    if "Traceback" in output or proc.returncode not in (0, 2):
+    if "Traceback" in output or code not in (0, 2):
         crash = "\n".join(output.strip().splitlines()[-3:])
-    return Run(proc.returncode, output, crash)
+    return Run(code, output, crash)
 
 
 def snapshot(t: Path) -> dict[str, tuple[str, int]]:
