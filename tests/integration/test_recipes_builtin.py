@@ -1,6 +1,7 @@
 """Issue 19's built-in recipes ``frr`` and ``debian-12-netplan``: what their images hold, read
-back from the built qcow2 files (libguestfs, read-only; the images are the session's
-``recipe_images``, built once and cached). They boot in the mini lab
+back from the built qcow2 files (read-only, without a libguestfs launch: debugfs on a
+flattened copy, after e2fsck -fn finds the root clean, tests/support/ext4_readback.py; the images
+are the session's ``recipe_images``, built once and cached). They boot in the mini lab
 (tests/e2e/test_openstack_mini_boot.py)."""
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from typing import Any
 import pytest
 
 from generator.images.recipe import get_recipe
-from tests.support.readback import GuestStat, read_back_many
+from tests.support.ext4_readback import read_back_offline
+from tests.support.readback import GuestStat
 
 pytestmark = [pytest.mark.slow]
 
@@ -32,11 +34,11 @@ FABRIC_MODULES = ("vxlan", "bridge", "bonding", "8021q", "vrf", "dummy", "sch_in
 
 @pytest.fixture(scope="module")
 def contents(recipe_images) -> dict[str, dict[str, GuestStat]]:  # type: ignore[no-untyped-def]
-    """The files above and the frr kernel's modules.dep, read back in one launch (every
+    """The files above and the frr kernel's modules.dep, read back in one go (every
     modules.dep in the image, by pattern: the kernel version is the image's)."""
     frr, netplan = recipe_images["frr"].path, recipe_images["debian-12-netplan"].path
-    read = read_back_many({frr: (*FRR_FILES, "/usr/lib/modules/*/modules.dep"),
-                           netplan: NETPLAN_FILES})
+    read = read_back_offline({frr: (*FRR_FILES, "/usr/lib/modules/*/modules.dep"),
+                              netplan: NETPLAN_FILES})
     kernel = read[frr]["/vmlinuz"].target or ""
     version = kernel.rsplit("/vmlinuz-", 1)[-1]
     dep = f"/usr/lib/modules/{version}/modules.dep"
