@@ -4,8 +4,9 @@ The Cumulus VX and Ubuntu 18.04 images cannot be downloaded here, so the build r
 bases made in the test (tests/support/standin_images.py: small qcow2 disks with an ext4 root and
 the accounts injection needs), registered through the copied blueprint's own ``appliances/``
 folder, which overrides the two appliances' checksums and sizes. ``build_lab`` injects all six
-nodes that get files (mgmt01 and the five switches) in ONE libguestfs launch; then one read-only
-launch reads all 15 overlays back out of the archive.
+nodes that get files (mgmt01 and the five switches) in ONE libguestfs launch; then all 15 overlays
+are read back out of the archive without a launch (tests/support/ext4_readback.py: debugfs on
+each overlay's flattened copy, after e2fsck -fn finds it clean).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from generator.paths import Layout
 from generator.render.bootstrap import render_bootstrap
 from generator.write.guest import write_tree
 from tests.helpers import REPO, make_tiny_appliance
-from tests.support.readback import GuestStat, launches, read_back_many
+from tests.support.ext4_readback import read_back_offline
+from tests.support.readback import GuestStat, launches
 from tests.support.standin_images import (
     STANDIN_HOSTNAME,
     Standin,
@@ -86,7 +88,7 @@ def test_bootstrap_tree_passes_ansible_lint_production(bundled_roots: dict[str, 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Stand-in bases, the blueprint copied with overriding appliances, one injected build, and
-    the 15 overlays read back (one more launch)."""
+    the 15 overlays read back (debugfs, no launch)."""
     tmp = tmp_path_factory.mktemp("osa-injected")
     images = tmp / "images"
     images.mkdir()
@@ -102,7 +104,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     overlays = _extract_overlays(result, tmp / "overlays")
     tree = render_bootstrap(result.lab, result.key_path.with_name("id_ed25519.pub").read_text())
     requests = {overlays[name]: _paths(name, result, tree) for name in overlays}
-    stats = read_back_many(requests)
+    stats = read_back_offline(requests)
     return {"result": result, "launches": build_launches, "tree": tree, "overridden": overridden,
             "stats": {name: stats[path] for name, path in overlays.items()},
             "public": result.key_path.with_name("id_ed25519.pub").read_text().strip()}
