@@ -12,6 +12,8 @@ raised as one :class:`BlueprintError` with its file, line and path.
 from __future__ import annotations
 
 import codecs
+import copy
+import functools
 import os
 import stat
 from pathlib import Path
@@ -230,7 +232,28 @@ def _read_text(file: Path) -> str:
                      "Latin-1 or Windows-1252)") from None
 
 
+#: Texts up to this size are remembered by :func:`_parse` (a blueprint or recipe is a few KB).
+PARSE_CACHE_TEXT = 64 << 10
+
+
 def _parse(file: Path, text: str) -> tuple[Any, dict[tuple, int]]:
+    """:func:`_parse_text`, remembered for small texts: ``validate`` and ``build`` read the
+    blueprint twice (the recipe plan, then the resolve) and the built-in recipes once per
+    blueprint, and PyYAML's pure-Python parser is slow. The result is a function of
+    (file, text) alone; each caller gets its own copy (``deepcopy`` keeps the sharing that
+    aliases made), so what one changes never reaches the next. Errors are not remembered."""
+    if len(text) > PARSE_CACHE_TEXT:
+        return _parse_text(file, text)
+    data, lines = _parse_remembered(file, text)
+    return copy.deepcopy(data), dict(lines)
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_remembered(file: Path, text: str) -> tuple[Any, dict[tuple, int]]:
+    return _parse_text(file, text)
+
+
+def _parse_text(file: Path, text: str) -> tuple[Any, dict[tuple, int]]:
     """Compose once, check the node graph against the limits, record lines, construct."""
     loader = None
     try:
