@@ -399,10 +399,15 @@ def test_a_cancel_ends_a_blocked_read_and_removes_the_part(tmp_path: Path) -> No
         worker = threading.Thread(target=run)
         worker.start()
         part = tmp_path / ".disk.qcow2.part"
+        # Under way: the part is open and the server has sent the first 1000 bytes; then a
+        # moment for the read to take them and block on the drip. (The part's size on disk
+        # cannot tell: its 1000 bytes stay in the writer's buffer, so waiting for it used to
+        # run the loop's whole 5 s on every run.)
         for _ in range(100):
-            if part.is_file() and part.stat().st_size == 1000:
+            if part.is_file() and srv.seen.sent["/disk.qcow2"] >= 1000:
                 break
             time.sleep(0.05)
+        time.sleep(0.5)
         start = time.monotonic()
         transfers.cancel()
         worker.join(timeout=5)
