@@ -107,7 +107,9 @@ def place_names(nodes: Sequence[Node], links: Sequence[Link]) -> dict[str, tuple
             anchor = (int(round(node.x + sx)), int(round(node.y + sy)))
             boxes = list(label_boxes(anchor[0], anchor[1], node.name, px).values())
             clashes = _line_hits(lines, boxes)
-            clashes += sum(_overlap_count(b, things, 2) for b in boxes)
+            limit = best[0] if best is not None else math.inf  # no win past it: stop counting
+            for b in boxes:
+                clashes += _overlap_count(b, things, 2, limit - clashes)
             if best is None or clashes < best[0]:
                 best = (clashes, anchor, boxes)
             if clashes == 0:
@@ -179,7 +181,11 @@ def _label_spot(here: tuple[float, float], there: tuple[float, float], text: str
             cy = here[1] + uy * d + ny * side * support
             anchor = (int(round(cx - w / 2 - GUI_MARGIN)), int(round(cy - h / 2 - GUI_MARGIN)))
             boxes = label_boxes(anchor[0], anchor[1], text, px)
-            clashes = sum(_overlap_count(boxes[c], near[c], LABEL_GAP) for c in CLIENTS)
+            # a spot with as many clashes as the best so far cannot win: stop counting there
+            limit = best[0] if best is not None else math.inf
+            clashes = 0
+            for c in CLIENTS:
+                clashes += _overlap_count(boxes[c], near[c], LABEL_GAP, limit - clashes)
             if clashes == 0:
                 return anchor
             if best is None or clashes < best[0]:
@@ -219,9 +225,18 @@ def _edges(boxes: list[Box], gap: float) -> list[tuple[float, float, float, floa
     return [(b.x0, b.y0, b.x1 + gap, b.y1 + gap) for b in boxes]
 
 
-def _overlap_count(box: Box, edges: list[tuple[float, float, float, float]], gap: float) -> int:
+def _overlap_count(box: Box, edges: list[tuple[float, float, float, float]], gap: float,
+                   limit: float = math.inf) -> int:
     """How many of the boxes ``edges`` (from :func:`_edges` with the same ``gap``) ``box``
-    overlaps: ``sum(box.overlaps(o, gap) for o in boxes)``, faster."""
+    overlaps: ``sum(box.overlaps(o, gap) for o in boxes)``, faster; the count stops once it
+    reaches ``limit`` (a caller that only wants to know whether it beats ``limit``)."""
     x0, y0, x1, y1 = box.x0, box.y0, box.x1 + gap, box.y1 + gap
-    return sum(1 for ox0, oy0, ox1, oy1 in edges
-               if x0 < ox1 and ox0 < x1 and y0 < oy1 and oy0 < y1)
+    count = 0
+    if limit <= 0:
+        return count
+    for ox0, oy0, ox1, oy1 in edges:
+        if x0 < ox1 and ox0 < x1 and y0 < oy1 and oy0 < y1:
+            count += 1
+            if count >= limit:
+                break
+    return count
