@@ -11,6 +11,7 @@ matches an import fails the test too, so the list only shrinks.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -136,9 +137,10 @@ def violations(module: str, imported: set[str]) -> set[str]:
     return out
 
 
-def all_violations() -> set[tuple[str, str]]:
-    return {(module_name(path), name) for path in sorted(PACKAGE.rglob("*.py"))
-            for name in violations(module_name(path), imports_of(path))}
+@functools.cache  # two tests ask; the package does not change during the run
+def all_violations() -> frozenset[tuple[str, str]]:
+    return frozenset((module_name(path), name) for path in sorted(PACKAGE.rglob("*.py"))
+                     for name in violations(module_name(path), imports_of(path)))
 
 
 def test_every_part_of_the_package_is_in_the_table() -> None:

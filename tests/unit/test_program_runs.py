@@ -10,6 +10,7 @@ folder's ``.git/config``, and ``core.fsmonitor`` there is a shell command.
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from tests.helpers import REPO
@@ -62,7 +63,9 @@ RAW = {"subprocess", "sh", "pty", "os.system", "os.popen", "os.fork", "os.forkpt
        "asyncio.create_subprocess_shell", "multiprocessing"}
 
 
+@functools.cache  # four tests read them; the package does not change during the run
 def sources() -> dict[Path, ast.Module]:
+    """Every module of the package, parsed (the tests only read the trees)."""
     return {p: ast.parse(p.read_text(), str(p)) for p in sorted(PACKAGE.rglob("*.py"))}
 
 
