@@ -57,8 +57,12 @@ demo: setup
 # tests/unit and tests/golden run once, inside tests/integration/test_fast_suite_pure.py, where
 # every tool is hidden (that is the proof that make test-fast needs none); its message lists any
 # of their failures. Running them a second time here cost two minutes of the 40.
+# Bytecode is written (into .cache/pycache, out of the tree) even where the environment says
+# PYTHONDONTWRITEBYTECODE: the suite starts a few hundred Python children (gns3lab, the GNS3
+# servers), and each would compile the package again (about 0.7 s of CPU each).
 test: setup servers
-	$(PY) -m pytest -q -rfEs --durations=25 --ignore=tests/unit --ignore=tests/golden
+	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/.cache/pycache \
+		$(PY) -m pytest -q -rfEs --durations=25 --ignore=tests/unit --ignore=tests/golden
 
 # tests/unit and tests/golden: no qemu-img, libguestfs, cloud-init, GNS3 server or other program
 # (tests/integration/test_fast_suite_pure.py proves it), so only the venv is needed, not apt.
