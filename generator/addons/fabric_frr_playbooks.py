@@ -36,6 +36,11 @@ from generator.render.yamltext import ansible_document
 RETRIES = 60  # x DELAY s: BGP, EVPN and LACP settle within a minute or two under TCG
 DELAY = 5
 SEED_WAIT = 600  # seconds the switch's first boot may still take to run its seed's runcmd
+#: Seconds vtysh may take to show FRR's running configuration. Under a loaded TCG host FRR can
+#: come up from the seed's restart without its configuration (watchfrr restarting daemons while
+#: ``vtysh -b`` applies frr.conf: bgpd had no ``router bgp`` in a CI boot), so a switch whose
+#: bgpd runs without its BGP instance is installed again (FRR restarted) like a stale one.
+VTYSH_WAIT = 30
 #: What the fabric task prints last: whether the switch already held its fabric or got it now.
 VERIFIED, INSTALLED = "GNS3LAB_FABRIC=verified", "GNS3LAB_FABRIC=installed"
 
@@ -50,6 +55,9 @@ sha256sum --check --status <<'GNS3LAB_EOF' || stale=1
 for unit in {UNIT_NAME}{{% if fabric_frr_conf %}} frr.service{{% endif %}}; do
   systemctl is-enabled --quiet "$unit" && systemctl is-active --quiet "$unit" || stale=1
 done
+{{% if fabric_frr_conf %}}
+timeout {VTYSH_WAIT} vtysh -c 'show running-config' 2>/dev/null | grep -q '^router bgp ' || stale=1
+{{% endif %}}
 if [ "$stale" = 0 ]; then echo {VERIFIED}; exit 0; fi
 cat >{SCRIPT} <<'GNS3LAB_EOF'
 {{{{ fabric_script }}}}GNS3LAB_EOF

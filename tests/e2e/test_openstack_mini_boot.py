@@ -143,6 +143,12 @@ def test_mini_lab_builds_itself(  # type: ignore[no-untyped-def]
         assert {c.node: (c.address, c.ok) for c in push.checks} == {
             name: (address, True) for name, address in PLANNED.items()}
         expect_round(boot, "boot")
+        # the fabric stage saw every switch's seeded fabric: verified, or (FRR up without its
+        # configuration after a loaded first boot) installed again
+        controller = push.transcripts.get("mgmt01", "")
+        for switch in ("spine01", "leaf01", "leaf02"):
+            assert re.search(rf"gns3lab-fabric: (verified|installed) {switch} \(", controller), \
+                switch
         assert [s["name"] for s in timeline["stages"]] == STAGES
         text, stopped_at = run_failover_round(push, gns3_server_22)
         failover = fabric_lines("\n".join(text), f"{FAILED_LEAF}-down")

@@ -43,6 +43,14 @@ esac
 """
 
 
+FAKE_VTYSH = """#!/bin/sh
+# vtysh stand-in: logs each call; FRR's running configuration holds the switch's BGP instance
+# unless the test took it away (the CI boot where bgpd came up without frr.conf's config).
+echo "vtysh $*" >>"$FAKE_STATE/log"
+[ -e "$FAKE_STATE/no-bgp" ] || echo "router bgp 65000"
+"""
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
     return load_with_tiny_images(MINI, tmp_path_factory.mktemp("images"))
@@ -55,12 +63,16 @@ def seeded(lab: Lab, name: str) -> dict[str, str]:
 
 
 def run_stage(lab: Lab, tmp_path: Path, name: str, files: dict[str, str],
-              active: tuple[str, ...] = UNITS) -> tuple[str, list[str]]:
+              active: tuple[str, ...] = UNITS, bgp: bool = True) -> tuple[str, list[str]]:
     """Run the generated fabric playbook on switch ``name`` holding ``files`` (by guest path)
-    with ``active`` units enabled and running: its console line and the systemctl calls."""
+    with ``active`` units enabled and running (and bgpd holding its BGP instance, unless not
+    ``bgp``): its console line and the systemctl and vtysh calls."""
     root, state, fake = tmp_path / "root", tmp_path / "state", tmp_path / "bin"
     for folder in (root, state, fake):
         folder.mkdir()
+    if not bgp:
+        (state / "no-bgp").touch()
+    (fake / "vtysh").write_text(FAKE_VTYSH)
     for path, content in files.items():
         (root / PATHS[path]).write_text(content)
     for unit in active:
@@ -107,7 +119,17 @@ def test_a_seeded_switch_is_only_verified(lab: Lab, tmp_path: Path) -> None:
     line, log = run_stage(lab, tmp_path, "leaf01", seeded(lab, "leaf01"))
     assert line == "gns3lab-fabric: verified leaf01 (leaf, AS 65005)"
     assert log[0] == "cloud-init status --wait"  # the seed's runcmd has finished first
-    assert {c.split()[0] for c in log[1:]} == {"is-enabled", "is-active"}, log
+    assert {c.split()[0] for c in log[1:]} == {"is-enabled", "is-active", "vtysh"}, log
+    assert "vtysh -c show running-config" in log  # bgpd holds its BGP instance
+
+
+def test_a_switch_whose_bgpd_runs_without_its_config_is_installed_again(lab: Lab,
+                                                                       tmp_path: Path) -> None:
+    """The CI boot: every file as rendered and both units active, but FRR came up from the
+    seed's restart without frr.conf's BGP instance ('% BGP instance not found' on spine01)."""
+    line, log = run_stage(lab, tmp_path, "spine01", seeded(lab, "spine01"), bgp=False)
+    assert line == "gns3lab-fabric: installed spine01 (spine, AS 65003)"
+    assert "restart frr.service" in log
 
 
 def test_an_edited_frr_conf_is_installed_again_and_frr_restarted(lab: Lab, tmp_path: Path
