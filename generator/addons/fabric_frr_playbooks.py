@@ -45,8 +45,9 @@ VTYSH_WAIT = 30
 VERIFIED, INSTALLED = "GNS3LAB_FABRIC=verified", "GNS3LAB_FABRIC=installed"
 
 # The seed wrote the files and started both units at first boot (fabric_frr_render's
-# docstring): wait for its runcmd, then compare; only a switch that differs is installed
-# again, as before (files rewritten, both units enabled and restarted).
+# docstring): wait for its runcmd, then compare the files, the units and bgpd's running BGP
+# instance; only a switch that differs is installed again, as before (files rewritten, both
+# units enabled and restarted).
 _INSTALL = f"""set -e
 timeout {SEED_WAIT} cloud-init status --wait >/dev/null 2>&1 || true
 stale=0

@@ -9,7 +9,8 @@ started on the image's empty frr.conf by then: it is ordered before ``network.ta
 ``write_files`` runs in cloud-init's network stage). So the fabric converges while the
 controller still boots, and the bootstrap's ``fabric`` stage only verifies: the sha256 of
 every file against the digests rendered into its playbook, and both units enabled and active;
-a switch that differs (a file edited or lost, a seed that failed) is installed again from its
+a switch that differs (a file edited or lost, a seed that failed, or bgpd running without its
+BGP instance: FRR's restart on a loaded first boot once left it so) is installed again from its
 host_vars, as before, so the stage still converges. After the first boot the switch needs
 nobody: its unit and frr.conf bring it back by themselves.
 """
