@@ -283,15 +283,19 @@ class Devices:
         return [p for p in self.partitions if on_disk(p, disk)] or [disk]
 
 
-def read_text(g: Any, path: str) -> str | None:
-    """A guest text file (symlinks followed), or None if it cannot be read.
+def read_bytes(g: Any, path: str) -> bytes:
+    """A guest file's bytes (symlinks followed); raises RuntimeError as libguestfs does.
 
     One ``pread`` (about 8 ms under TCG); ``read_file`` streams through a temporary file in the
     appliance and costs 300-500 ms, so it is only used for a file past one message."""
+    data = g.pread(path, READ_MAX, 0)
+    return g.read_file(path) if len(data) >= READ_MAX else data
+
+
+def read_text(g: Any, path: str) -> str | None:
+    """A guest text file (symlinks followed), or None if it cannot be read."""
     try:
-        data = g.pread(path, READ_MAX, 0)
-        if len(data) >= READ_MAX:
-            data = g.read_file(path)
+        data = read_bytes(g, path)
     except RuntimeError:
         return None
     return data.decode(errors="replace")

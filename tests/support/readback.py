@@ -20,10 +20,10 @@ from generator.write.inject_accounts import Accounts
 from generator.write.inject_session import (
     LAUNCH_MESSAGE,
     MAX_DRIVES,
-    READ_MAX,
     Devices,
     appliance,
     mount,
+    read_bytes,
     read_text,
 )
 
@@ -42,16 +42,6 @@ class GuestStat:
     target: str | None = None
 
 
-def _content(g: Any, path: str, size: int) -> bytes:
-    """A guest file's bytes: one ``pread`` (milliseconds) when it fits one message, else
-    ``read_file``, which streams (no size limit) but costs 300-500 ms a file under TCG."""
-    if size < READ_MAX:
-        data = g.pread(path, READ_MAX, 0)
-        if len(data) == size:
-            return data
-    return g.read_file(path)
-
-
 def _stat(g: Any, path: str, acc: Accounts) -> GuestStat | None:
     """One path's GuestStat, or None if it does not exist."""
     try:
@@ -65,7 +55,7 @@ def _stat(g: Any, path: str, acc: Accounts) -> GuestStat | None:
     uid, gid = st["st_uid"], st["st_gid"]
     return GuestStat(path, kind, stat.S_IMODE(mode), uid, gid, acc.name(uid, False),
                      acc.name(gid, True),
-                     _content(g, path, st["st_size"]) if kind == "file" else None,
+                     read_bytes(g, path) if kind == "file" else None,
                      g.readlink(path) if kind == "symlink" else None)
 
 
